@@ -1,0 +1,35 @@
+/**
+ * The environment every function reads. CDK (lib/) and the local cloud (local/)
+ * both set these names, so they are declared once here.
+ */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  /** Base URL of the WebSocket API's @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}). */
+  wsEndpoint: 'WS_ENDPOINT',
+  jwtIssuer: 'JWT_ISSUER',
+  jwksUri: 'JWKS_URI',
+  /** Optional: when empty, the audience claim is not checked. */
+  jwtAudience: 'JWT_AUDIENCE',
+  offlineQueueUrl: 'OFFLINE_QUEUE_URL',
+  presenceQueueUrl: 'PRESENCE_QUEUE_URL',
+  pushTopicArn: 'PUSH_TOPIC_ARN',
+  /** Optional: SNS platform application for device endpoints. */
+  pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',
+  presenceGraceSeconds: 'PRESENCE_GRACE_SECONDS',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Reads a required variable at cold start and fails fast when it is missing. */
+export function requireEnv(name: EnvName): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new Error(`Missing required environment variable ${name}`);
+  }
+  return value;
+}
+
+export function optionalEnv(name: EnvName): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,89 @@
+/**
+ * The route table: the single source of truth for every Lambda. The CDK stack
+ * (lib/) and the local gateway (local/) both read it, so a route cannot exist in
+ * one and not the other.
+ *
+ * `handler` is a module path under functions/ (without extension) that exports
+ * `handler`.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface HttpRoute {
+  method: HttpMethod;
+  /** API Gateway path template, e.g. /api/chat/rooms/{room_id} */
+  path: string;
+  handler: string;
+}
+
+export interface WsRoute {
+  /** `$connect`, `$disconnect`, `$default` or the frame's `action`. */
+  routeKey: string;
+  handler: string;
+}
+
+export interface QueueDefinition {
+  /** Logical id; the env var `${ENV}` holds its URL. */
+  id: string;
+  env: string;
+  /** Lambda consuming it; undefined when the queue is only a destination. */
+  consumer?: string;
+  batchSize: number;
+  /** Receive count after which a message moves to the queue's DLQ. */
+  maxReceiveCount: number;
+  /** Consumers that need order process records one by one. */
+  sequential: boolean;
+}
+
+export interface ScheduleDefinition {
+  handler: string;
+  everySeconds: number;
+}
+
+export const httpAuthorizer = 'http/authorizer';
+export const wsAuthorizer = 'ws/authorizer';
+
+export const httpRoutes: readonly HttpRoute[] = [
+  { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room' },
+  { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms' },
+  { method: 'GET', path: '/api/chat/rooms/{room_id}', handler: 'http/get-room' },
+  { method: 'POST', path: '/api/chat/rooms/{room_id}/members', handler: 'http/add-members' },
+  {
+    method: 'DELETE',
+    path: '/api/chat/rooms/{room_id}/members/{user_id}',
+    handler: 'http/remove-member',
+  },
+  { method: 'GET', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/list-messages' },
+  { method: 'POST', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/send-message' },
+  { method: 'DELETE', path: '/api/chat/messages/{message_id}', handler: 'http/delete-message' },
+];
+
+export const wsRoutes: readonly WsRoute[] = [
+  { routeKey: '$connect', handler: 'ws/connect' },
+  { routeKey: '$disconnect', handler: 'ws/disconnect' },
+  { routeKey: '$default', handler: 'ws/default' },
+  { routeKey: 'send-message', handler: 'ws/send-message' },
+  { routeKey: 'ping', handler: 'ws/ping' },
+];
+
+/** DynamoDB-stream consumers of the table. */
+export const streamConsumers: readonly { handler: string; batchSize: number }[] = [
+  { handler: 'streams/room-activity', batchSize: 100 },
+];
+
+export const queues: readonly QueueDefinition[] = [];
+
+export const schedules: readonly ScheduleDefinition[] = [];
+
+/** Every Lambda entry, for bundling and the bundle benchmark. */
+export function allHandlers(): string[] {
+  return [
+    httpAuthorizer,
+    wsAuthorizer,
+    ...httpRoutes.map((r) => r.handler),
+    ...wsRoutes.map((r) => r.handler),
+    ...streamConsumers.map((c) => c.handler),
+    ...queues.flatMap((q) => (q.consumer ? [q.consumer] : [])),
+    ...schedules.map((s) => s.handler),
+  ];
+}

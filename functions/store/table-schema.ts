@@ -1,0 +1,19 @@
+/**
+ * The single table's physical definition. The CDK table construct and the local
+ * cloud (DynamoDB Local) both derive the table from this object, so the two can
+ * never drift apart.
+ */
+export const tableSchema = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB deletes expired items within ~48 h, so readers also filter. */
+  ttlAttribute: 'ttl',
+  /** The stream feeds room activity and unread counters; both images are needed. */
+  streamView: 'NEW_AND_OLD_IMAGES',
+  globalIndexes: [
+    /** A user's rooms by list (inbox / archived), newest activity first. */
+    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  ],
+} as const;
+
+export type TableSchema = typeof tableSchema;

@@ -1,0 +1,43 @@
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { verifyToken } from '#platform/auth.ts';
+
+/**
+ * `$connect` REQUEST authorizer. Browsers cannot set headers on a WebSocket, so
+ * the token comes from `?token=` or as the second value of Sec-WebSocket-Protocol
+ * (the $connect handler echoes the first value back).
+ */
+export function tokenFrom(event: APIGatewayRequestAuthorizerEvent): string | undefined {
+  const fromQuery = event.queryStringParameters?.token;
+  if (fromQuery) return fromQuery;
+  const protocols = headerValue(event.headers, 'sec-websocket-protocol');
+  return protocols
+    ?.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)[1];
+}
+
+export function headerValue(
+  headers: Record<string, string | undefined> | null | undefined,
+  name: string,
+): string | undefined {
+  if (!headers) return undefined;
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key ? headers[key] : undefined;
+}
+
+export const handler = async (
+  event: APIGatewayRequestAuthorizerEvent,
+): Promise<APIGatewayAuthorizerResult> => {
+  // API Gateway answers 401 only to this exact error message.
+  const caller = await verifyToken(tokenFrom(event)).catch(() => {
+    throw new Error('Unauthorized');
+  });
+  return {
+    principalId: caller.userId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+    },
+    context: { user_id: caller.userId, name: caller.name },
+  };
+};

@@ -1,0 +1,45 @@
+import { postToMany, type ServerEvent } from '#platform/post-to-connection.ts';
+import { getConnections, removeConnection } from '#store/connections.ts';
+
+export interface FanOutResult {
+  /** Users with at least one connection that accepted the frame. */
+  deliveredTo: Set<string>;
+  /** Users with no live connection, or whose every post failed. */
+  unreachable: Set<string>;
+}
+
+/**
+ * Sends one frame to every connection of every given user: one BatchGet for
+ * the connection maps, then bounded parallel posts. A 410 means the connection
+ * is gone: it is removed and not counted as delivered.
+ */
+export async function fanOut(
+  userIds: readonly string[],
+  frame: ServerEvent,
+): Promise<FanOutResult> {
+  const result: FanOutResult = { deliveredTo: new Set(), unreachable: new Set(userIds) };
+  if (userIds.length === 0) return result;
+  const connections = await getConnections(userIds);
+  const posts = [...connections].flatMap(([userId, ids]) =>
+    ids.map((connectionId) => ({ userId, connectionId, frame })),
+  );
+  const outcomes = await postToMany(posts);
+  const cleanups: Promise<void>[] = [];
+  outcomes.forEach((outcome, i) => {
+    const post = posts[i]!;
+    if (outcome === 'delivered') {
+      result.deliveredTo.add(post.userId);
+      result.unreachable.delete(post.userId);
+    } else if (outcome === 'gone') {
+      cleanups.push(removeConnection(post.userId, post.connectionId));
+    }
+  });
+  await Promise.all(cleanups);
+  return result;
+}
+
+/** Sends a frame to one connection (answers, errors, confirmations). */
+export async function sendToConnection(connectionId: string, frame: ServerEvent) {
+  const [outcome] = await postToMany([{ connectionId, frame }]);
+  return outcome;
+}

@@ -1,0 +1,74 @@
+/**
+ * The records the domain works with. Field names are the wire's snake_case so
+ * that views are plain projections; store codecs map them to items.
+ */
+
+export type RoomType = 'direct' | 'group';
+
+export interface MessageSummary {
+  id: string;
+  sender_id: string;
+  content: string;
+  message_type: string;
+  is_encrypted: boolean;
+  created_at: string;
+}
+
+export interface RoomRecord {
+  id: string;
+  type: RoomType;
+  name: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  /** user id → joined_at (ISO); order of joining decides admin hand-over. */
+  members: Record<string, string>;
+  /** user id → admin since (ISO). Direct rooms have none. */
+  admins: Record<string, string>;
+  /** Sequence number of the last message; 0 when there is none. */
+  seq: number;
+  last_message: MessageSummary | null;
+}
+
+/** One user's state in one room (the requirements' user_chat_preferences). */
+export interface MemberState {
+  user_id: string;
+  room_id: string;
+  joined_at: string;
+  /** Highest message seq the user has read (or sent). */
+  read_seq: number;
+  /** Highest message seq the stream consumer has seen for this room. */
+  room_seq: number;
+  last_activity: string;
+  last_read_message_id: string | null;
+  last_read_at: string | null;
+  is_archived: boolean;
+  archived_at: string | null;
+}
+
+export interface ForwardMetadata {
+  message_id: string;
+  original_sender: string;
+  original_room: string;
+}
+
+export interface MessageRecord {
+  id: string;
+  room_id: string;
+  seq: number;
+  sender_id: string;
+  sender_name: string;
+  content: string;
+  message_type: string;
+  file_url: string | null;
+  media: unknown;
+  reply_to_message_id: string | null;
+  forwarded_from: string | null;
+  metadata: { forwarded_from?: ForwardMetadata } | null;
+  forwarded_count: number;
+  is_encrypted: boolean;
+  encryption_key_id: string | null;
+  encrypted_content: string | null;
+  is_deleted: boolean;
+  created_at: string;
+}

@@ -1,0 +1,71 @@
+import type { MemberState, MessageRecord, MessageSummary, RoomRecord } from './model.ts';
+
+/** The wire Message of CONTRACT §4: the record less internal fields. */
+export function messageView(m: MessageRecord) {
+  return {
+    id: m.id,
+    room_id: m.room_id,
+    sender_id: m.sender_id,
+    sender_name: m.sender_name,
+    content: m.content,
+    message_type: m.message_type,
+    file_url: m.file_url,
+    media: m.media,
+    reply_to_message_id: m.reply_to_message_id,
+    forwarded_from: m.forwarded_from,
+    metadata: m.metadata,
+    forwarded_count: m.forwarded_count,
+    is_encrypted: m.is_encrypted,
+    encryption_key_id: m.encryption_key_id,
+    encrypted_content: m.encrypted_content,
+    is_deleted: m.is_deleted,
+    created_at: m.created_at,
+  };
+}
+
+export type MessageView = ReturnType<typeof messageView>;
+
+export function messageSummary(m: MessageRecord): MessageSummary {
+  return {
+    id: m.id,
+    sender_id: m.sender_id,
+    // Encrypted content is opaque to the server and never copied into summaries.
+    content: m.is_encrypted ? '' : m.content.slice(0, 200),
+    message_type: m.message_type,
+    is_encrypted: m.is_encrypted,
+    created_at: m.created_at,
+  };
+}
+
+/** Members in the order they joined (the order admin hand-over follows). */
+export function membersByJoinOrder(members: Record<string, string>): string[] {
+  return Object.entries(members)
+    .sort(([ua, a], [ub, b]) => a.localeCompare(b) || ua.localeCompare(ub))
+    .map(([id]) => id);
+}
+
+export function unreadCount(state: MemberState): number {
+  return Math.max(0, state.room_seq - state.read_seq);
+}
+
+/** The wire Room of CONTRACT §4, as `member` sees it. */
+export function roomView(room: RoomRecord, member: MemberState) {
+  return {
+    id: room.id,
+    type: room.type,
+    name: room.name,
+    members: membersByJoinOrder(room.members),
+    admins: membersByJoinOrder(room.admins),
+    created_by: room.created_by,
+    created_at: room.created_at,
+    updated_at: room.updated_at,
+    last_message: room.last_message,
+    is_archived: member.is_archived,
+    archived_at: member.archived_at,
+    is_deleted: false,
+    is_muted: false,
+    muted_until: null,
+    unread_count: unreadCount({ ...member, room_seq: Math.max(member.room_seq, room.seq) }),
+    last_read_message_id: member.last_read_message_id,
+  };
+}

@@ -1,0 +1,20 @@
+import { sendMessage } from '#domain/messages.ts';
+import { roomParams, sendMessageBody } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** POST /api/chat/rooms/{room_id}/messages: the same effects as the WebSocket send-message. */
+export const handler = httpRoute(
+  { params: roomParams, body: sendMessageBody },
+  async ({ caller, params, body }) => {
+    const result = await sendMessage(caller, params.room_id, body);
+    return {
+      status: result.duplicate ? 200 : 201,
+      message: result.duplicate ? 'Message already sent' : 'Message sent',
+      data: {
+        ...result.message,
+        delivered_to_count: result.delivered_to_count,
+        queued_for_count: result.queued_for_count,
+      },
+    };
+  },
+);

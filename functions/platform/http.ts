@@ -1,0 +1,124 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import type { z } from 'zod';
+import { bearerToken, type Caller, InvalidTokenError, verifyToken } from './auth.ts';
+import { AppError, describeIssues, type ErrorCode, errorBody } from './errors.ts';
+import { LIMITS } from './limits.ts';
+import { logger } from './observability.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export interface HttpReply {
+  status?: number;
+  message?: string;
+  data: unknown;
+}
+
+interface Schemas<B, Q, P> {
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  params?: z.ZodType<P>;
+}
+
+export interface HttpRequest<B, Q, P> {
+  caller: Caller;
+  body: B;
+  query: Q;
+  params: P;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function reply(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode: status,
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function failure(code: ErrorCode, status: number, message: string, retryAfter?: number) {
+  const headers: Record<string, string> = retryAfter ? { 'retry-after': String(retryAfter) } : {};
+  return reply(status, errorBody(code, message), headers);
+}
+
+/** One place turns every thrown error into the contract's envelope (middy http-error-handler style). */
+const errorEnvelope = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  name: 'errorEnvelope',
+  onError: (request) => {
+    const error = request.error;
+    if (error instanceof AppError) {
+      request.response = failure(error.code, error.status, error.message, error.retryAfterSeconds);
+    } else if (error instanceof InvalidTokenError) {
+      request.response = failure('UNAUTHORIZED', 401, 'A valid bearer token is required');
+    } else {
+      logger.error('Unhandled error', {
+        error: error as Error,
+        routeKey: request.event.routeKey,
+        path: request.event.rawPath,
+      });
+      request.response = failure('INTERNAL', 500, 'Internal server error');
+    }
+  },
+});
+
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+  if (!schema) return undefined as T;
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `Invalid ${where}: ${describeIssues(result.error.issues)}`,
+    );
+  }
+  return result.data;
+}
+
+function readJsonBody(event: HttpEvent): unknown {
+  if (event.body === undefined || event.body === '') return {};
+  const raw = event.isBase64Encoded
+    ? Buffer.from(event.body, 'base64').toString('utf8')
+    : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > LIMITS.bodyBytes) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `Body is over ${LIMITS.bodyBytes} bytes`);
+  }
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError('VALIDATION_ERROR', 'Body is not valid JSON');
+  }
+}
+
+/**
+ * Wraps an authenticated JSON route: verify the JWT, parse and validate body,
+ * query and path with zod, run `handle`, answer in the envelope.
+ */
+export function httpRoute<B = undefined, Q = undefined, P = undefined>(
+  schemas: Schemas<B, Q, P>,
+  handle: (request: HttpRequest<B, Q, P>) => Promise<HttpReply>,
+) {
+  return middy<HttpEvent, HttpResult, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(errorEnvelope())
+    .handler(async (event) => {
+      const caller = await verifyToken(bearerToken(event.headers.authorization));
+      logger.appendKeys({ user_id: caller.userId });
+      const request: HttpRequest<B, Q, P> = {
+        caller,
+        body: schemas.body ? parse(schemas.body, readJsonBody(event), 'body') : (undefined as B),
+        query: parse(schemas.query, event.queryStringParameters, 'query'),
+        params: parse(schemas.params, event.pathParameters, 'path'),
+      };
+      const result = await handle(request);
+      const body: Record<string, unknown> = { success: true };
+      if (result.message) body.message = result.message;
+      body.data = result.data;
+      return reply(result.status ?? 200, body);
+    });
+}

@@ -1,0 +1,16 @@
+/** CONTRACT §7 defaults. */
+export const LIMITS = {
+  bodyBytes: 32 * 1024,
+  contentChars: 10_000,
+  groupMembers: 1_000,
+  pageSizeDefault: 50,
+  pageSizeMax: 100,
+  seenIdsMax: 100,
+  batchReadRooms: 100,
+  forwardTargets: 10,
+  publicKeyBytes: 8 * 1024,
+  /** Posts to @connections in flight at once per fan-out (API Gateway quota is account-wide). */
+  fanOutConcurrency: 32,
+  /** How long a send's temp_id stays remembered. */
+  tempIdTtlSeconds: 7 * 24 * 3600,
+} as const;

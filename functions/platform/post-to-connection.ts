@@ -1,0 +1,44 @@
+import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import pLimit from 'p-limit';
+import { connectionsApi } from './clients.ts';
+import { LIMITS } from './limits.ts';
+import { logger } from './observability.ts';
+
+export type PostResult = 'delivered' | 'gone' | 'failed';
+
+/** Server → client frame of CONTRACT §6. */
+export interface ServerEvent {
+  event: string;
+  data: unknown;
+}
+
+export async function postToConnection(
+  connectionId: string,
+  frame: ServerEvent,
+): Promise<PostResult> {
+  try {
+    await connectionsApi().send(
+      new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(frame) }),
+    );
+    return 'delivered';
+  } catch (error) {
+    if (error instanceof GoneException || (error as Error).name === 'GoneException') return 'gone';
+    logger.warn('postToConnection failed', {
+      connectionId,
+      event: frame.event,
+      error: error as Error,
+    });
+    return 'failed';
+  }
+}
+
+/**
+ * Posts frames to many connections in parallel, with a bound: posts draw on the
+ * account-wide API Gateway request quota.
+ */
+export async function postToMany(
+  posts: readonly { connectionId: string; frame: ServerEvent }[],
+): Promise<PostResult[]> {
+  const limit = pLimit(LIMITS.fanOutConcurrency);
+  return Promise.all(posts.map((p) => limit(() => postToConnection(p.connectionId, p.frame))));
+}

@@ -1,0 +1,99 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import type { Caller } from './auth.ts';
+import { AppError, describeIssues } from './errors.ts';
+import { LIMITS } from './limits.ts';
+import { logger } from './observability.ts';
+import { postToConnection } from './post-to-connection.ts';
+
+/** What the $connect authorizer put in the context reaches every route of the connection. */
+export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: { authorizer?: { principalId?: string; user_id?: string; name?: string } };
+  headers?: Record<string, string | undefined>;
+  queryStringParameters?: Record<string, string | undefined>;
+};
+
+export const OK = { statusCode: 200 } as const;
+
+export function callerOf(event: WsEvent): Caller {
+  const auth = event.requestContext.authorizer;
+  const userId = auth?.user_id ?? auth?.principalId;
+  if (!userId) throw new AppError('UNAUTHORIZED', 'Connection is not authenticated');
+  return { userId, name: auth?.name ?? userId };
+}
+
+export interface WsRequest<T> {
+  caller: Caller;
+  connectionId: string;
+  body: T;
+}
+
+/** Lifecycle routes ($connect, $disconnect): logging and the caller, no frame to parse. */
+export function wsLifecycle(
+  handle: (event: WsEvent, caller: Caller) => Promise<APIGatewayProxyResultV2>,
+) {
+  return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event) => handle(event, callerOf(event)));
+}
+
+/**
+ * A client action (route key = the frame's `action`): parse and validate the
+ * frame, run `handle`. A bad or refused frame is answered with an `error` event
+ * on the same connection, which stays open.
+ */
+export function wsAction<T>(
+  action: string,
+  schema: z.ZodType<T>,
+  handle: (request: WsRequest<T>) => Promise<void>,
+) {
+  return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const connectionId = event.requestContext.connectionId;
+      let frame: Record<string, unknown> = {};
+      try {
+        frame = parseFrame(event.body);
+        const parsed = schema.safeParse(frame);
+        if (!parsed.success) {
+          throw new AppError(
+            'VALIDATION_ERROR',
+            `Invalid ${action}: ${describeIssues(parsed.error.issues)}`,
+          );
+        }
+        const caller = callerOf(event);
+        logger.appendKeys({ user_id: caller.userId, action });
+        await handle({ caller, connectionId, body: parsed.data });
+      } catch (error) {
+        const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;
+        await postToConnection(connectionId, {
+          event: 'error',
+          data: errorData(error, action, tempId),
+        });
+      }
+      return OK;
+    });
+}
+
+function parseFrame(body: string | undefined): Record<string, unknown> {
+  if (body && Buffer.byteLength(body, 'utf8') > LIMITS.bodyBytes) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `Frame is over ${LIMITS.bodyBytes} bytes`);
+  }
+  try {
+    const value: unknown = JSON.parse(body ?? '');
+    if (value && typeof value === 'object' && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new AppError('VALIDATION_ERROR', 'Frame must be a JSON object');
+}
+
+function errorData(error: unknown, action: string, tempId: string | undefined) {
+  const base = tempId ? { action, temp_id: tempId } : { action };
+  if (error instanceof AppError) return { code: error.code, message: error.message, ...base };
+  logger.error('Unhandled error', { error: error as Error, action });
+  return { code: 'INTERNAL', message: 'Internal server error', ...base };
+}

@@ -1,0 +1,146 @@
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { MessageRecord } from '#domain/model.ts';
+import { ddb, tableName } from '#platform/clients.ts';
+import type { Item, Key } from './batch.ts';
+
+/**
+ * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
+ * their room sequence, which is allocated in the same transaction that writes
+ * them, so there are no gaps. The public id is `<room_id>.<seq>`: it locates the
+ * item with one GetItem and no index.
+ */
+const SEQ_WIDTH = 12;
+
+export const messageId = (roomId: string, seq: number) => `${roomId}.${seq}`;
+
+export function parseMessageId(id: string): { roomId: string; seq: number } | undefined {
+  const match = /^([0-9A-Za-z_-]{1,64})\.([1-9][0-9]{0,11})$/.exec(id);
+  if (!match) return undefined;
+  return { roomId: match[1]!, seq: Number(match[2]) };
+}
+
+export const messageSortKey = (seq: number) => `MSG#${String(seq).padStart(SEQ_WIDTH, '0')}`;
+
+export const messageKey = (roomId: string, seq: number): Key => ({
+  pk: `ROOM#${roomId}`,
+  sk: messageSortKey(seq),
+});
+
+/** Remembers a sender's temp_id so a retried send confirms the first message again. */
+export const sendReceiptKey = (userId: string, tempId: string): Key => ({
+  pk: `USER#${userId}`,
+  sk: `TEMP#${tempId}`,
+});
+
+export function messageToItem(message: MessageRecord): Item {
+  return { ...messageKey(message.room_id, message.seq), entity: 'message', ...message };
+}
+
+export function messageFromItem(item: Item): MessageRecord {
+  return {
+    id: item.id as string,
+    room_id: item.room_id as string,
+    seq: Number(item.seq),
+    sender_id: item.sender_id as string,
+    sender_name: (item.sender_name as string | undefined) ?? (item.sender_id as string),
+    content: (item.content as string | undefined) ?? '',
+    message_type: (item.message_type as string | undefined) ?? 'text',
+    file_url: (item.file_url as string | null | undefined) ?? null,
+    media: item.media ?? null,
+    reply_to_message_id: (item.reply_to_message_id as string | null | undefined) ?? null,
+    forwarded_from: (item.forwarded_from as string | null | undefined) ?? null,
+    metadata: (item.metadata as MessageRecord['metadata'] | undefined) ?? null,
+    forwarded_count: Number(item.forwarded_count ?? 0),
+    is_encrypted: item.is_encrypted === true,
+    encryption_key_id: (item.encryption_key_id as string | null | undefined) ?? null,
+    encrypted_content: (item.encrypted_content as string | null | undefined) ?? null,
+    is_deleted: item.is_deleted === true,
+    created_at: item.created_at as string,
+  };
+}
+
+export async function getMessage(id: string): Promise<MessageRecord | undefined> {
+  const where = parseMessageId(id);
+  if (!where) return undefined;
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: messageKey(where.roomId, where.seq) }),
+  );
+  return out.Item ? messageFromItem(out.Item) : undefined;
+}
+
+export async function getSendReceipt(userId: string, tempId: string) {
+  const out = await ddb().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: sendReceiptKey(userId, tempId),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item ? { message_id: out.Item.message_id as string } : undefined;
+}
+
+/**
+ * A page of visible messages, newest first, with seq in (afterSeq, beforeSeq).
+ * Deleted messages are filtered server-side; the loop tops the page up because
+ * DynamoDB applies Limit before the filter.
+ */
+export async function listMessages(
+  roomId: string,
+  afterSeq: number,
+  beforeSeq: number,
+  limit: number,
+): Promise<{ messages: MessageRecord[]; more: boolean }> {
+  const messages: MessageRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  if (beforeSeq - afterSeq <= 1) return { messages, more: false };
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        FilterExpression: 'is_deleted = :no',
+        ExpressionAttributeValues: {
+          ':pk': `ROOM#${roomId}`,
+          ':from': messageSortKey(afterSeq + 1),
+          ':to': messageSortKey(beforeSeq - 1),
+          ':no': false,
+        },
+        ScanIndexForward: false,
+        Limit: limit + 1 - messages.length,
+        ExclusiveStartKey: start,
+      }),
+    );
+    messages.push(...(out.Items ?? []).map(messageFromItem));
+    start = out.LastEvaluatedKey;
+  } while (start && messages.length <= limit);
+  return { messages: messages.slice(0, limit), more: messages.length > limit };
+}
+
+/** Marks a message deleted for everyone and drops its payload. Only its sender may. */
+export async function markMessageDeleted(
+  message: MessageRecord,
+  at: string,
+): Promise<MessageRecord | undefined> {
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: messageKey(message.room_id, message.seq),
+        UpdateExpression:
+          'SET is_deleted = :yes, deleted_at = :at, content = :empty REMOVE encrypted_content, file_url, media',
+        ConditionExpression: 'attribute_exists(pk) AND sender_id = :sender',
+        ExpressionAttributeValues: {
+          ':yes': true,
+          ':at': at,
+          ':empty': '',
+          ':sender': message.sender_id,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes ? messageFromItem(out.Attributes) : undefined;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,135 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { MemberState, RoomRecord } from '#domain/model.ts';
+import { ddb, tableName } from '#platform/clients.ts';
+import { chunk, type Item } from './batch.ts';
+import { memberKey, memberToItem } from './members.ts';
+import { directPairItem, roomKey, roomToItem } from './rooms.ts';
+
+type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>[number];
+
+const put = (item: Item, condition = 'attribute_not_exists(pk)'): TransactItem => ({
+  Put: { TableName: tableName(), Item: item, ConditionExpression: condition },
+});
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')
+  );
+}
+
+/**
+ * Creates a room with its member items. The first transaction holds the room,
+ * the direct-pair lock (if any) and up to 98 members, so a small room is all or
+ * nothing; members past that (big groups) follow in further transactions of
+ * idempotent puts. Returns false when the direct pair already has a room.
+ */
+export async function createRoom(room: RoomRecord, members: MemberState[]): Promise<boolean> {
+  const head: TransactItem[] = [put(roomToItem(room))];
+  if (room.type === 'direct') {
+    const [a, b] = Object.keys(room.members);
+    head.push(put(directPairItem(a!, b!, room.id)));
+  }
+  const firstBatch = members.slice(0, 100 - head.length);
+  try {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: [...head, ...firstBatch.map((m) => put(memberToItem(m)))],
+      }),
+    );
+  } catch (error) {
+    if (room.type === 'direct' && isConditionFailure(error)) return false;
+    throw error;
+  }
+  for (const part of chunk(members.slice(firstBatch.length), 100)) {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: part.map((m) =>
+          put(memberToItem(m), 'attribute_not_exists(pk) OR attribute_exists(pk)'),
+        ),
+      }),
+    );
+  }
+  return true;
+}
+
+/**
+ * Adds members: the room map and each member item move together. The condition
+ * re-checks that the caller is still an admin and the size cap still holds.
+ */
+export async function addMembers(
+  roomId: string,
+  adminId: string,
+  newcomers: MemberState[],
+  maxMembers: number,
+): Promise<boolean> {
+  const names: Record<string, string> = { '#admin': adminId };
+  const values: Record<string, unknown> = {
+    ':max': maxMembers - newcomers.length,
+    ':now': newcomers[0]?.joined_at,
+  };
+  const sets = newcomers.map((m, i) => {
+    names[`#u${i}`] = m.user_id;
+    values[`:j${i}`] = m.joined_at;
+    return `members.#u${i} = :j${i}`;
+  });
+  try {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName(),
+              Key: roomKey(roomId),
+              UpdateExpression: `SET ${sets.join(', ')}, updated_at = :now`,
+              ConditionExpression: 'attribute_exists(admins.#admin) AND size(members) <= :max',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+          ...newcomers.map((m) => put(memberToItem(m))),
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** Removes a member (and any admin role): room map and member item together. */
+export async function removeMember(
+  roomId: string,
+  adminId: string,
+  userId: string,
+  at: string,
+): Promise<boolean> {
+  try {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName(),
+              Key: roomKey(roomId),
+              UpdateExpression: 'REMOVE members.#user, admins.#user SET updated_at = :now',
+              ConditionExpression:
+                'attribute_exists(admins.#admin) AND attribute_exists(members.#user)',
+              ExpressionAttributeNames: { '#admin': adminId, '#user': userId },
+              ExpressionAttributeValues: { ':now': at },
+            },
+          },
+          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,55 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { RoomRecord } from '#domain/model.ts';
+import { ddb, tableName } from '#platform/clients.ts';
+import { batchGet, type Item, type Key } from './batch.ts';
+
+/** Room META item: pk ROOM#<room_id>, sk META. Holds membership, admins and the message sequence. */
+export const roomKey = (roomId: string): Key => ({ pk: `ROOM#${roomId}`, sk: 'META' });
+
+/** Uniqueness lock for the one direct room of a pair: pk DIRECT#<a>#<b> (sorted ids). */
+export const directPairKey = (a: string, b: string): Key => {
+  const [x, y] = [a, b].sort();
+  return { pk: `DIRECT#${x}#${y}`, sk: 'DIRECT' };
+};
+
+export function roomToItem(room: RoomRecord): Item {
+  return { ...roomKey(room.id), entity: 'room', ...room };
+}
+
+export function roomFromItem(item: Item): RoomRecord {
+  return {
+    id: item.id as string,
+    type: item.type as RoomRecord['type'],
+    name: (item.name as string | null | undefined) ?? null,
+    created_by: item.created_by as string,
+    created_at: item.created_at as string,
+    updated_at: item.updated_at as string,
+    members: (item.members as Record<string, string> | undefined) ?? {},
+    admins: (item.admins as Record<string, string> | undefined) ?? {},
+    seq: Number(item.seq ?? 0),
+    last_message: (item.last_message as RoomRecord['last_message'] | undefined) ?? null,
+  };
+}
+
+export async function getRoom(roomId: string): Promise<RoomRecord | undefined> {
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: roomKey(roomId), ConsistentRead: true }),
+  );
+  return out.Item ? roomFromItem(out.Item) : undefined;
+}
+
+export async function getRooms(roomIds: readonly string[]): Promise<Map<string, RoomRecord>> {
+  const items = await batchGet(roomIds.map(roomKey));
+  return new Map(items.map((item) => [item.id as string, roomFromItem(item)]));
+}
+
+export async function getDirectRoomId(a: string, b: string): Promise<string | undefined> {
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: directPairKey(a, b), ConsistentRead: true }),
+  );
+  return out.Item?.room_id as string | undefined;
+}
+
+export function directPairItem(a: string, b: string, roomId: string): Item {
+  return { ...directPairKey(a, b), entity: 'direct-pair', room_id: roomId };
+}

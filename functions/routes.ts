@@ -40,7 +40,11 @@ export interface ScheduleDefinition {
   everySeconds: number;
 }
 
-export const httpAuthorizer = 'http/authorizer';
+/**
+ * HTTP routes have no authorizer: each handler verifies the JWT itself (same
+ * aws-jwt-verify code), so a bad token answers 401 in the contract's envelope.
+ * The WebSocket $connect has a REQUEST authorizer.
+ */
 export const wsAuthorizer = 'ws/authorizer';
 
 export const httpRoutes: readonly HttpRoute[] = [
@@ -78,7 +82,6 @@ export const schedules: readonly ScheduleDefinition[] = [];
 /** Every Lambda entry, for bundling and the bundle benchmark. */
 export function allHandlers(): string[] {
   return [
-    httpAuthorizer,
     wsAuthorizer,
     ...httpRoutes.map((r) => r.handler),
     ...wsRoutes.map((r) => r.handler),

@@ -5,7 +5,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { bearerToken, type Caller, InvalidTokenError, verifyToken } from './auth.ts';
 import { AppError, describeIssues, type ErrorCode, errorBody } from './errors.ts';
 import { LIMITS } from './limits.ts';
@@ -21,9 +21,9 @@ export interface HttpReply {
 }
 
 interface Schemas<B, Q, P> {
-  body?: z.ZodType<B>;
-  query?: z.ZodType<Q>;
-  params?: z.ZodType<P>;
+  body?: z.ZodMiniType<B>;
+  query?: z.ZodMiniType<Q>;
+  params?: z.ZodMiniType<P>;
 }
 
 export interface HttpRequest<B, Q, P> {
@@ -68,7 +68,7 @@ const errorEnvelope = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   },
 });
 
-function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+function parse<T>(schema: z.ZodMiniType<T> | undefined, value: unknown, where: string): T {
   if (!schema) return undefined as T;
   const result = schema.safeParse(value ?? {});
   if (!result.success) {

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Caller } from './auth.ts';
 import { AppError, describeIssues } from './errors.ts';
 import { LIMITS } from './limits.ts';
@@ -46,7 +46,7 @@ export function wsLifecycle(
  */
 export function wsAction<T>(
   action: string,
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
   handle: (request: WsRequest<T>) => Promise<void>,
 ) {
   return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()

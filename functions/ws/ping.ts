@@ -1,8 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { sendToConnection } from '#domain/delivery.ts';
 import { events } from '#domain/events.ts';
 import { wsAction } from '#platform/ws.ts';
 
-export const handler = wsAction('ping', z.object({}).passthrough(), async ({ connectionId }) => {
+export const handler = wsAction('ping', z.looseObject({}), async ({ connectionId }) => {
   await sendToConnection(connectionId, events.pong());
 });

@@ -60,6 +60,9 @@ export const httpRoutes: readonly HttpRoute[] = [
   { method: 'GET', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/list-messages' },
   { method: 'POST', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/send-message' },
   { method: 'DELETE', path: '/api/chat/messages/{message_id}', handler: 'http/delete-message' },
+  { method: 'PUT', path: '/api/chat/rooms/{room_id}/archive', handler: 'http/archive-room' },
+  { method: 'POST', path: '/api/chat/devices', handler: 'http/register-device' },
+  { method: 'DELETE', path: '/api/chat/devices/{device_id}', handler: 'http/delete-device' },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
@@ -68,6 +71,9 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: '$default', handler: 'ws/default' },
   { routeKey: 'send-message', handler: 'ws/send-message' },
   { routeKey: 'ping', handler: 'ws/ping' },
+  { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen' },
+  { routeKey: 'room-archive', handler: 'ws/room-archive' },
+  { routeKey: 'sync', handler: 'ws/sync' },
 ];
 
 /** DynamoDB-stream consumers of the table. */
@@ -75,9 +81,36 @@ export const streamConsumers: readonly { handler: string; batchSize: number }[] 
   { handler: 'streams/room-activity', batchSize: 100 },
 ];
 
-export const queues: readonly QueueDefinition[] = [];
+export const queues: readonly QueueDefinition[] = [
+  {
+    id: 'offline-delivery',
+    env: 'OFFLINE_QUEUE_URL',
+    consumer: 'queues/offline-delivery',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    sequential: false,
+  },
+  {
+    id: 'flush-pending',
+    env: 'FLUSH_QUEUE_URL',
+    consumer: 'queues/flush-pending',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    sequential: false,
+  },
+  {
+    id: 'presence-check',
+    env: 'PRESENCE_QUEUE_URL',
+    consumer: 'queues/presence-check',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    sequential: false,
+  },
+];
 
-export const schedules: readonly ScheduleDefinition[] = [];
+export const schedules: readonly ScheduleDefinition[] = [
+  { handler: 'schedules/presence-sweeper', everySeconds: 60 },
+];
 
 /** Every Lambda entry, for bundling and the bundle benchmark. */
 export function allHandlers(): string[] {

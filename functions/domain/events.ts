@@ -18,6 +18,26 @@ export const events = {
     event: 'message-deleted',
     data: { room_id: roomId, message_id: messageId },
   }),
+  userStatus: (userId: string, status: 'online' | 'offline', lastSeen: string): ServerEvent => ({
+    event: 'chat-user-status-update',
+    data: { user_id: userId, status, last_seen: lastSeen },
+  }),
+  messagesSeen: (
+    roomId: string,
+    messageIds: string[],
+    seenBy: { user_id: string; user_name: string; seen_at: string },
+  ): ServerEvent => ({
+    event: 'messages-seen',
+    data: { room_id: roomId, message_ids: messageIds, seen_by: seenBy },
+  }),
+  unreadCountUpdate: (roomId: string, unreadCount: number): ServerEvent => ({
+    event: 'unread-count-update',
+    data: { room_id: roomId, unread_count: unreadCount },
+  }),
+  roomArchived: (roomId: string, isArchived: boolean, archivedAt: string | null): ServerEvent => ({
+    event: 'room-archived',
+    data: { room_id: roomId, is_archived: isArchived, archived_at: archivedAt },
+  }),
   pong: (): ServerEvent => ({ event: 'pong', data: { server_time: new Date().toISOString() } }),
   error: (data: {
     code: string;

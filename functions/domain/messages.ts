@@ -14,6 +14,7 @@ import { getRoom } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import type { MessageRecord, RoomRecord } from './model.ts';
+import { queueForOffline } from './offline.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { type MessageView, messageSummary, messageView } from './views.ts';
@@ -120,10 +121,12 @@ async function deliver(
   const view = messageView(message);
   const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
   const result = await fanOut(others, events.newChatMessage(view));
+  // Members with no connection, or whose every post failed, get it on reconnect.
+  await queueForOffline(result.unreachable, view);
   return {
     message: view,
     delivered_to_count: result.deliveredTo.size,
-    queued_for_count: 0,
+    queued_for_count: result.unreachable.size,
     duplicate,
   };
 }

@@ -44,6 +44,8 @@ export interface MemberState {
   last_read_at: string | null;
   is_archived: boolean;
   archived_at: string | null;
+  is_muted: boolean;
+  muted_until: string | null;
 }
 
 export interface ForwardMetadata {

@@ -115,3 +115,19 @@ export type SendMessageInput = z.infer<typeof sendMessageBody>;
 export const wsSendMessage = z
   .object({ room_id: roomId, ...sendFields })
   .check(z.superRefine(checkSendRules));
+
+export const markSeenFrame = z.object({
+  room_id: roomId,
+  message_ids: z.array(messageId).check(z.minLength(1), z.maxLength(LIMITS.seenIdsMax)),
+});
+
+export const archiveBody = z.object({ is_archived: z.boolean() });
+export const roomArchiveFrame = z.object({ room_id: roomId, is_archived: z.boolean() });
+
+export const registerDeviceBody = z.object({
+  platform: z.enum(['apns', 'fcm']),
+  token: z.string().check(z.minLength(8), z.maxLength(4096)),
+});
+export const deviceParams = z.object({
+  device_id: z.string().check(z.regex(/^[0-9a-f]{32}$/, 'is not a device id')),
+});

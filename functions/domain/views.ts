@@ -44,6 +44,14 @@ export function membersByJoinOrder(members: Record<string, string>): string[] {
     .map(([id]) => id);
 }
 
+/** A mute with `muted_until` ends by itself: past that instant the room is not muted. */
+export function isMutedNow(
+  member: Pick<MemberState, 'is_muted' | 'muted_until'>,
+  now: number,
+): boolean {
+  return member.is_muted && (member.muted_until === null || Date.parse(member.muted_until) > now);
+}
+
 export function unreadCount(state: MemberState): number {
   return Math.max(0, state.room_seq - state.read_seq);
 }
@@ -63,8 +71,8 @@ export function roomView(room: RoomRecord, member: MemberState) {
     is_archived: member.is_archived,
     archived_at: member.archived_at,
     is_deleted: false,
-    is_muted: false,
-    muted_until: null,
+    is_muted: isMutedNow(member, Date.now()),
+    muted_until: member.muted_until,
     unread_count: unreadCount({ ...member, room_seq: Math.max(member.room_seq, room.seq) }),
     last_read_message_id: member.last_read_message_id,
   };

@@ -11,7 +11,10 @@ export const ENV = {
   /** Optional: when empty, the audience claim is not checked. */
   jwtAudience: 'JWT_AUDIENCE',
   offlineQueueUrl: 'OFFLINE_QUEUE_URL',
+  /** Delayed presence checks: "has this user been gone for the whole grace period?" */
   presenceQueueUrl: 'PRESENCE_QUEUE_URL',
+  /** "Connection ready": delivers pending messages once $connect has returned. */
+  flushQueueUrl: 'FLUSH_QUEUE_URL',
   pushTopicArn: 'PUSH_TOPIC_ARN',
   /** Optional: SNS platform application for device endpoints. */
   pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',
@@ -32,4 +35,10 @@ export function requireEnv(name: EnvName): string {
 export function optionalEnv(name: EnvName): string | undefined {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** Seconds a user stays "online" after their last connection goes away (CONTRACT §6). */
+export function presenceGraceSeconds(): number {
+  const value = Number(process.env[ENV.presenceGraceSeconds] ?? 30);
+  return Number.isFinite(value) && value >= 0 ? value : 30;
 }

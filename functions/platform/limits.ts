@@ -11,6 +11,15 @@ export const LIMITS = {
   publicKeyBytes: 8 * 1024,
   /** Posts to @connections in flight at once per fan-out (API Gateway quota is account-wide). */
   fanOutConcurrency: 32,
+  /** Clients ping every 25 s; two missed heartbeats (plus slack) mean the connection is dead. */
+  heartbeatDeadAfterMs: 60_000,
+  /** last_seen is written at most this often per connection, to save write capacity. */
+  lastSeenWriteIntervalMs: 10_000,
+  /** One push per user per burst of messages. */
+  pushBurstWindowMs: 60_000,
+  /** $connect must return before its connection can be posted to. */
+  flushDelaySeconds: 1,
+  pendingFlushBatch: 100,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
 } as const;

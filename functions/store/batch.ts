@@ -1,4 +1,4 @@
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 
 export type Key = { pk: string; sk: string };
@@ -37,3 +37,21 @@ async function batchGetChunk(keys: Key[]): Promise<Item[]> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Key } };
+
+/** BatchWrite of any number of requests: chunks of 25 in parallel, unprocessed ones retried. */
+export async function batchWrite(requests: readonly WriteRequest[]): Promise<void> {
+  const table = tableName();
+  await Promise.all(
+    chunk(requests, 25).map(async (part) => {
+      let pending: WriteRequest[] = part;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('BatchWrite kept returning unprocessed items');
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+        const out = await ddb().send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
+      }
+    }),
+  );
+}

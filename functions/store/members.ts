@@ -34,6 +34,8 @@ export function newMemberState(userId: string, roomId: string, joinedAt: string,
     last_read_at: null,
     is_archived: false,
     archived_at: null,
+    is_muted: false,
+    muted_until: null,
   };
   return state;
 }
@@ -60,6 +62,8 @@ export function memberFromItem(item: Item): MemberState {
     last_read_at: (item.last_read_at as string | null | undefined) ?? null,
     is_archived: item.is_archived === true,
     archived_at: (item.archived_at as string | null | undefined) ?? null,
+    is_muted: item.is_muted === true,
+    muted_until: (item.muted_until as string | null | undefined) ?? null,
   };
 }
 
@@ -130,4 +134,84 @@ export async function advanceRoomActivity(
     if ((error as Error).name === 'ConditionalCheckFailedException') return false;
     throw error;
   }
+}
+
+/**
+ * Moves the read marker forward to `seq` (never back) and clears a manual
+ * unread mark. Returns the member state after the write, or undefined when the
+ * marker was already at or past `seq`.
+ */
+export async function markReadUpTo(
+  userId: string,
+  roomId: string,
+  seq: number,
+  messageId: string,
+  at: string,
+): Promise<MemberState | undefined> {
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: memberKey(userId, roomId),
+        UpdateExpression:
+          'SET read_seq = :seq, last_read_message_id = :id, last_read_at = :at, manual_unread = :no',
+        ConditionExpression: 'attribute_exists(pk) AND read_seq < :seq',
+        ExpressionAttributeValues: { ':seq': seq, ':id': messageId, ':at': at, ':no': false },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes ? memberFromItem(out.Attributes) : undefined;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+    throw error;
+  }
+}
+
+/** Archives or unarchives: the item moves between the inbox and archive lists. */
+export async function setArchived(
+  userId: string,
+  roomId: string,
+  archived: boolean,
+  at: string,
+): Promise<MemberState | undefined> {
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: memberKey(userId, roomId),
+        UpdateExpression: 'SET is_archived = :archived, archived_at = :at, gsi1pk = :list',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: {
+          ':archived': archived,
+          ':at': archived ? at : null,
+          ':list': listPartition(userId, archived),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes ? memberFromItem(out.Attributes) : undefined;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+    throw error;
+  }
+}
+
+/** Every room the user is in (all lists), paging through the user's partition. */
+export async function listAllRoomIds(userId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'ROOM#' },
+        ProjectionExpression: 'room_id',
+        ExclusiveStartKey: start,
+      }),
+    );
+    ids.push(...(out.Items ?? []).map((item) => item.room_id as string));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return ids;
 }

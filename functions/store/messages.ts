@@ -1,7 +1,7 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageRecord } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
-import type { Item, Key } from './batch.ts';
+import { batchGet, type Item, type Key } from './batch.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
@@ -66,6 +66,15 @@ export async function getMessage(id: string): Promise<MessageRecord | undefined>
     new GetCommand({ TableName: tableName(), Key: messageKey(where.roomId, where.seq) }),
   );
   return out.Item ? messageFromItem(out.Item) : undefined;
+}
+
+/** The messages of one room with these seqs (missing ones are simply absent). */
+export async function getMessagesBySeq(
+  roomId: string,
+  seqs: readonly number[],
+): Promise<MessageRecord[]> {
+  const items = await batchGet(seqs.map((seq) => messageKey(roomId, seq)));
+  return items.map(messageFromItem);
 }
 
 export async function getSendReceipt(userId: string, tempId: string) {

@@ -1,4 +1,4 @@
-import { connectClient } from '#domain/connections.ts';
+import { connectClient } from '#domain/presence.ts';
 import { OK, wsLifecycle } from '#platform/ws.ts';
 import { headerValue } from './authorizer.ts';
 

@@ -1,8 +1,8 @@
-import { disconnectClient } from '#domain/connections.ts';
+import { connectionGone } from '#domain/connection-lifecycle.ts';
 import { OK, wsLifecycle } from '#platform/ws.ts';
 
-/** Best effort on AWS: it may never arrive, so nothing depends on it alone. */
+/** Best effort on AWS: it may never arrive, so the sweeper also finds dead connections. */
 export const handler = wsLifecycle(async (event, caller) => {
-  await disconnectClient(caller, event.requestContext.connectionId);
+  await connectionGone(caller.userId, event.requestContext.connectionId);
   return OK;
 });

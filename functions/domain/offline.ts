@@ -1,0 +1,61 @@
+import { ENV, requireEnv } from '#platform/env.ts';
+import { LIMITS } from '#platform/limits.ts';
+import { publishPush } from '#platform/push.ts';
+import { enqueue } from '#platform/queues.ts';
+import { getConnections } from '#store/connections.ts';
+import { getMember } from '#store/members.ts';
+import { putPending } from '#store/pending.ts';
+import { claimPushSlot, listDevices } from '#store/push.ts';
+import { flushPending } from './pending.ts';
+import { isMutedNow, type MessageView } from './views.ts';
+
+/** Body of an offline-delivery queue message: one member, one message. */
+export interface OfflineDelivery {
+  user_id: string;
+  message: MessageView;
+}
+
+export async function queueForOffline(userIds: Iterable<string>, message: MessageView) {
+  const bodies: OfflineDelivery[] = [...userIds].map((user_id) => ({ user_id, message }));
+  if (bodies.length > 0) await enqueue(requireEnv(ENV.offlineQueueUrl), bodies);
+}
+
+/**
+ * The offline-delivery consumer's work for one message. Every step is safe to
+ * repeat under SQS redelivery:
+ * 1. keep the message pending (a conditional put: the same message, the same key);
+ * 2. if the user connected meanwhile, their flush may already have run: flush now;
+ * 3. push, unless the room is muted or a push already went out in this burst
+ *    (claiming the burst slot is a conditional write, so a replay sends none).
+ */
+export async function acceptOfflineDelivery(
+  { user_id, message }: OfflineDelivery,
+  now = Date.now(),
+) {
+  await putPending(user_id, message, now);
+  const live = (await getConnections([user_id], now)).get(user_id) ?? [];
+  if (live.length > 0) {
+    const { blocked } = await flushPending(
+      user_id,
+      live.map((c) => c.id),
+    );
+    if (!blocked) return { pushed: false };
+  }
+  const member = await getMember(user_id, message.room_id);
+  if (!member || isMutedNow(member, now)) return { pushed: false };
+  if (!(await claimPushSlot(user_id, now, LIMITS.pushBurstWindowMs))) return { pushed: false };
+  const devices = await listDevices(user_id);
+  await publishPush(
+    user_id,
+    devices.flatMap((d) => (d.endpoint_arn ? [d.endpoint_arn] : [])),
+    {
+      title: message.sender_name,
+      // The server cannot read encrypted content, and never forwards it to a push service.
+      body: message.is_encrypted
+        ? 'New encrypted message'
+        : message.content.slice(0, 180) || 'New message',
+      data: { room_id: message.room_id, message_id: message.id },
+    },
+  );
+  return { pushed: true };
+}

@@ -1,0 +1,58 @@
+import type { Caller } from '#platform/auth.ts';
+import { markReadUpTo } from '#store/members.ts';
+import { getMessagesBySeq, parseMessageId } from '#store/messages.ts';
+import { recordSeen } from '#store/seen.ts';
+import { fanOut } from './delivery.ts';
+import { events } from './events.ts';
+import { nowIso, requireMembership } from './rooms.ts';
+
+/**
+ * mark-messages-seen: records receipts, advances the read marker, tells each
+ * sender which of their messages were seen, and gives the caller's devices the
+ * new unread count. Ids that are not messages of this room are ignored: they
+ * are never trusted to name a room or a sender.
+ */
+export async function markMessagesSeen(
+  caller: Caller,
+  roomId: string,
+  messageIds: readonly string[],
+) {
+  const { room, member } = await requireMembership(roomId, caller.userId);
+  const seqs = [
+    ...new Set(
+      messageIds.flatMap((id) => {
+        const where = parseMessageId(id);
+        return where && where.roomId === roomId && where.seq <= room.seq ? [where.seq] : [];
+      }),
+    ),
+  ];
+  const messages = (await getMessagesBySeq(roomId, seqs)).filter(
+    (m) => !m.is_deleted && m.sender_id !== caller.userId,
+  );
+  const seenAt = nowIso();
+  let readSeq = member.read_seq;
+  if (messages.length > 0) {
+    const newest = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
+    const [, advanced] = await Promise.all([
+      recordSeen(
+        roomId,
+        messages.map((m) => m.seq),
+        caller.userId,
+        seenAt,
+      ),
+      markReadUpTo(caller.userId, roomId, newest.seq, newest.id, seenAt),
+    ]);
+    readSeq = Math.max(readSeq, advanced?.read_seq ?? newest.seq);
+  }
+  const bySender = new Map<string, string[]>();
+  for (const m of messages) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
+  const seenBy = { user_id: caller.userId, user_name: caller.name, seen_at: seenAt };
+  const unread = Math.max(0, room.seq - readSeq);
+  await Promise.all([
+    ...[...bySender].map(([sender, ids]) =>
+      fanOut([sender], events.messagesSeen(roomId, ids, seenBy)),
+    ),
+    fanOut([caller.userId], events.unreadCountUpdate(roomId, unread)),
+  ]);
+  return { room_id: roomId, seen_message_ids: messages.map((m) => m.id), unread_count: unread };
+}

@@ -1,0 +1,9 @@
+import { removeDevice } from '#domain/devices.ts';
+import { deviceParams } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** DELETE /api/chat/devices/{device_id} */
+export const handler = httpRoute({ params: deviceParams }, async ({ caller, params }) => ({
+  message: 'Device removed',
+  data: await removeDevice(caller, params.device_id),
+}));

@@ -1,0 +1,77 @@
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { MessageView } from '#domain/views.ts';
+import { ddb, tableName } from '#platform/clients.ts';
+import { batchWrite, type Key } from './batch.ts';
+
+/**
+ * Pending delivery: pk USER#<user_id>, sk PENDING#<created_at>#<message_id>. The
+ * sort key keeps a user's pending messages in send order; the same message always
+ * maps to the same key, so a redelivered queue message adds nothing.
+ */
+const PREFIX = 'PENDING#';
+export const PENDING_TTL_SECONDS = 14 * 24 * 3600;
+
+export const pendingKey = (
+  userId: string,
+  message: Pick<MessageView, 'created_at' | 'id'>,
+): Key => ({
+  pk: `USER#${userId}`,
+  sk: `${PREFIX}${message.created_at}#${message.id}`,
+});
+
+/** Stores a pending message; false when it was already there. */
+export async function putPending(
+  userId: string,
+  message: MessageView,
+  now: number,
+): Promise<boolean> {
+  try {
+    await ddb().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: {
+          ...pendingKey(userId, message),
+          entity: 'pending',
+          message,
+          ttl: Math.floor(now / 1000) + PENDING_TTL_SECONDS,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
+
+/** The oldest pending messages first; expired ones (TTL lag) are left out. */
+export async function listPending(
+  userId: string,
+  limit: number,
+  now: number,
+): Promise<MessageView[]> {
+  const out = await ddb().send(
+    new QueryCommand({
+      TableName: tableName(),
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: '#ttl > :now',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ':pk': `USER#${userId}`,
+        ':prefix': PREFIX,
+        ':now': Math.floor(now / 1000),
+      },
+      Limit: limit,
+      ConsistentRead: true,
+    }),
+  );
+  return (out.Items ?? []).map((item) => item.message as MessageView);
+}
+
+export async function deletePending(
+  userId: string,
+  messages: readonly MessageView[],
+): Promise<void> {
+  await batchWrite(messages.map((m) => ({ DeleteRequest: { Key: pendingKey(userId, m) } })));
+}

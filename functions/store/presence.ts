@@ -1,0 +1,124 @@
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ddb, tableName } from '#platform/clients.ts';
+import type { Key } from './batch.ts';
+
+/**
+ * Presence item: pk USER#<user_id>, sk PRESENCE, with status and last_seen.
+ * While an offline transition is pending it carries gsi1 keys PRESENCE_DUE /
+ * <offline_due_at>, so the sweeper finds users due to go offline with a Query.
+ */
+export const presenceKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PRESENCE' });
+const DUE_PARTITION = 'PRESENCE_DUE';
+
+export interface PresenceRecord {
+  user_id: string;
+  status: 'online' | 'offline';
+  last_seen: string;
+  offline_due_at?: string;
+}
+
+const isConditionFailure = (error: unknown) =>
+  (error as Error).name === 'ConditionalCheckFailedException';
+
+/** Marks the user online and cancels any pending offline; returns the previous status. */
+export async function markOnline(
+  userId: string,
+  at: string,
+): Promise<'online' | 'offline' | undefined> {
+  const out = await ddb().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: presenceKey(userId),
+      UpdateExpression:
+        'SET #status = :online, last_seen = :at, user_id = :user, entity = :entity REMOVE offline_due_at, gsi1pk, gsi1sk',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':online': 'online',
+        ':at': at,
+        ':user': userId,
+        ':entity': 'presence',
+      },
+      ReturnValues: 'UPDATED_OLD',
+    }),
+  );
+  return out.Attributes?.status as 'online' | 'offline' | undefined;
+}
+
+/** Starts the grace period: the user goes offline at `dueAt` unless they reconnect. */
+export async function scheduleOffline(
+  userId: string,
+  dueAt: string,
+  lastSeen: string,
+): Promise<boolean> {
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: presenceKey(userId),
+        UpdateExpression:
+          'SET offline_due_at = :due, gsi1pk = :pk, gsi1sk = :due, last_seen = :seen',
+        ConditionExpression: '#status = :online',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':due': dueAt,
+          ':pk': DUE_PARTITION,
+          ':online': 'online',
+          ':seen': lastSeen,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Completes the transition if it is still the one scheduled for `dueAt` (a
+ * reconnect removed it; a later disconnect replaced it). Returns the record when
+ * this call made the user offline, so exactly one caller broadcasts.
+ */
+export async function completeOffline(
+  userId: string,
+  dueAt: string,
+): Promise<PresenceRecord | undefined> {
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: presenceKey(userId),
+        UpdateExpression: 'SET #status = :offline REMOVE offline_due_at, gsi1pk, gsi1sk',
+        ConditionExpression: 'offline_due_at = :due AND #status = :online',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':offline': 'offline', ':online': 'online', ':due': dueAt },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes as PresenceRecord;
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function getPresence(userId: string): Promise<PresenceRecord | undefined> {
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: presenceKey(userId), ConsistentRead: true }),
+  );
+  return out.Item as PresenceRecord | undefined;
+}
+
+/** Users whose grace period has ended, oldest first. */
+export async function findDueOffline(now: string, limit = 500): Promise<PresenceRecord[]> {
+  const out = await ddb().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :now',
+      ExpressionAttributeValues: { ':pk': DUE_PARTITION, ':now': now },
+      Limit: limit,
+    }),
+  );
+  return (out.Items ?? []) as PresenceRecord[];
+}

@@ -17,34 +17,46 @@ export interface FanOutResult {
 const CONNECTING_GRACE_MS = 10_000;
 
 /**
- * Sends one frame to every connection of every given user: one BatchGet for
- * the connection maps, then bounded parallel posts. A 410 means the connection
- * is gone: it is removed (starting the user's grace period if it was their
- * last) and not counted as delivered.
+ * Sends frames to every connection of every given user: one BatchGet for the
+ * connection maps, then bounded parallel posts. A 410 means the connection is
+ * gone: it is removed (starting the user's grace period if it was their last)
+ * and not counted as delivered. Several frames go out in the given order per
+ * connection only in the sense that they are all posted; clients must not rely
+ * on cross-frame order of one fan-out.
  */
 export async function fanOut(
   userIds: readonly string[],
-  frame: ServerEvent,
+  frameOrFrames: ServerEvent | readonly ServerEvent[],
 ): Promise<FanOutResult> {
+  const frames = Array.isArray(frameOrFrames) ? frameOrFrames : [frameOrFrames as ServerEvent];
   const result: FanOutResult = { deliveredTo: new Set(), unreachable: new Set(userIds) };
   if (userIds.length === 0) return result;
   const now = Date.now();
   const connections = await getConnections(userIds);
   const posts = [...connections].flatMap(([userId, conns]) =>
-    conns.map((conn) => ({ userId, connectionId: conn.id, connectedAt: conn.connected_at, frame })),
+    conns.flatMap((conn) =>
+      frames.map((frame) => ({
+        userId,
+        connectionId: conn.id,
+        connectedAt: conn.connected_at,
+        frame,
+      })),
+    ),
   );
   const outcomes = await postToMany(posts);
-  const cleanups: Promise<void>[] = [];
+  const gone = new Map<string, string>();
   outcomes.forEach((outcome, i) => {
     const post = posts[i]!;
     if (outcome === 'delivered') {
       result.deliveredTo.add(post.userId);
       result.unreachable.delete(post.userId);
     } else if (outcome === 'gone' && now - Date.parse(post.connectedAt) > CONNECTING_GRACE_MS) {
-      cleanups.push(connectionGone(post.userId, post.connectionId));
+      gone.set(post.connectionId, post.userId);
     }
   });
-  await Promise.all(cleanups);
+  await Promise.all(
+    [...gone].map(([connectionId, userId]) => connectionGone(userId, connectionId)),
+  );
   return result;
 }
 

@@ -38,6 +38,14 @@ export const events = {
     event: 'room-archived',
     data: { room_id: roomId, is_archived: isArchived, archived_at: archivedAt },
   }),
+  roomDeleted: (roomId: string, deletedBy: string, deletedAt: string): ServerEvent => ({
+    event: 'room-deleted',
+    data: { room_id: roomId, deleted_by: deletedBy, deleted_at: deletedAt },
+  }),
+  roomMessagesCleared: (roomId: string, clearedBy: string, clearedAt: string): ServerEvent => ({
+    event: 'room-messages-cleared',
+    data: { room_id: roomId, cleared_by: clearedBy, cleared_at: clearedAt },
+  }),
   pong: (): ServerEvent => ({ event: 'pong', data: { server_time: new Date().toISOString() } }),
   error: (data: {
     code: string;

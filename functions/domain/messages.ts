@@ -136,7 +136,8 @@ export async function listMessages(
   roomId: string,
   options: { limit: number; before?: string | undefined },
 ) {
-  const { room } = await requireMembership(roomId, caller.userId);
+  const { room, member } = await requireMembership(roomId, caller.userId);
+  const floor = Math.max(member.cleared_seq, room.cleared_seq);
   let beforeSeq = room.seq + 1;
   if (options.before) {
     const where = parseMessageId(options.before);
@@ -144,7 +145,7 @@ export async function listMessages(
       throw validationError('before must be a message of this room');
     beforeSeq = where.seq;
   }
-  const page = await storeListMessages(roomId, 0, beforeSeq, options.limit);
+  const page = await storeListMessages(roomId, floor, beforeSeq, options.limit);
   const views = page.messages.map(messageView);
   return { messages: views, next_cursor: page.more ? (views.at(-1)?.id ?? null) : null };
 }

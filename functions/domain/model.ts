@@ -28,6 +28,9 @@ export interface RoomRecord {
   /** Sequence number of the last message; 0 when there is none. */
   seq: number;
   last_message: MessageSummary | null;
+  /** Cleared for everyone up to this seq (0: never). */
+  cleared_seq: number;
+  cleared_at: string | null;
 }
 
 /** One user's state in one room (the requirements' user_chat_preferences). */
@@ -46,6 +49,15 @@ export interface MemberState {
   archived_at: string | null;
   is_muted: boolean;
   muted_until: string | null;
+  /** A deleted direct room is hidden from this user until a newer message arrives. */
+  is_deleted: boolean;
+  deleted_at: string | null;
+  /** Cleared for this user up to this seq (0: never). */
+  cleared_seq: number;
+  cleared_at: string | null;
+  manual_unread: boolean;
+  /** Seqs of others' messages deleted after this user's read marker (an idempotent set). */
+  deleted_seqs: number[];
 }
 
 export interface ForwardMetadata {

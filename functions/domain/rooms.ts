@@ -2,7 +2,7 @@ import { ulid } from 'ulid';
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
-import { getMember, listMemberRooms, newMemberState } from '#store/members.ts';
+import { getMember, listMemberRooms, newMemberState, restoreHiddenRoom } from '#store/members.ts';
 import {
   addMembers as storeAddMembers,
   createRoom as storeCreateRoom,
@@ -26,6 +26,8 @@ export async function requireMembership(
   const [room, member] = await Promise.all([getRoom(roomId), getMember(userId, roomId)]);
   if (!room) throw notFound('Room');
   if (!(userId in room.members) || !member) throw forbidden('You are not a member of this room');
+  // A room the user deleted is gone for them (CONTRACT §3) until a new message brings it back.
+  if (member.is_deleted) throw notFound('Room');
   return { room, member };
 }
 
@@ -35,14 +37,14 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     const other = input.member_ids[0]!;
     if (other === caller.userId) throw validationError('A direct room needs another user');
     const existing = await getDirectRoomId(caller.userId, other);
-    if (existing) return { created: false, room: await viewFor(existing, caller.userId) };
+    if (existing) return { created: false, room: await reopenDirect(existing, caller.userId) };
     const room = newRoom('direct', null, caller.userId, [caller.userId, other], now);
     const members = [caller.userId, other].map((u) => newMemberState(u, room.id, now));
     if (!(await storeCreateRoom(room, members))) {
       // Lost a race with the other user creating the same pair: answer with theirs.
       const winner = await getDirectRoomId(caller.userId, other);
       if (!winner) throw conflict('The direct room is being created; try again');
-      return { created: false, room: await viewFor(winner, caller.userId) };
+      return { created: false, room: await reopenDirect(winner, caller.userId) };
     }
     return { created: true, room: roomView(room, members[0]!) };
   }
@@ -74,7 +76,16 @@ function newRoom(
     admins: type === 'group' ? { [creator]: now } : {},
     seq: 0,
     last_message: null,
+    cleared_seq: 0,
+    cleared_at: null,
   };
+}
+
+/** Asking for a direct room the caller had deleted brings it back, with history still cleared. */
+async function reopenDirect(roomId: string, userId: string) {
+  const member = await getMember(userId, roomId);
+  if (member?.is_deleted) await restoreHiddenRoom(member);
+  return viewFor(roomId, userId);
 }
 
 async function viewFor(roomId: string, userId: string) {

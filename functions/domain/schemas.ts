@@ -131,3 +131,26 @@ export const registerDeviceBody = z.object({
 export const deviceParams = z.object({
   device_id: z.string().check(z.regex(/^[0-9a-f]{32}$/, 'is not a device id')),
 });
+
+const booleanString = z.pipe(
+  z._default(z.enum(['true', 'false']), 'false'),
+  z.transform((v) => v === 'true'),
+);
+
+export const clearMessagesQuery = z.object({ for_everyone: booleanString });
+
+export const muteBody = z.object({
+  is_muted: z.boolean(),
+  muted_until: z.nullish(z.iso.datetime({ offset: true })),
+});
+
+export const unreadCountQuery = z.object({ room_id: z.optional(roomId) });
+
+export const readStatusBody = z.object({
+  is_read: z.boolean(),
+  last_read_message_id: z.nullish(messageId),
+});
+
+export const batchReadBody = z.object({
+  room_ids: z.array(roomId).check(z.minLength(1), z.maxLength(LIMITS.batchReadRooms)),
+});

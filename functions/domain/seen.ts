@@ -5,6 +5,7 @@ import { recordSeen } from '#store/seen.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { nowIso, requireMembership } from './rooms.ts';
+import { unreadCount } from './unread.ts';
 
 /**
  * mark-messages-seen: records receipts, advances the read marker, tells each
@@ -30,7 +31,7 @@ export async function markMessagesSeen(
     (m) => !m.is_deleted && m.sender_id !== caller.userId,
   );
   const seenAt = nowIso();
-  let readSeq = member.read_seq;
+  let state = member;
   if (messages.length > 0) {
     const newest = messages.reduce((a, b) => (b.seq > a.seq ? b : a));
     const [, advanced] = await Promise.all([
@@ -42,12 +43,16 @@ export async function markMessagesSeen(
       ),
       markReadUpTo(caller.userId, roomId, newest.seq, newest.id, seenAt),
     ]);
-    readSeq = Math.max(readSeq, advanced?.read_seq ?? newest.seq);
+    state = advanced ?? {
+      ...member,
+      read_seq: Math.max(member.read_seq, newest.seq),
+      manual_unread: false,
+    };
   }
   const bySender = new Map<string, string[]>();
   for (const m of messages) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
   const seenBy = { user_id: caller.userId, user_name: caller.name, seen_at: seenAt };
-  const unread = Math.max(0, room.seq - readSeq);
+  const unread = unreadCount(state, room);
   await Promise.all([
     ...[...bySender].map(([sender, ids]) =>
       fanOut([sender], events.messagesSeen(roomId, ids, seenBy)),

@@ -1,4 +1,5 @@
 import type { MemberState, MessageRecord, MessageSummary, RoomRecord } from './model.ts';
+import { unreadCount } from './unread.ts';
 
 /** The wire Message of CONTRACT §4: the record less internal fields. */
 export function messageView(m: MessageRecord) {
@@ -52,10 +53,6 @@ export function isMutedNow(
   return member.is_muted && (member.muted_until === null || Date.parse(member.muted_until) > now);
 }
 
-export function unreadCount(state: MemberState): number {
-  return Math.max(0, state.room_seq - state.read_seq);
-}
-
 /** The wire Room of CONTRACT §4, as `member` sees it. */
 export function roomView(room: RoomRecord, member: MemberState) {
   return {
@@ -70,10 +67,10 @@ export function roomView(room: RoomRecord, member: MemberState) {
     last_message: room.last_message,
     is_archived: member.is_archived,
     archived_at: member.archived_at,
-    is_deleted: false,
+    is_deleted: member.is_deleted,
     is_muted: isMutedNow(member, Date.now()),
     muted_until: member.muted_until,
-    unread_count: unreadCount({ ...member, room_seq: Math.max(member.room_seq, room.seq) }),
+    unread_count: unreadCount(member, room),
     last_read_message_id: member.last_read_message_id,
   };
 }

@@ -133,3 +133,79 @@ export async function removeMember(
     throw error;
   }
 }
+
+/**
+ * The caller leaves a group. When they were its only admin, `successor` (the
+ * longest-standing remaining member) becomes admin in the same transaction. The
+ * condition re-checks both, so a concurrent change makes this fail instead of
+ * leaving a group without an admin.
+ */
+export async function leaveGroup(
+  roomId: string,
+  userId: string,
+  successor: string | undefined,
+  at: string,
+): Promise<boolean> {
+  const names: Record<string, string> = { '#user': userId };
+  const values: Record<string, unknown> = { ':now': at };
+  let expression = 'REMOVE members.#user, admins.#user SET updated_at = :now';
+  let condition = 'attribute_exists(members.#user)';
+  if (successor) {
+    names['#next'] = successor;
+    expression += ', admins.#next = :now';
+    condition += ' AND attribute_exists(members.#next)';
+  }
+  try {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName(),
+              Key: roomKey(roomId),
+              UpdateExpression: expression,
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * The last member leaves: the room item and their member item go at once, so
+ * readers see the room as gone; the stream then purges its messages in the
+ * background (a big room cannot be deleted inside a request).
+ */
+export async function deleteLastMember(roomId: string, userId: string): Promise<boolean> {
+  try {
+    await ddb().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: tableName(),
+              Key: roomKey(roomId),
+              ConditionExpression: 'attribute_exists(members.#user) AND size(members) = :one',
+              ExpressionAttributeNames: { '#user': userId },
+              ExpressionAttributeValues: { ':one': 1 },
+            },
+          },
+          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}

@@ -1,4 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RoomRecord } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
@@ -28,6 +28,8 @@ export function roomFromItem(item: Item): RoomRecord {
     admins: (item.admins as Record<string, string> | undefined) ?? {},
     seq: Number(item.seq ?? 0),
     last_message: (item.last_message as RoomRecord['last_message'] | undefined) ?? null,
+    cleared_seq: Number(item.cleared_seq ?? 0),
+    cleared_at: (item.cleared_at as string | null | undefined) ?? null,
   };
 }
 
@@ -52,4 +54,31 @@ export async function getDirectRoomId(a: string, b: string): Promise<string | un
 
 export function directPairItem(a: string, b: string, roomId: string): Item {
   return { ...directPairKey(a, b), entity: 'direct-pair', room_id: roomId };
+}
+
+/**
+ * Clear for everyone up to `seq`: readers hide messages at or below the marker at
+ * once; the stream then raises members' markers and reclaims the storage.
+ */
+export async function clearRoomForEveryone(
+  roomId: string,
+  seq: number,
+  at: string,
+): Promise<boolean> {
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: roomKey(roomId),
+        UpdateExpression: 'SET cleared_seq = :seq, cleared_at = :at, updated_at = :at',
+        ConditionExpression:
+          'attribute_exists(pk) AND (attribute_not_exists(cleared_seq) OR cleared_seq < :seq)',
+        ExpressionAttributeValues: { ':seq': seq, ':at': at },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
 }

@@ -1,0 +1,77 @@
+import type { Caller } from '#platform/auth.ts';
+import { conflict, forbidden, notFound } from '#platform/errors.ts';
+import { clearForMember, hideRoom, setMute } from '#store/members.ts';
+import { deleteLastMember, leaveGroup } from '#store/room-membership.ts';
+import { clearRoomForEveryone } from '#store/rooms.ts';
+import { fanOut } from './delivery.ts';
+import { events } from './events.ts';
+import type { RoomRecord } from './model.ts';
+import { nowIso, requireMembership } from './rooms.ts';
+import { isMutedNow, membersByJoinOrder } from './views.ts';
+
+/**
+ * DELETE /rooms/:id (CONTRACT §5 note 1). A direct room is hidden for the caller
+ * with their history cleared; a group is left, with admin hand-over, and removed
+ * when its last member leaves. The caller's devices get `room-deleted`.
+ */
+export async function deleteChat(caller: Caller, roomId: string) {
+  const { room } = await requireMembership(roomId, caller.userId);
+  const at = nowIso();
+  if (room.type === 'direct') {
+    if (!(await hideRoom(caller.userId, roomId, room.seq, at))) throw notFound('Room');
+  } else {
+    await leave(room, caller.userId, at);
+  }
+  await fanOut([caller.userId], events.roomDeleted(roomId, caller.userId, at));
+  return { room_id: roomId, deleted_at: at };
+}
+
+async function leave(room: RoomRecord, userId: string, at: string) {
+  const remaining = membersByJoinOrder(room.members).filter((u) => u !== userId);
+  if (remaining.length === 0) {
+    if (!(await deleteLastMember(room.id, userId))) throw conflict('The room changed; try again');
+    return;
+  }
+  const otherAdmins = Object.keys(room.admins).filter((u) => u !== userId);
+  const successor = otherAdmins.length === 0 ? remaining[0] : undefined;
+  if (!(await leaveGroup(room.id, userId, successor, at)))
+    throw conflict('The room changed; try again');
+}
+
+/**
+ * DELETE /rooms/:id/messages (note 2). For the caller: their clear marker moves
+ * to the latest message. For everyone (admins and the creator): the room's
+ * marker moves, readers hide the messages at once, the stream reclaims storage,
+ * and every member hears `room-messages-cleared`.
+ */
+export async function clearChat(caller: Caller, roomId: string, forEveryone: boolean) {
+  const { room } = await requireMembership(roomId, caller.userId);
+  const at = nowIso();
+  if (forEveryone) {
+    if (!(caller.userId in room.admins) && room.created_by !== caller.userId) {
+      throw forbidden('Only an admin or the creator can clear a room for everyone');
+    }
+    if (room.seq > room.cleared_seq) await clearRoomForEveryone(roomId, room.seq, at);
+    await fanOut(Object.keys(room.members), events.roomMessagesCleared(roomId, caller.userId, at));
+  } else if (!(await clearForMember(caller.userId, roomId, room.seq, at))) {
+    throw notFound('Room');
+  }
+  return { room_id: roomId, cleared_at: at, for_everyone: forEveryone };
+}
+
+/** PUT /rooms/:id/mute: no push while muted; a mute with `muted_until` ends by itself. */
+export async function muteRoom(
+  caller: Caller,
+  roomId: string,
+  isMuted: boolean,
+  mutedUntil: string | null,
+) {
+  await requireMembership(roomId, caller.userId);
+  const state = await setMute(caller.userId, roomId, isMuted, mutedUntil);
+  if (!state) throw notFound('Room');
+  return {
+    room_id: roomId,
+    is_muted: isMutedNow(state, Date.now()),
+    muted_until: state.muted_until,
+  };
+}

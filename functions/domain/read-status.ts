@@ -1,0 +1,117 @@
+import pLimit from 'p-limit';
+import type { Caller } from '#platform/auth.ts';
+import { forbidden, notFound, validationError } from '#platform/errors.ts';
+import {
+  clearManualUnread,
+  getMembers,
+  listAllMembers,
+  markReadUpTo,
+  markUnread,
+} from '#store/members.ts';
+import { parseMessageId } from '#store/messages.ts';
+import { getRooms } from '#store/rooms.ts';
+import { fanOut } from './delivery.ts';
+import { events } from './events.ts';
+import type { MemberState, RoomRecord } from './model.ts';
+import { nowIso, requireMembership } from './rooms.ts';
+import { unreadCount } from './unread.ts';
+
+/**
+ * GET /unread-count: read from the counters kept on member items, never by
+ * counting messages. All rooms: one Query per page of the user's own partition.
+ */
+export async function getUnreadCounts(caller: Caller, roomId?: string) {
+  if (roomId) {
+    const { room, member } = await requireMembership(roomId, caller.userId);
+    return {
+      room_id: roomId,
+      unread_count: unreadCount(member, room),
+      last_read_message_id: member.last_read_message_id,
+    };
+  }
+  const members = (await listAllMembers(caller.userId)).filter((m) => !m.is_deleted);
+  const rooms = members.map((m) => ({
+    room_id: m.room_id,
+    unread_count: unreadCount(m),
+    last_read_message_id: m.last_read_message_id,
+    last_message_timestamp: m.room_seq > 0 ? m.last_activity : null,
+  }));
+  return { total_unread: rooms.reduce((sum, r) => sum + r.unread_count, 0), rooms };
+}
+
+/** The seq a read reaches: a given message of this room, or the latest. */
+function readTarget(room: RoomRecord, messageId: string | null | undefined) {
+  if (!messageId) return { seq: room.seq, id: room.last_message?.id ?? null };
+  const where = parseMessageId(messageId);
+  if (!where || where.roomId !== room.id)
+    throw validationError('last_read_message_id must be a message of this room');
+  if (where.seq > room.seq) throw notFound('Message');
+  return { seq: where.seq, id: messageId };
+}
+
+async function readUpTo(
+  member: MemberState,
+  room: RoomRecord,
+  target: { seq: number; id: string | null },
+  at: string,
+) {
+  const stale = member.deleted_seqs.filter((s) => s <= target.seq);
+  const advanced =
+    target.seq > member.read_seq
+      ? await markReadUpTo(member.user_id, room.id, target.seq, target.id, at, stale)
+      : undefined;
+  const state =
+    advanced ??
+    (member.manual_unread ? await clearManualUnread(member.user_id, room.id, at) : undefined);
+  return state ?? member;
+}
+
+/** PUT /rooms/:id/read-status: read up to a message or the latest, or mark unread by hand. */
+export async function setReadStatus(
+  caller: Caller,
+  roomId: string,
+  input: { is_read: boolean; last_read_message_id?: string | null | undefined },
+) {
+  const { room, member } = await requireMembership(roomId, caller.userId);
+  const at = nowIso();
+  const state = input.is_read
+    ? await readUpTo(member, room, readTarget(room, input.last_read_message_id), at)
+    : ((await markUnread(caller.userId, roomId)) ?? member);
+  const count = unreadCount(state, room);
+  await fanOut([caller.userId], events.unreadCountUpdate(roomId, count));
+  return {
+    room_id: roomId,
+    unread_count: count,
+    last_read_message_id: state.last_read_message_id,
+    read_at: at,
+  };
+}
+
+/** PUT /read-status: several rooms read at once. Every room is checked before anything is written. */
+export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) {
+  const ids = [...new Set(roomIds)];
+  const [rooms, members] = await Promise.all([getRooms(ids), getMembers(caller.userId, ids)]);
+  for (const id of ids) {
+    const room = rooms.get(id);
+    const member = members.get(id);
+    if (!room || member?.is_deleted) throw notFound(`Room ${id}`);
+    if (!member || !(caller.userId in room.members))
+      throw forbidden(`You are not a member of room ${id}`);
+  }
+  const at = nowIso();
+  const limit = pLimit(16);
+  const results = await Promise.all(
+    ids.map((id) =>
+      limit(async () => {
+        const room = rooms.get(id)!;
+        const state = await readUpTo(members.get(id)!, room, readTarget(room, null), at);
+        return { room_id: id, unread_count: unreadCount(state, room) };
+      }),
+    ),
+  );
+  await fanOut(
+    [caller.userId],
+    results.map((r) => events.unreadCountUpdate(r.room_id, r.unread_count)),
+  );
+  return { rooms_updated: results.length, rooms: results, read_at: at };
+}

@@ -1,0 +1,8 @@
+import { markRoomsRead } from '#domain/read-status.ts';
+import { batchReadBody } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** PUT /api/chat/read-status: mark up to 100 rooms read in one call. */
+export const handler = httpRoute({ body: batchReadBody }, async ({ caller, body }) => ({
+  data: await markRoomsRead(caller, body.room_ids),
+}));

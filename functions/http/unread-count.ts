@@ -1,0 +1,8 @@
+import { getUnreadCounts } from '#domain/read-status.ts';
+import { unreadCountQuery } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** GET /api/chat/unread-count[?room_id=] */
+export const handler = httpRoute({ query: unreadCountQuery }, async ({ caller, query }) => ({
+  data: await getUnreadCounts(caller, query.room_id),
+}));

@@ -60,6 +60,11 @@ export const httpRoutes: readonly HttpRoute[] = [
   { method: 'GET', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/list-messages' },
   { method: 'POST', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/send-message' },
   { method: 'DELETE', path: '/api/chat/messages/{message_id}', handler: 'http/delete-message' },
+  {
+    method: 'POST',
+    path: '/api/chat/messages/{message_id}/forward',
+    handler: 'http/forward-message',
+  },
   { method: 'DELETE', path: '/api/chat/rooms/{room_id}', handler: 'http/delete-room' },
   { method: 'DELETE', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/clear-messages' },
   { method: 'PUT', path: '/api/chat/rooms/{room_id}/archive', handler: 'http/archive-room' },

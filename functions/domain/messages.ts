@@ -1,6 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { AppError, forbidden, notFound, validationError } from '#platform/errors.ts';
-import { appendMessage } from '#store/append-message.ts';
+import { appendMessages } from '#store/append-message.ts';
 import { sleep } from '#store/batch.ts';
 import {
   getMessage,
@@ -57,7 +57,9 @@ export async function sendMessage(
 
   for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
     const message = buildMessage(room, caller, input);
-    const outcome = await appendMessage(message, messageSummary(message), input.temp_id);
+    const outcome = await appendMessages([{ message, summary: messageSummary(message) }], {
+      tempId: input.temp_id,
+    });
     switch (outcome.kind) {
       case 'stored':
         return deliver(room, message, false);
@@ -70,6 +72,7 @@ export async function sendMessage(
         room = requireSender(outcome.room, caller.userId);
         continue;
       case 'conflict':
+      case 'source-gone':
         break;
     }
     await sleep(Math.random() * 20 * attempt);

@@ -78,7 +78,8 @@ export interface MessageRecord {
   media: unknown;
   reply_to_message_id: string | null;
   forwarded_from: string | null;
-  metadata: { forwarded_from?: ForwardMetadata } | null;
+  /** forward_depth: hops from the first original; clients label 5+ "forwarded many times". */
+  metadata: { forwarded_from?: ForwardMetadata; forward_depth?: number } | null;
   forwarded_count: number;
   is_encrypted: boolean;
   encryption_key_id: string | null;

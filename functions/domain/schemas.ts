@@ -154,3 +154,7 @@ export const readStatusBody = z.object({
 export const batchReadBody = z.object({
   room_ids: z.array(roomId).check(z.minLength(1), z.maxLength(LIMITS.batchReadRooms)),
 });
+
+export const forwardBody = z.object({
+  target_room_ids: z.array(roomId).check(z.minLength(1), z.maxLength(LIMITS.forwardTargets)),
+});

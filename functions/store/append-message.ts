@@ -5,35 +5,36 @@ import type { MessageRecord, MessageSummary, RoomRecord } from '#domain/model.ts
 import { ddb, tableName } from '#platform/clients.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { activitySortKey, memberKey } from './members.ts';
-import { messageToItem, sendReceiptKey } from './messages.ts';
+import { messageKey, messageToItem, sendReceiptKey } from './messages.ts';
 import { roomFromItem, roomKey } from './rooms.ts';
 
 export type AppendOutcome =
   | { kind: 'stored' }
-  /** The room's sequence moved on (a concurrent send): retry with this room. */
-  | { kind: 'stale'; room: RoomRecord | undefined }
+  /** A room's sequence moved on (a concurrent send): retry with this room state. */
+  | { kind: 'stale'; roomId: string; room: RoomRecord | undefined }
   /** The sender's temp_id was taken by a concurrent send. */
   | { kind: 'duplicate' }
+  /** The message being forwarded is gone or deleted. */
+  | { kind: 'source-gone' }
   /** Two transactions touched the same item at once; retry after a pause. */
   | { kind: 'conflict' };
 
+type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>[number];
+
 /**
- * Writes a message as one transaction, so its sequence number is never lost:
+ * The three writes that store one message, so its sequence number is never lost:
  * - the room's seq moves from `message.seq - 1` to `message.seq` (an optimistic
  *   check that also re-checks membership), with last_message and updated_at;
  * - the sender's member item is marked read up to the message (sending marks the
  *   room read for the sender) and moves to the top of their list;
- * - the message item, created only if absent;
- * - the (sender, temp_id) receipt, created only if absent: the idempotency key.
+ * - the message item, created only if absent.
  */
-export async function appendMessage(
-  message: MessageRecord,
-  summary: MessageSummary,
-  tempId: string | undefined,
-): Promise<AppendOutcome> {
+function messageWrites(message: MessageRecord, summary: MessageSummary): TransactItem[] {
   const table = tableName();
   const now = message.created_at;
-  const items = [
+  return [
     {
       Update: {
         TableName: table,
@@ -47,7 +48,7 @@ export async function appendMessage(
           ':summary': summary,
           ':now': now,
         },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
     {
@@ -55,11 +56,12 @@ export async function appendMessage(
         TableName: table,
         Key: memberKey(message.sender_id, message.room_id),
         UpdateExpression:
-          'SET read_seq = :seq, room_seq = :seq, last_read_message_id = :id, last_read_at = :now, last_activity = :now, gsi1sk = :sk',
+          'SET read_seq = :seq, room_seq = :seq, last_read_message_id = :id, last_read_at = :now, last_activity = :now, gsi1sk = :sk, manual_unread = :no',
         ExpressionAttributeValues: {
           ':seq': message.seq,
           ':id': message.id,
           ':now': now,
+          ':no': false,
           ':sk': activitySortKey(now, message.room_id),
         },
       },
@@ -72,18 +74,49 @@ export async function appendMessage(
       },
     },
   ];
-  if (tempId) {
+}
+
+export interface AppendOptions {
+  /** The sender's temp_id: its receipt is created only if absent (the idempotency key). */
+  tempId?: string | undefined;
+  /** Forwarding: the source message's forwarded_count moves with the copies. */
+  forwardedFrom?: MessageRecord | undefined;
+}
+
+/** Stores one or more messages (forwarding writes up to 10) as one all-or-nothing transaction. */
+export async function appendMessages(
+  messages: readonly { message: MessageRecord; summary: MessageSummary }[],
+  options: AppendOptions = {},
+): Promise<AppendOutcome> {
+  const table = tableName();
+  const items = messages.flatMap((m) => messageWrites(m.message, m.summary));
+  const extra: ('receipt' | 'source')[] = [];
+  const first = messages[0]!.message;
+  if (options.tempId) {
+    extra.push('receipt');
     items.push({
       Put: {
         TableName: table,
         Item: {
-          ...sendReceiptKey(message.sender_id, tempId),
+          ...sendReceiptKey(first.sender_id, options.tempId),
           entity: 'send-receipt',
-          message_id: message.id,
-          room_id: message.room_id,
-          ttl: Math.floor(Date.parse(now) / 1000) + LIMITS.tempIdTtlSeconds,
+          message_id: first.id,
+          room_id: first.room_id,
+          ttl: Math.floor(Date.parse(first.created_at) / 1000) + LIMITS.tempIdTtlSeconds,
         },
         ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
+  }
+  if (options.forwardedFrom) {
+    extra.push('source');
+    items.push({
+      Update: {
+        TableName: table,
+        Key: messageKey(options.forwardedFrom.room_id, options.forwardedFrom.seq),
+        UpdateExpression: 'ADD forwarded_count :one',
+        ConditionExpression: 'attribute_exists(pk) AND is_deleted = :no',
+        ExpressionAttributeValues: { ':one': messages.length, ':no': false },
       },
     });
   }
@@ -93,13 +126,17 @@ export async function appendMessage(
   } catch (error) {
     if (!(error instanceof TransactionCanceledException)) throw error;
     const reasons = error.CancellationReasons ?? [];
-    if (reasons[3]?.Code === 'ConditionalCheckFailed') return { kind: 'duplicate' };
-    const roomReason = reasons[0];
-    if (roomReason?.Code === 'ConditionalCheckFailed') {
-      return {
-        kind: 'stale',
-        room: roomReason.Item ? roomFromItem(unmarshall(roomReason.Item)) : undefined,
-      };
+    const base = messages.length * 3;
+    for (const [i, kind] of extra.entries()) {
+      if (reasons[base + i]?.Code !== 'ConditionalCheckFailed') continue;
+      return kind === 'receipt' ? { kind: 'duplicate' } : { kind: 'source-gone' };
+    }
+    for (const [i, m] of messages.entries()) {
+      const reason = reasons[i * 3];
+      if (reason?.Code === 'ConditionalCheckFailed') {
+        const room = reason.Item ? roomFromItem(unmarshall(reason.Item)) : undefined;
+        return { kind: 'stale', roomId: m.message.room_id, room };
+      }
     }
     if (reasons.some((r) => r.Code === 'TransactionConflict')) return { kind: 'conflict' };
     throw error;

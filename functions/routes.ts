@@ -72,6 +72,9 @@ export const httpRoutes: readonly HttpRoute[] = [
   { method: 'GET', path: '/api/chat/unread-count', handler: 'http/unread-count' },
   { method: 'PUT', path: '/api/chat/rooms/{room_id}/read-status', handler: 'http/read-status' },
   { method: 'PUT', path: '/api/chat/read-status', handler: 'http/batch-read-status' },
+  { method: 'POST', path: '/api/chat/encryption/keys', handler: 'http/upload-key' },
+  { method: 'GET', path: '/api/chat/encryption/keys/{user_id}', handler: 'http/get-keys' },
+  { method: 'POST', path: '/api/chat/encryption/verify', handler: 'http/verify-key' },
   { method: 'POST', path: '/api/chat/devices', handler: 'http/register-device' },
   { method: 'DELETE', path: '/api/chat/devices/{device_id}', handler: 'http/delete-device' },
 ];

@@ -46,6 +46,12 @@ export const events = {
     event: 'room-messages-cleared',
     data: { room_id: roomId, cleared_by: clearedBy, cleared_at: clearedAt },
   }),
+  encryptionKeyChanged: (data: {
+    user_id: string;
+    device_id: string;
+    key_id: string;
+    fingerprint: string;
+  }): ServerEvent => ({ event: 'encryption-key-changed', data }),
   pong: (): ServerEvent => ({ event: 'pong', data: { server_time: new Date().toISOString() } }),
   error: (data: {
     code: string;

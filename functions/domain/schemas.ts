@@ -158,3 +158,22 @@ export const batchReadBody = z.object({
 export const forwardBody = z.object({
   target_room_ids: z.array(roomId).check(z.minLength(1), z.maxLength(LIMITS.forwardTargets)),
 });
+
+const keyPart = z
+  .string()
+  .check(z.minLength(1), z.maxLength(255), z.regex(/^[^#\s]+$/, 'must not contain # or spaces'));
+
+export const uploadKeyBody = z.object({
+  public_key: z.string().check(z.minLength(1), z.maxLength(LIMITS.publicKeyBytes)),
+  device_id: keyPart,
+  key_id: keyPart,
+  expires_at: z.nullish(z.iso.datetime({ offset: true })),
+});
+
+export const keyOwnerParams = z.object({ user_id: userId });
+
+export const verifyKeyBody = z.object({
+  user_id: userId,
+  key_id: keyPart,
+  fingerprint: z.string().check(z.minLength(1), z.maxLength(200)),
+});

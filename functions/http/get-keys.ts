@@ -1,0 +1,8 @@
+import { getPublicKeys } from '#domain/keys.ts';
+import { keyOwnerParams } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** GET /api/chat/encryption/keys/{user_id} */
+export const handler = httpRoute({ params: keyOwnerParams }, async ({ caller, params }) => ({
+  data: await getPublicKeys(caller, params.user_id),
+}));

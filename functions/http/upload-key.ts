@@ -1,0 +1,9 @@
+import { uploadPublicKey } from '#domain/keys.ts';
+import { uploadKeyBody } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** POST /api/chat/encryption/keys */
+export const handler = httpRoute({ body: uploadKeyBody }, async ({ caller, body }) => ({
+  message: 'Public key uploaded',
+  data: await uploadPublicKey(caller, body),
+}));

@@ -48,7 +48,7 @@ function algorithmOf(key: KeyObject): AcceptedKey['algorithm'] | undefined {
 export function acceptPublicKey(pem: string): AcceptedKey {
   if (looksPrivate(pem))
     throw validationError('public_key must be a public key; private keys are refused');
-  if (!SPKI_PEM.test(pem.trim() + '\n')) {
+  if (!SPKI_PEM.test(`${pem.trim()}\n`)) {
     throw validationError('public_key must be a PEM "PUBLIC KEY" (SPKI)');
   }
   let key: KeyObject;

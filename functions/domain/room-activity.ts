@@ -50,10 +50,15 @@ export async function applyTableChange(change: TableChange): Promise<void> {
   }
 }
 
-/** A new message: every member's item moves to its seq and to the top of their list. */
+/**
+ * A new message: every other member's item moves to its seq and to the top of
+ * their list (the sender's moved in the send transaction itself).
+ */
 async function propagateActivity(room: RoomRecord) {
   const at = room.last_message?.created_at ?? room.updated_at;
-  await perMember(Object.keys(room.members), async (userId) => {
+  const sender = room.last_message?.sender_id;
+  const others = Object.keys(room.members).filter((u) => u !== sender);
+  await perMember(others, async (userId) => {
     const state =
       (await advanceRoomActivity(userId, room.id, room.seq, at)) ??
       (await getMember(userId, room.id));

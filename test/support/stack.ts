@@ -1,0 +1,25 @@
+import { startLocalStack } from '#local/stack.ts';
+import { ChatClient } from './chat-client.ts';
+
+export type Stack = Awaited<ReturnType<typeof startLocalStack>>;
+
+/** Starts the whole local cloud on ephemeral ports, as `npm start` does. */
+export async function startStack(
+  options: { graceSeconds?: number; duplicateDelivery?: boolean } = {},
+) {
+  const stack = await startLocalStack({ httpPort: 0, wsPort: 0, ...options });
+  const clients: ChatClient[] = [];
+  return {
+    stack,
+    async client(userId: string, name = userId): Promise<ChatClient> {
+      const token = await stack.issueToken(userId, name);
+      const client = new ChatClient(userId, token, stack.httpUrl, stack.wsUrl);
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await stack.stop();
+    },
+  };
+}

@@ -1,4 +1,6 @@
 import { JwtVerifier } from 'aws-jwt-verify';
+import { SimpleFetcher } from 'aws-jwt-verify/https';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { ENV, optionalEnv, requireEnv } from './env.ts';
 
 export interface Caller {
@@ -7,14 +9,33 @@ export interface Caller {
 }
 
 /**
+ * aws-jwt-verify fetches JWKS over https only. The local issuer (`npm start`)
+ * serves plain http on loopback, so loopback URLs are fetched with the runtime's
+ * fetch; every other URL goes through the library's own fetcher.
+ */
+const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//;
+const httpsFetcher = new SimpleFetcher();
+const jwksFetcher = {
+  async fetch(uri: string, requestOptions?: Record<string, unknown>, data?: ArrayBuffer) {
+    if (!LOOPBACK.test(uri)) return httpsFetcher.fetch(uri, requestOptions, data);
+    const response = await fetch(uri);
+    if (!response.ok) throw new Error(`JWKS fetch failed: ${response.status}`);
+    return response.arrayBuffer();
+  },
+};
+
+/**
  * Module scope on purpose: the verifier's JWKS cache lives across invocations of a
  * warm Lambda, so keys are fetched once per cold start (and on an unknown `kid`).
  */
-const verifier = JwtVerifier.create({
-  issuer: requireEnv(ENV.jwtIssuer),
-  audience: optionalEnv(ENV.jwtAudience) ?? null,
-  jwksUri: requireEnv(ENV.jwksUri),
-});
+const verifier = JwtVerifier.create(
+  {
+    issuer: requireEnv(ENV.jwtIssuer),
+    audience: optionalEnv(ENV.jwtAudience) ?? null,
+    jwksUri: requireEnv(ENV.jwksUri),
+  },
+  { jwksCache: new SimpleJwksCache({ fetcher: jwksFetcher }) },
+);
 
 export class InvalidTokenError extends Error {
   constructor() {

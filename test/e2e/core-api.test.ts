@@ -82,7 +82,9 @@ describe('rooms over HTTP', () => {
     expect((await carol.http('GET', '/api/chat/rooms/01NOPE')).status).toBe(404);
     const anonymous = await fetch(`${env.stack.httpUrl}/api/chat/rooms`);
     expect(anonymous.status).toBe(401);
-    expect((await anonymous.json()).error.code).toBe('UNAUTHORIZED');
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe(
+      'UNAUTHORIZED',
+    );
     const bad = await alice.http('POST', '/api/chat/rooms', '{"type":');
     expect(bad.status).toBe(400);
     expect(bad.body.error?.code).toBe('VALIDATION_ERROR');

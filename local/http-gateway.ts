@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type HttpRoute, httpRoutes } from '#functions/routes.ts';
+import { LIMITS } from '#platform/limits.ts';
+import type { LocalIssuer } from './issuer.ts';
+import { invoke } from './lambda-runtime.ts';
+
+/**
+ * The local API Gateway HTTP API: matches the route table, builds a payload
+ * v2.0 event as AWS does, and invokes the route's handler module. /local/* is
+ * the dev issuer, which a deployed stack does not have.
+ */
+interface CompiledRoute {
+  route: HttpRoute;
+  pattern: RegExp;
+  params: string[];
+}
+
+const compiled: CompiledRoute[] = httpRoutes.map((route) => {
+  const params: string[] = [];
+  const source = route.path.replace(/\{([a-z_]+)\}/g, (_m, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${source}$`), params };
+});
+
+function match(method: string, path: string) {
+  for (const c of compiled) {
+    if (c.route.method !== method) continue;
+    const m = c.pattern.exec(path);
+    if (m) {
+      const pathParameters = Object.fromEntries(
+        c.params.map((p, i) => [p, decodeURIComponent(m[i + 1]!)]),
+      );
+      return { route: c.route, pathParameters };
+    }
+  }
+  return undefined;
+}
+
+const envelope = (code: string, message: string) =>
+  JSON.stringify({ success: false, error: { code, message } });
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(body);
+}
+
+/** Reads the body, stopping early past the API's limit (API Gateway refuses those too). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > LIMITS.bodyBytes) {
+        resolve(undefined);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: HttpRoute,
+  pathParameters: Record<string, string>,
+  body: string,
+): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const query = url.searchParams.size ? Object.fromEntries(url.searchParams) : undefined;
+  const now = Date.now();
+  const routeKey = `${route.method} ${route.path}`;
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(query ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
+    ...(body ? { body } : {}),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local-http',
+      domainName: url.host,
+      domainPrefix: 'local-http',
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+  };
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  issuer: LocalIssuer,
+  isReady: () => boolean,
+) {
+  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  const method = req.method ?? 'GET';
+  const body = await readBody(req);
+  if (body === undefined)
+    return send(res, 413, envelope('PAYLOAD_TOO_LARGE', `Body is over ${LIMITS.bodyBytes} bytes`));
+
+  if (url.pathname === '/local/health' && method === 'GET') {
+    return send(
+      res,
+      isReady() ? 200 : 503,
+      JSON.stringify({ status: isReady() ? 'ok' : 'starting' }),
+    );
+  }
+  if (url.pathname === '/local/.well-known/jwks.json' && method === 'GET') {
+    return send(res, 200, JSON.stringify(issuer.jwks));
+  }
+  if (url.pathname === '/local/token' && method === 'POST') {
+    let input: { sub?: unknown; name?: unknown } = {};
+    try {
+      input = JSON.parse(body || '{}');
+    } catch {
+      return send(res, 400, envelope('VALIDATION_ERROR', 'Body is not valid JSON'));
+    }
+    if (typeof input.sub !== 'string' || !/^[^#\s]{1,128}$/.test(input.sub)) {
+      return send(
+        res,
+        400,
+        envelope('VALIDATION_ERROR', 'sub must be a user id (1-128 characters, no # or spaces)'),
+      );
+    }
+    const name = typeof input.name === 'string' ? input.name : undefined;
+    return send(res, 200, JSON.stringify({ token: await issuer.issue(input.sub, name) }));
+  }
+
+  const found = match(method, url.pathname);
+  if (!found)
+    return send(res, 404, envelope('NOT_FOUND', `No route for ${method} ${url.pathname}`));
+  const event = toEvent(req, url, found.route, found.pathParameters, body);
+  const result = await invoke<APIGatewayProxyStructuredResultV2>(found.route.handler, event);
+  const headers = Object.fromEntries(
+    Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]),
+  );
+  send(res, result.statusCode ?? 200, result.body ?? '', headers);
+}
+
+export function createHttpGateway(issuer: LocalIssuer, isReady: () => boolean): Server {
+  return createServer((req, res) => {
+    handle(req, res, issuer, isReady).catch((error: unknown) => {
+      // A handler that throws is a Lambda error: API Gateway answers a plain 500.
+      console.error('[http] handler failed', error);
+      if (!res.headersSent) send(res, 500, envelope('INTERNAL', 'Internal server error'));
+    });
+  });
+}

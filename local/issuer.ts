@@ -1,0 +1,44 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+
+/**
+ * The local sign-in: an RS256 key made at start-up (kept under DATA_DIR when
+ * set), tokens for any `sub`, and the JWKS the functions' aws-jwt-verify reads.
+ */
+export interface LocalIssuer {
+  issuer: string;
+  jwks: { keys: JWK[] };
+  issue(sub: string, name?: string): Promise<string>;
+}
+
+const KID = 'local-dev-key';
+
+async function loadOrCreateKey(dataDir: string | undefined): Promise<JWK> {
+  const file = dataDir ? `${dataDir}/issuer-key.json` : undefined;
+  if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as JWK;
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: KID, alg: 'RS256', use: 'sig' };
+  if (file && dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
+  }
+  return jwk;
+}
+
+export async function createIssuer(issuer: string, dataDir?: string): Promise<LocalIssuer> {
+  const privateJwk = await loadOrCreateKey(dataDir);
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+  const signingKey = await importJWK(privateJwk, 'RS256');
+  return {
+    issuer,
+    jwks: { keys: [publicJwk] },
+    issue: (sub, name) =>
+      new SignJWT({ name: name ?? sub })
+        .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'JWT' })
+        .setIssuer(issuer)
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime('12h')
+        .sign(signingKey),
+  };
+}

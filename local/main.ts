@@ -1,0 +1,33 @@
+import { startLocalStack } from './stack.ts';
+
+/** `npm start`: the whole backend on this machine (CONTRACT §1). */
+const port = (name: string, fallback: number) => {
+  const value = process.env[name];
+  return value === undefined || value === '' ? fallback : Number(value);
+};
+
+const stack = await startLocalStack({
+  httpPort: port('HTTP_PORT', 3000),
+  wsPort: port('WS_PORT', 3001),
+  graceSeconds: port('PRESENCE_GRACE_SECONDS', 30),
+  dataDir: process.env.DATA_DIR || undefined,
+  duplicateDelivery: process.env.LOCAL_DUPLICATE_DELIVERY === '1',
+});
+
+console.log(`ready http=${stack.httpUrl} ws=${stack.wsUrl} table=${stack.tableName}`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`stopping (${signal})`);
+    stack
+      .stop()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      });
+  });
+}

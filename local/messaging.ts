@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { startFauxqs } from 'fauxqs';
+import { queues } from '#functions/routes.ts';
+
+export interface LocalMessaging {
+  endpoint: string;
+  /** Queue URL by the env var name the functions read (QueueDefinition.env). */
+  queueUrls: Record<string, string>;
+  /** Queue name by env var name, and each queue's DLQ name. */
+  queueNames: Record<string, { queue: string; dlq: string }>;
+  topicArn: string;
+  server: Awaited<ReturnType<typeof startFauxqs>>;
+  stop(): Promise<void>;
+}
+
+export const PUSH_TOPIC = 'chat-push';
+
+/**
+ * The SQS/SNS emulator with the stack's queues (each with its DLQ and redrive
+ * policy, as in lib/delivery.ts) and the push topic.
+ */
+export async function startMessaging(
+  options: { dataDir?: string | undefined } = {},
+): Promise<LocalMessaging> {
+  const dataDir = options.dataDir ? `${options.dataDir}/fauxqs` : undefined;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const server = await startFauxqs({
+    port: 0,
+    logger: false,
+    messageSpies: true,
+    ...(dataDir ? { dataDir } : {}),
+  });
+  const queueUrls: Record<string, string> = {};
+  const queueNames: LocalMessaging['queueNames'] = {};
+  for (const q of queues) {
+    const dlq = server.createQueue(`${q.id}-dlq`);
+    const main = server.createQueue(q.id, {
+      attributes: {
+        // Short locally so a failed record comes back quickly; AWS uses ≥ 6× the function timeout.
+        VisibilityTimeout: '2',
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlq.queueArn,
+          maxReceiveCount: q.maxReceiveCount,
+        }),
+      },
+    });
+    // fauxqs names queues sqs.<region>.localhost, which this machine's resolver may not know;
+    // it routes by path, so the URL is pointed at its loopback address instead.
+    queueUrls[q.env] = main.queueUrl.replace(/^http:\/\/[^/]+/, server.address);
+    queueNames[q.env] = { queue: q.id, dlq: `${q.id}-dlq` };
+  }
+  const { topicArn } = server.createTopic(PUSH_TOPIC);
+  return {
+    endpoint: server.address,
+    queueUrls,
+    queueNames,
+    topicArn,
+    server,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,124 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { QueueDefinition } from '#functions/routes.ts';
+import { invoke } from './lambda-runtime.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
+
+/**
+ * Feeds a queue to its consumer the way Lambda's SQS event source does: long
+ * polling, the SQSEvent shape, partial batch responses. Records that succeed
+ * are deleted; failed ones stay and return after the visibility timeout, then
+ * go to the DLQ through the queue's redrive policy. `duplicate` delivers every
+ * batch twice.
+ */
+const POLLERS_PER_QUEUE = 2;
+
+export function startQueuePoller(options: {
+  endpoint: string;
+  queue: QueueDefinition;
+  queueUrl: string;
+  duplicate: boolean;
+}) {
+  const client = new SQSClient({
+    endpoint: options.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const handler = options.queue.consumer!;
+  let running = true;
+  const queueArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${options.queue.id}`;
+
+  async function loop() {
+    while (running) {
+      let messages: Message[] = [];
+      try {
+        const out = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: Math.min(10, options.queue.batchSize),
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        messages = out.Messages ?? [];
+      } catch (error) {
+        if (running) console.error(`[sqs] receive from ${options.queue.id} failed`, error);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      const records = messages.map((m) => toRecord(m, queueArn));
+      const failed = await invokeBatch(records);
+      if (options.duplicate) await invokeBatch(records);
+      const done = messages.filter((m) => !failed.has(m.MessageId!));
+      if (done.length > 0) {
+        await client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+      }
+    }
+  }
+
+  async function invokeBatch(records: SQSRecord[]): Promise<Set<string>> {
+    const event: SQSEvent = { Records: records };
+    try {
+      const result = await invoke<{ batchItemFailures?: { itemIdentifier: string }[] } | undefined>(
+        handler,
+        event,
+      );
+      return new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (error) {
+      console.error(`[sqs] ${handler} threw`, error);
+      return new Set(records.map((r) => r.messageId));
+    }
+  }
+
+  const loops = Array.from({ length: POLLERS_PER_QUEUE }, () => loop());
+  return {
+    async stop() {
+      running = false;
+      await Promise.allSettled(loops);
+      client.destroy();
+    },
+  };
+}
+
+function toRecord(m: Message, queueArn: string): SQSRecord {
+  const attributes = m.Attributes ?? {};
+  return {
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? '000000000000',
+      ApproximateFirstReceiveTimestamp:
+        attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+        k,
+        {
+          dataType: v.DataType ?? 'String',
+          stringValue: v.StringValue,
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      ]),
+    ),
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: LOCAL_REGION,
+  };
+}

@@ -1,0 +1,162 @@
+import type { Server } from 'node:http';
+import { allHandlers, queues, schedules, streamConsumers } from '#functions/routes.ts';
+import { ENV } from '#platform/env.ts';
+import { startDynamo } from './dynamodb.ts';
+import { createHttpGateway } from './http-gateway.ts';
+import { createIssuer } from './issuer.ts';
+import { warm } from './lambda-runtime.ts';
+import { startMessaging } from './messaging.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
+import { startQueuePoller } from './queue-poller.ts';
+import { startScheduler } from './scheduler.ts';
+import { startStreamPoller } from './stream-poller.ts';
+import { createWsGateway } from './ws-gateway.ts';
+
+export interface LocalAwsOptions {
+  dataDir?: string | undefined;
+}
+
+/**
+ * DynamoDB Local with the table, and fauxqs with the queues and topic; the
+ * process env is pointed at them the way the stack's env points functions at
+ * AWS, so the store and platform code run unchanged. For integration tests.
+ */
+export async function startLocalAws(options: LocalAwsOptions = {}) {
+  const [dynamo, messaging] = await Promise.all([startDynamo(options), startMessaging(options)]);
+  const env: Record<string, string> = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: messaging.endpoint,
+    AWS_ENDPOINT_URL_SNS: messaging.endpoint,
+    [ENV.tableName]: dynamo.tableName,
+    [ENV.pushTopicArn]: messaging.topicArn,
+    ...messaging.queueUrls,
+  };
+  Object.assign(process.env, env);
+  return {
+    dynamo,
+    messaging,
+    env,
+    async stop() {
+      await Promise.allSettled([dynamo.stop(), messaging.stop()]);
+    },
+  };
+}
+
+export interface LocalStackOptions extends LocalAwsOptions {
+  /** 0 picks a free port. */
+  httpPort?: number;
+  wsPort?: number;
+  graceSeconds?: number;
+  /** Deliver every stream and queue batch twice (consumers must be idempotent). */
+  duplicateDelivery?: boolean;
+  /** Overrides every schedule's period (tests make the sweeper run often). */
+  scheduleEverySeconds?: number;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+/** The whole backend on this machine: what `npm start` runs, and what e2e tests start. */
+export async function startLocalStack(options: LocalStackOptions = {}) {
+  const aws = await startLocalAws(options);
+  let httpPort = 0;
+  let wsPort = 0;
+  let ready = false;
+  const issuerHolder: { issuer?: Awaited<ReturnType<typeof createIssuer>> } = {};
+  const ws = createWsGateway(() => wsPort);
+  const httpServer = createHttpGateway(
+    {
+      get issuer() {
+        return issuerHolder.issuer!.issuer;
+      },
+      get jwks() {
+        return issuerHolder.issuer!.jwks;
+      },
+      issue: (sub, name) => issuerHolder.issuer!.issue(sub, name),
+    },
+    () => ready,
+  );
+  try {
+    httpPort = await listen(httpServer, options.httpPort ?? 3000);
+    wsPort = await listen(ws.server, options.wsPort ?? 3001);
+  } catch (error) {
+    await Promise.allSettled([close(httpServer), close(ws.server), aws.stop()]);
+    throw error;
+  }
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const wsUrl = `ws://127.0.0.1:${wsPort}`;
+  const issuerUrl = `${httpUrl}/local`;
+  issuerHolder.issuer = await createIssuer(issuerUrl, options.dataDir);
+  Object.assign(process.env, {
+    [ENV.wsEndpoint]: wsUrl.replace('ws://', 'http://'),
+    [ENV.jwtIssuer]: issuerUrl,
+    [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
+    [ENV.presenceGraceSeconds]: String(options.graceSeconds ?? 30),
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  });
+  await warm(allHandlers());
+
+  const duplicate = options.duplicateDelivery ?? false;
+  const streamPoller = startStreamPoller({
+    endpoint: aws.dynamo.endpoint,
+    streamArn: aws.dynamo.streamArn,
+    consumers: streamConsumers,
+    duplicate,
+    startAtLatest: options.dataDir !== undefined,
+  });
+  const queuePollers = queues
+    .filter((q) => q.consumer)
+    .map((queue) =>
+      startQueuePoller({
+        endpoint: aws.messaging.endpoint,
+        queue,
+        queueUrl: aws.messaging.queueUrls[queue.env]!,
+        duplicate,
+      }),
+    );
+  const scheduler = startScheduler(schedules, options.scheduleEverySeconds);
+  ready = true;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpUrl,
+    wsUrl,
+    tableName: aws.dynamo.tableName,
+    env: { ...aws.env },
+    aws,
+    ws,
+    streamFailures: streamPoller.failed,
+    issueToken: (sub: string, name?: string) => issuerHolder.issuer!.issue(sub, name),
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        for (const conn of ws.connections.values()) conn.socket.terminate();
+        await Promise.allSettled([close(httpServer), close(ws.server)]);
+        await Promise.allSettled([
+          scheduler.stop(),
+          streamPoller.stop(),
+          ...queuePollers.map((p) => p.stop()),
+        ]);
+        await aws.stop();
+      })();
+      return stopping;
+    },
+  };
+}

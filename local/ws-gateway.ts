@@ -1,0 +1,258 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { wsAuthorizer, wsRoutes } from '#functions/routes.ts';
+import { LIMITS } from '#platform/limits.ts';
+import { invoke } from './lambda-runtime.ts';
+
+/**
+ * The local API Gateway WebSocket API and its @connections management endpoint,
+ * on one port. It keeps AWS's rules that the code depends on: $connect runs
+ * behind the REQUEST authorizer, a connection cannot be posted to until its
+ * $connect has returned (410), a closed connection answers 410 GoneException,
+ * frames route by `action` with `$default` as the fallback, and the route's
+ * return value is not sent to the client.
+ */
+interface LiveConnection {
+  socket: WebSocket;
+  connectedAt: number;
+  lastActiveAt: number;
+  sourceIp: string;
+  authorizer: Record<string, string>;
+}
+
+type WsResult = { statusCode?: number; headers?: Record<string, string> } | undefined;
+
+const routeByKey = new Map(wsRoutes.map((r) => [r.routeKey, r.handler]));
+
+export interface WsGateway {
+  server: Server;
+  /** Connection ids still inside their $connect (posting to them answers 410). */
+  connecting: Set<string>;
+  connections: Map<string, LiveConnection>;
+}
+
+function newConnectionId(): string {
+  // API Gateway's ids look like "L0SM9cOFvHcCIhw=".
+  return randomBytes(10).toString('base64');
+}
+
+function requestContext(
+  connectionId: string,
+  conn: Pick<LiveConnection, 'connectedAt' | 'sourceIp'>,
+  routeKey: string,
+  eventType: string,
+  port: number,
+) {
+  const now = Date.now();
+  return {
+    routeKey,
+    eventType,
+    connectionId,
+    connectedAt: conn.connectedAt,
+    requestTimeEpoch: now,
+    requestTime: new Date(now).toUTCString(),
+    requestId: randomUUID(),
+    extendedRequestId: randomUUID(),
+    messageId: eventType === 'MESSAGE' ? randomBytes(8).toString('base64') : undefined,
+    messageDirection: 'IN',
+    domainName: `127.0.0.1:${port}`,
+    stage: 'local',
+    apiId: 'local-ws',
+    identity: { sourceIp: conn.sourceIp },
+  };
+}
+
+function rejectUpgrade(socket: Duplex, status: number, reason: string) {
+  socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+export function createWsGateway(getPort: () => number): WsGateway {
+  const connections = new Map<string, LiveConnection>();
+  const connecting = new Set<string>();
+  const chosenProtocol = new WeakMap<IncomingMessage, string>();
+  const wss = new WebSocketServer({
+    noServer: true,
+    // API Gateway caps a frame at 32 KB; larger ones close the connection (1009).
+    maxPayload: LIMITS.bodyBytes,
+    handleProtocols: (_offered, req) => chosenProtocol.get(req) ?? false,
+  });
+
+  const server = createServer((req, res) => {
+    handleManagement(req, res, connections, connecting).catch((error: unknown) => {
+      console.error('[ws] @connections failed', error);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(req, socket, head).catch((error: unknown) => {
+      console.error('[ws] $connect failed', error);
+      rejectUpgrade(socket, 500, 'Internal Server Error');
+    });
+  });
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const port = getPort();
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    const headers = headersOf(req);
+    const query = url.searchParams.size ? Object.fromEntries(url.searchParams) : undefined;
+    const connectionId = newConnectionId();
+    const base = { connectedAt: Date.now(), sourceIp: req.socket.remoteAddress ?? '127.0.0.1' };
+    let authorizer: Record<string, string>;
+    try {
+      const policy = await invoke<{
+        principalId: string;
+        context?: Record<string, string>;
+        policyDocument: { Statement: { Effect: string }[] };
+      }>(wsAuthorizer, {
+        type: 'REQUEST',
+        methodArn: `arn:aws:execute-api:us-east-1:000000000000:local-ws/local/$connect`,
+        headers,
+        multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+        queryStringParameters: query ?? null,
+        multiValueQueryStringParameters: query
+          ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]]))
+          : null,
+        stageVariables: null,
+        requestContext: requestContext(connectionId, base, '$connect', 'CONNECT', port),
+      });
+      if (policy.policyDocument.Statement.some((s) => s.Effect !== 'Allow'))
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      authorizer = { principalId: policy.principalId, ...(policy.context ?? {}) };
+    } catch {
+      return rejectUpgrade(socket, 401, 'Unauthorized');
+    }
+
+    connecting.add(connectionId);
+    try {
+      const result = await invoke<WsResult>(routeByKey.get('$connect')!, {
+        headers,
+        multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+        ...(query ? { queryStringParameters: query } : {}),
+        isBase64Encoded: false,
+        requestContext: {
+          ...requestContext(connectionId, base, '$connect', 'CONNECT', port),
+          authorizer,
+        },
+      });
+      const status = result?.statusCode ?? 200;
+      if (status < 200 || status >= 300) return rejectUpgrade(socket, status, 'Refused');
+      const protocol = result?.headers?.['Sec-WebSocket-Protocol'];
+      if (protocol) chosenProtocol.set(req, protocol);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn: LiveConnection = { socket: ws, lastActiveAt: Date.now(), authorizer, ...base };
+        connections.set(connectionId, conn);
+        ws.on('message', (data, isBinary) =>
+          onFrame(connectionId, conn, isBinary ? '' : data.toString()),
+        );
+        ws.on('close', () => onClose(connectionId, conn));
+      });
+    } finally {
+      connecting.delete(connectionId);
+    }
+  }
+
+  function onFrame(connectionId: string, conn: LiveConnection, body: string) {
+    conn.lastActiveAt = Date.now();
+    let action: unknown;
+    try {
+      action = (JSON.parse(body) as { action?: unknown }).action;
+    } catch {
+      action = undefined;
+    }
+    const routeKey =
+      typeof action === 'string' && routeByKey.has(action) && !action.startsWith('$')
+        ? action
+        : '$default';
+    invoke(routeByKey.get(routeKey)!, {
+      body,
+      isBase64Encoded: false,
+      requestContext: {
+        ...requestContext(connectionId, conn, routeKey, 'MESSAGE', getPort()),
+        authorizer: conn.authorizer,
+      },
+    }).catch((error: unknown) => console.error(`[ws] ${routeKey} failed`, error));
+  }
+
+  function onClose(connectionId: string, conn: LiveConnection) {
+    if (connections.get(connectionId) !== conn) return;
+    connections.delete(connectionId);
+    invoke(routeByKey.get('$disconnect')!, {
+      isBase64Encoded: false,
+      requestContext: {
+        ...requestContext(connectionId, conn, '$disconnect', 'DISCONNECT', getPort()),
+        authorizer: conn.authorizer,
+      },
+    }).catch((error: unknown) => console.error('[ws] $disconnect failed', error));
+  }
+
+  return { server, connecting, connections };
+}
+
+function gone(res: ServerResponse) {
+  res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' });
+  res.end(JSON.stringify({ message: null }));
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** POST / GET / DELETE /@connections/{id}, as the management API answers them. */
+async function handleManagement(
+  req: IncomingMessage,
+  res: ServerResponse,
+  connections: Map<string, LiveConnection>,
+  connecting: Set<string>,
+) {
+  const match = /^\/(?:[^/]+\/)?@connections\/([^/?]+)/.exec(req.url ?? '');
+  if (!match) {
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ message: 'Not Found' }));
+    return;
+  }
+  const connectionId = decodeURIComponent(match[1]!);
+  const body = await readAll(req);
+  const conn = connections.get(connectionId);
+  if (connecting.has(connectionId) || !conn || conn.socket.readyState !== WebSocket.OPEN)
+    return gone(res);
+  if (req.method === 'POST') {
+    if (body.length > 128 * 1024) {
+      res.writeHead(413, { 'x-amzn-errortype': 'PayloadTooLargeException' }).end();
+      return;
+    }
+    await new Promise<void>((resolve, reject) =>
+      conn.socket.send(body.toString('utf8'), (e) => (e ? reject(e) : resolve())),
+    );
+    res.writeHead(200).end();
+  } else if (req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        ConnectedAt: new Date(conn.connectedAt).toISOString(),
+        LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+        Identity: { SourceIp: conn.sourceIp },
+      }),
+    );
+  } else if (req.method === 'DELETE') {
+    conn.socket.close(1000);
+    res.writeHead(204).end();
+  } else {
+    res.writeHead(405).end();
+  }
+}

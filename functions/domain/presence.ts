@@ -1,7 +1,8 @@
 import type { Caller } from '#platform/auth.ts';
-import { ENV, requireEnv } from '#platform/env.ts';
+import { ENV, heartbeatTimeoutMs, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
+import { closeConnection } from '#platform/post-to-connection.ts';
 import { enqueue } from '#platform/queues.ts';
 import {
   addConnection,
@@ -72,7 +73,9 @@ const lastWrite = new Map<string, number>();
 
 export async function heartbeat(connectionId: string, now = Date.now()) {
   const previous = lastWrite.get(connectionId);
-  if (previous !== undefined && now - previous < LIMITS.lastSeenWriteIntervalMs) return;
+  // At most every few seconds, and always well inside the timeout that declares it dead.
+  const interval = Math.min(LIMITS.lastSeenWriteIntervalMs, heartbeatTimeoutMs() / 4);
+  if (previous !== undefined && now - previous < interval) return;
   lastWrite.set(connectionId, now);
   if (lastWrite.size > 10_000) lastWrite.clear();
   await touchConnection(connectionId, new Date(now).toISOString());
@@ -83,9 +86,13 @@ export async function heartbeat(connectionId: string, now = Date.now()) {
  * or not $disconnect came; users past their grace period go offline.
  */
 export async function sweep(now = new Date()) {
-  const cutoff = new Date(now.getTime() - LIMITS.heartbeatDeadAfterMs).toISOString();
+  const cutoff = new Date(now.getTime() - heartbeatTimeoutMs()).toISOString();
   const silent = await findSilentConnections(cutoff);
-  for (const conn of silent) await connectionGone(conn.user_id, conn.connection_id, now);
+  for (const conn of silent) {
+    // A silent socket may still be open (a zombie): close it, so a live client reconnects.
+    await closeConnection(conn.connection_id);
+    await connectionGone(conn.user_id, conn.connection_id, now);
+  }
   const due = await findDueOffline(now.toISOString());
   let wentOffline = 0;
   for (const presence of due) {

@@ -27,9 +27,9 @@ export async function markMessagesSeen(
       }),
     ),
   ];
-  const messages = (await getMessagesBySeq(roomId, seqs)).filter(
-    (m) => !m.is_deleted && m.sender_id !== caller.userId,
-  );
+  const messages = (await getMessagesBySeq(roomId, seqs))
+    .filter((m) => !m.is_deleted && m.sender_id !== caller.userId)
+    .sort((a, b) => a.seq - b.seq);
   const seenAt = nowIso();
   let state = member;
   if (messages.length > 0) {

@@ -44,3 +44,12 @@ export function presenceGraceSeconds(): number {
   const value = Number(process.env[ENV.presenceGraceSeconds] ?? 30);
   return Number.isFinite(value) && value >= 0 ? value : 30;
 }
+
+/**
+ * A connection that sent no heartbeat for this long is dead (clients ping every
+ * 25 s, so the default is two missed pings plus slack). Tests shorten it.
+ */
+export function heartbeatTimeoutMs(): number {
+  const value = Number(process.env.HEARTBEAT_TIMEOUT_SECONDS ?? 60);
+  return (Number.isFinite(value) && value > 0 ? value : 60) * 1000;
+}

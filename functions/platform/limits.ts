@@ -11,8 +11,6 @@ export const LIMITS = {
   publicKeyBytes: 8 * 1024,
   /** Posts to @connections in flight at once per fan-out (API Gateway quota is account-wide). */
   fanOutConcurrency: 32,
-  /** Clients ping every 25 s; two missed heartbeats (plus slack) mean the connection is dead. */
-  heartbeatDeadAfterMs: 60_000,
   /** last_seen is written at most this often per connection, to save write capacity. */
   lastSeenWriteIntervalMs: 10_000,
   /** One push per user per burst of messages. */

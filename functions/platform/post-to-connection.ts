@@ -1,4 +1,8 @@
-import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  DeleteConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
 import { connectionsApi } from './clients.ts';
 import { LIMITS } from './limits.ts';
@@ -41,4 +45,13 @@ export async function postToMany(
 ): Promise<PostResult[]> {
   const limit = pLimit(LIMITS.fanOutConcurrency);
   return Promise.all(posts.map((p) => limit(() => postToConnection(p.connectionId, p.frame))));
+}
+
+/** Closes a connection (API Gateway then runs $disconnect); an already closed one is fine. */
+export async function closeConnection(connectionId: string): Promise<void> {
+  try {
+    await connectionsApi().send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+  } catch (error) {
+    if (!(error instanceof GoneException || (error as Error).name === 'GoneException')) throw error;
+  }
 }

@@ -22,6 +22,7 @@ export class ChatClient {
     readonly token: string,
     private readonly httpUrl: string,
     private readonly wsUrl: string,
+    private readonly heartbeatMs?: number,
   ) {}
 
   async http<T = Record<string, unknown>>(
@@ -56,6 +57,12 @@ export class ChatClient {
         return false;
       });
     });
+    if (this.heartbeatMs) {
+      const timer = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ action: 'ping' }));
+      }, this.heartbeatMs);
+      socket.once('close', () => clearInterval(timer));
+    }
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(socket));
       socket.once('unexpected-response', (_req, res) =>

@@ -4,16 +4,15 @@ import { ChatClient } from './chat-client.ts';
 export type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 
 /** Starts the whole local cloud on ephemeral ports, as `npm start` does. */
-export async function startStack(
-  options: { graceSeconds?: number; duplicateDelivery?: boolean } = {},
-) {
+export async function startStack(options: Parameters<typeof startLocalStack>[0] = {}) {
   const stack = await startLocalStack({ httpPort: 0, wsPort: 0, ...options });
   const clients: ChatClient[] = [];
   return {
     stack,
-    async client(userId: string, name = userId): Promise<ChatClient> {
+    /** `heartbeatMs`: ping on that period while connected, as the app does every 25 s. */
+    async client(userId: string, name = userId, heartbeatMs?: number): Promise<ChatClient> {
       const token = await stack.issueToken(userId, name);
-      const client = new ChatClient(userId, token, stack.httpUrl, stack.wsUrl);
+      const client = new ChatClient(userId, token, stack.httpUrl, stack.wsUrl, heartbeatMs);
       clients.push(client);
       return client;
     },

@@ -1,0 +1,125 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Construct } from 'constructs';
+import { httpRoutes, queues, schedules, streamConsumers, wsAuthorizer, wsRoutes } from '#functions/routes.ts';
+import { ENV } from '#platform/env.ts';
+import { ChatFunction, idFor } from './chat-function.ts';
+import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
+import { ChatHttpApi } from './http-api.ts';
+import { Monitoring } from './monitoring.ts';
+import { Schedules } from './presence.ts';
+import { ChatTable } from './table.ts';
+import { ChatWebSocketApi } from './websocket-api.ts';
+
+export interface ChatStackProps extends StackProps {
+  stage: string;
+  jwtIssuer: string;
+  jwksUri: string;
+  jwtAudience: string;
+  pushPlatformApplicationArn: string;
+  presenceGraceSeconds: number;
+  alarmEmail?: string | undefined;
+}
+
+/**
+ * The whole backend. Every Lambda comes from the route table (functions/routes.ts),
+ * the same table the local gateway reads.
+ */
+export class ChatStack extends Stack {
+  /** Resources whose wildcard grants cdk-nag findings are reviewed (lib/nag-suppressions.ts). */
+  readonly nagScope: { table: Table; webSocketApi: WebSocketApi; stageName: string };
+
+  constructor(scope: Construct, id: string, props: ChatStackProps) {
+    super(scope, id, props);
+    const retain = props.stage !== 'dev';
+    const { table } = new ChatTable(this, 'Data', { retain });
+    const delivery = new Delivery(this, 'Delivery');
+    const ws = new ChatWebSocketApi(this, 'WebSocket', { stageName: props.stage });
+    const http = new ChatHttpApi(this, 'Http');
+    const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail });
+    const scheduled = new Schedules(this, 'Schedules');
+    this.nagScope = { table, webSocketApi: ws.api, stageName: props.stage };
+
+    const environment: Record<string, string> = {
+      [ENV.tableName]: table.tableName,
+      [ENV.wsEndpoint]: ws.callbackUrl,
+      [ENV.jwtIssuer]: props.jwtIssuer,
+      [ENV.jwksUri]: props.jwksUri,
+      [ENV.jwtAudience]: props.jwtAudience,
+      [ENV.pushTopicArn]: delivery.pushTopic.topicArn,
+      [ENV.pushPlatformApplicationArn]: props.pushPlatformApplicationArn,
+      [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
+      ...Object.fromEntries([...delivery.queues].map(([env, queue]) => [env, queue.queueUrl])),
+    };
+
+    const make = (handler: string, timeout?: Duration) => {
+      const fn = new ChatFunction(this, { handler, environment, timeout, retainLogs: retain });
+      table.grantReadWriteData(fn);
+      for (const queue of delivery.queues.values()) queue.grantSendMessages(fn);
+      delivery.pushTopic.grantPublish(fn);
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [ws.manageConnectionsArn()] }));
+      if (props.pushPlatformApplicationArn) {
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['sns:CreatePlatformEndpoint', 'sns:DeleteEndpoint', 'sns:Publish'],
+            resources: [props.pushPlatformApplicationArn, `${props.pushPlatformApplicationArn.replace(':app/', ':endpoint/')}/*`],
+          }),
+        );
+      }
+      return fn;
+    };
+
+    for (const route of httpRoutes) http.addRoute(route, make(route.handler));
+
+    const authorizer = new ChatFunction(this, { handler: wsAuthorizer, environment: { [ENV.jwtIssuer]: props.jwtIssuer, [ENV.jwksUri]: props.jwksUri, [ENV.jwtAudience]: props.jwtAudience }, retainLogs: retain });
+    for (const route of wsRoutes) {
+      ws.addRoute(route.routeKey, make(route.handler), route.routeKey === '$connect' ? authorizer : undefined);
+    }
+
+    for (const consumer of streamConsumers) {
+      const fn = make(consumer.handler, CONSUMER_TIMEOUT);
+      fn.addEventSource(
+        new DynamoEventSource(table, {
+          startingPosition: StartingPosition.TRIM_HORIZON,
+          batchSize: consumer.batchSize,
+          bisectBatchOnError: true,
+          reportBatchItemFailures: true,
+          retryAttempts: 10,
+          maxRecordAge: Duration.hours(24),
+          onFailure: new SqsDlq(delivery.streamFailures),
+        }),
+      );
+      monitoring.alarmOnFunction(fn, idFor(consumer.handler));
+    }
+
+    for (const definition of queues) {
+      if (!definition.consumer) continue;
+      const fn = make(definition.consumer, CONSUMER_TIMEOUT);
+      fn.addEventSource(
+        new SqsEventSource(delivery.queues.get(definition.env)!, {
+          batchSize: definition.batchSize,
+          reportBatchItemFailures: true,
+          ...(definition.sequential ? { maxConcurrency: 2 } : {}),
+        }),
+      );
+      monitoring.alarmOnFunction(fn, idFor(definition.consumer));
+    }
+
+    for (const schedule of schedules) {
+      const fn = make(schedule.handler, CONSUMER_TIMEOUT);
+      scheduled.add(idFor(schedule.handler), fn, schedule.everySeconds);
+      monitoring.alarmOnFunction(fn, idFor(schedule.handler));
+    }
+
+    delivery.deadLetterQueues.forEach((dlq, i) => monitoring.alarmOnDlq(dlq, `DeadLetters${i}`));
+
+    new CfnOutput(this, 'HttpApiUrl', { value: http.api.apiEndpoint });
+    new CfnOutput(this, 'WebSocketUrl', { value: ws.stage.url });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'PushTopicArn', { value: delivery.pushTopic.topicArn });
+  }
+}

@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -61,7 +61,8 @@ export class ChatFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         externalModules: ['@aws-sdk/*'],
         // Some CommonJS dependencies call require(); ESM bundles need it defined.
-        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        banner:
+          "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
       },
     });
   }

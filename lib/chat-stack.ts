@@ -5,7 +5,14 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { httpRoutes, queues, schedules, streamConsumers, wsAuthorizer, wsRoutes } from '#functions/routes.ts';
+import {
+  httpRoutes,
+  queues,
+  schedules,
+  streamConsumers,
+  wsAuthorizer,
+  wsRoutes,
+} from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
@@ -61,12 +68,20 @@ export class ChatStack extends Stack {
       table.grantReadWriteData(fn);
       for (const queue of delivery.queues.values()) queue.grantSendMessages(fn);
       delivery.pushTopic.grantPublish(fn);
-      fn.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [ws.manageConnectionsArn()] }));
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['execute-api:ManageConnections'],
+          resources: [ws.manageConnectionsArn()],
+        }),
+      );
       if (props.pushPlatformApplicationArn) {
         fn.addToRolePolicy(
           new PolicyStatement({
             actions: ['sns:CreatePlatformEndpoint', 'sns:DeleteEndpoint', 'sns:Publish'],
-            resources: [props.pushPlatformApplicationArn, `${props.pushPlatformApplicationArn.replace(':app/', ':endpoint/')}/*`],
+            resources: [
+              props.pushPlatformApplicationArn,
+              `${props.pushPlatformApplicationArn.replace(':app/', ':endpoint/')}/*`,
+            ],
           }),
         );
       }
@@ -75,9 +90,21 @@ export class ChatStack extends Stack {
 
     for (const route of httpRoutes) http.addRoute(route, make(route.handler));
 
-    const authorizer = new ChatFunction(this, { handler: wsAuthorizer, environment: { [ENV.jwtIssuer]: props.jwtIssuer, [ENV.jwksUri]: props.jwksUri, [ENV.jwtAudience]: props.jwtAudience }, retainLogs: retain });
+    const authorizer = new ChatFunction(this, {
+      handler: wsAuthorizer,
+      environment: {
+        [ENV.jwtIssuer]: props.jwtIssuer,
+        [ENV.jwksUri]: props.jwksUri,
+        [ENV.jwtAudience]: props.jwtAudience,
+      },
+      retainLogs: retain,
+    });
     for (const route of wsRoutes) {
-      ws.addRoute(route.routeKey, make(route.handler), route.routeKey === '$connect' ? authorizer : undefined);
+      ws.addRoute(
+        route.routeKey,
+        make(route.handler),
+        route.routeKey === '$connect' ? authorizer : undefined,
+      );
     }
 
     for (const consumer of streamConsumers) {

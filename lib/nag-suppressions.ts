@@ -1,6 +1,6 @@
 import { type CfnResource, type Stack, Token, Validations } from 'aws-cdk-lib';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 
 /**
  * cdk-nag findings reviewed and accepted, each with its reason; the

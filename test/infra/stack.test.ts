@@ -1,0 +1,177 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { httpRoutes, queues, schedules, streamConsumers, wsRoutes } from '#functions/routes.ts';
+import { tableSchema } from '#store/table-schema.ts';
+import { buildApp } from '../../lib/app.ts';
+import { ChatStack } from '../../lib/chat-stack.ts';
+
+const CONTEXT = {
+  stage: 'test',
+  jwtIssuer: 'https://issuer.example.com',
+  presenceGraceSeconds: 30,
+};
+
+let template: Template;
+let synthError: unknown;
+
+beforeAll(() => {
+  // Real bundling with the local esbuild: no Docker, no network.
+  const { app, stack } = buildApp(new App({ context: CONTEXT }));
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = error;
+  }
+  template = Template.fromStack(stack);
+});
+
+describe('the synthesized stack', () => {
+  it('passes cdk-nag AwsSolutions with only the reviewed acknowledgements', () => {
+    expect(synthError).toBeUndefined();
+  });
+
+  it('defines the single table exactly as the shared schema (keys, GSI, TTL, stream)', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: tableSchema.partitionKey, KeyType: 'HASH' },
+        { AttributeName: tableSchema.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: tableSchema.ttlAttribute, Enabled: true },
+      StreamSpecification: { StreamViewType: tableSchema.streamView },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: tableSchema.globalIndexes.map((g) => ({
+        IndexName: g.name,
+        KeySchema: [
+          { AttributeName: g.partitionKey, KeyType: 'HASH' },
+          { AttributeName: g.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    });
+  });
+
+  it('has one route per route-table entry, each with its own Lambda', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey,
+    );
+    const expected = [
+      ...httpRoutes.map((r) => `${r.method} ${r.path}`),
+      ...wsRoutes.map((r) => r.routeKey),
+    ];
+    expect(routes.sort()).toEqual(expected.sort());
+    const functions =
+      1 +
+      httpRoutes.length +
+      wsRoutes.length +
+      streamConsumers.length +
+      queues.length +
+      schedules.length;
+    template.resourceCountIs('AWS::Lambda::Function', functions);
+  });
+
+  it('runs every function on Node.js 22, arm64, with the shared environment', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const props = (fn as { Properties: Record<string, unknown> }).Properties;
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Architectures).toEqual(['arm64']);
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: Match.anyValue(),
+          WS_ENDPOINT: Match.anyValue(),
+          OFFLINE_QUEUE_URL: Match.anyValue(),
+          JWT_ISSUER: CONTEXT.jwtIssuer,
+          JWKS_URI: `${CONTEXT.jwtIssuer}/.well-known/jwks.json`,
+        }),
+      },
+    });
+  });
+
+  it('guards $connect with the Lambda authorizer, with no identity source', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: [],
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('gives every queue a DLQ and every DLQ an alarm', () => {
+    const all = template.findResources('AWS::SQS::Queue');
+    const withRedrive = Object.values(all).filter(
+      (q) => (q as { Properties: { RedrivePolicy?: unknown } }).Properties.RedrivePolicy,
+    );
+    expect(withRedrive).toHaveLength(queues.length);
+    const dlqCount = Object.keys(all).length - withRedrive.length;
+    expect(dlqCount).toBe(queues.length + 1);
+    const dlqAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) =>
+        (a as { Properties: { MetricName: string } }).Properties.MetricName ===
+        'ApproximateNumberOfMessagesVisible',
+    );
+    expect(dlqAlarms).toHaveLength(dlqCount);
+  });
+
+  it('reads the stream with bisect, partial batch responses, a retry cap and an on-failure destination', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+    const sqsMappings = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping'),
+    ).filter((m) => !(m as { Properties: Record<string, unknown> }).Properties.StartingPosition);
+    expect(sqsMappings).toHaveLength(queues.filter((q) => q.consumer).length);
+    for (const m of sqsMappings) {
+      expect(
+        (m as { Properties: Record<string, unknown> }).Properties.FunctionResponseTypes,
+      ).toEqual(['ReportBatchItemFailures']);
+    }
+  });
+
+  it('keeps each queue visible for at least six times its consumer timeout', () => {
+    const timeouts = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (f) => (f as { Properties: { Timeout: number } }).Properties.Timeout,
+    );
+    for (const q of Object.values(template.findResources('AWS::SQS::Queue'))) {
+      const props = (q as { Properties: { RedrivePolicy?: unknown; VisibilityTimeout?: number } })
+        .Properties;
+      if (props.RedrivePolicy)
+        expect(props.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Math.max(...timeouts));
+    }
+  });
+
+  it('schedules the presence sweeper on EventBridge', () => {
+    template.resourceCountIs('AWS::Events::Rule', schedules.length);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  });
+});
+
+describe('cdk-nag', () => {
+  it('fails synthesis on a finding that was not reviewed', () => {
+    // Without bundling (placeholder assets) and without the acknowledgements.
+    const app = new App({ context: { ...CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    new ChatStack(app, 'Unreviewed', {
+      ...CONTEXT,
+      jwksUri: 'https://issuer.example.com/jwks',
+      jwtAudience: '',
+      pushPlatformApplicationArn: '',
+    });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow();
+  });
+});

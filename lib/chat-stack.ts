@@ -142,7 +142,8 @@ export class ChatStack extends Stack {
       monitoring.alarmOnFunction(fn, idFor(schedule.handler));
     }
 
-    delivery.deadLetterQueues.forEach((dlq, i) => monitoring.alarmOnDlq(dlq, `DeadLetters${i}`));
+    for (const [i, dlq] of delivery.deadLetterQueues.entries())
+      monitoring.alarmOnDlq(dlq, `DeadLetters${i}`);
 
     new CfnOutput(this, 'HttpApiUrl', { value: http.api.apiEndpoint });
     new CfnOutput(this, 'WebSocketUrl', { value: ws.stage.url });

@@ -162,7 +162,7 @@ function restoreEmptyMaps(image: unknown): Image | undefined {
   );
 }
 
-function toLambdaRecord(streamArn: string) {
+export function toLambdaRecord(streamArn: string) {
   return (record: _Record): DynamoDBRecord => ({
     eventID: record.eventID,
     eventName: record.eventName as DynamoDBRecord['eventName'],

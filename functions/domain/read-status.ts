@@ -16,19 +16,21 @@ import type { MemberState, RoomRecord } from './model.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { unreadCount } from './unread.ts';
 
+/** GET /unread-count?room_id=: one room's count, from its counters. */
+export async function getRoomUnreadCount(caller: Caller, roomId: string) {
+  const { room, member } = await requireMembership(roomId, caller.userId);
+  return {
+    room_id: roomId,
+    unread_count: unreadCount(member, room),
+    last_read_message_id: member.last_read_message_id,
+  };
+}
+
 /**
  * GET /unread-count: read from the counters kept on member items, never by
- * counting messages. All rooms: one Query per page of the user's own partition.
+ * counting messages. One Query per page of the user's own partition.
  */
-export async function getUnreadCounts(caller: Caller, roomId?: string) {
-  if (roomId) {
-    const { room, member } = await requireMembership(roomId, caller.userId);
-    return {
-      room_id: roomId,
-      unread_count: unreadCount(member, room),
-      last_read_message_id: member.last_read_message_id,
-    };
-  }
+export async function getAllUnreadCounts(caller: Caller) {
   const members = (await listAllMembers(caller.userId)).filter((m) => !m.is_deleted);
   const rooms = members.map((m) => ({
     room_id: m.room_id,

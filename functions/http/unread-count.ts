@@ -1,8 +1,10 @@
-import { getUnreadCounts } from '#domain/read-status.ts';
+import { getAllUnreadCounts, getRoomUnreadCount } from '#domain/read-status.ts';
 import { unreadCountQuery } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** GET /api/chat/unread-count[?room_id=] */
 export const handler = httpRoute({ query: unreadCountQuery }, async ({ caller, query }) => ({
-  data: await getUnreadCounts(caller, query.room_id),
+  data: query.room_id
+    ? await getRoomUnreadCount(caller, query.room_id)
+    : await getAllUnreadCounts(caller),
 }));

@@ -258,6 +258,6 @@ it('keeps every unread count exact under duplicated, reordered and late stream d
         expect(counts.total_unread).toBe(total);
       }
     }),
-    { numRuns: 25 },
+    { numRuns: 40 },
   );
 });

@@ -162,7 +162,7 @@ describe('the HTTP envelope', () => {
         unread_count: 0,
       },
     });
-    expect(Object.keys(res.body.data as object).sort()).toEqual(
+    expect(Object.keys(res.body.data as unknown as object).sort()).toEqual(
       [
         'admins',
         'archived_at',

@@ -98,13 +98,11 @@ describe('sendMessage (mocked AWS)', () => {
         ),
       );
     ddb.on(TransactWriteCommand).callsFake(track('TransactWrite', () => ({})));
-    ddb
-      .on(BatchGetCommand)
-      .callsFake(
-        track('BatchGet', () => ({
-          Responses: { 'chat-test': [{ pk: 'USER#bob', sk: 'CONNS', conns: { c1: longAgo } }] },
-        })),
-      );
+    ddb.on(BatchGetCommand).callsFake(
+      track('BatchGet', () => ({
+        Responses: { 'chat-test': [{ pk: 'USER#bob', sk: 'CONNS', conns: { c1: longAgo } }] },
+      })),
+    );
     let roundsAtFirstPost = -1;
     api.on(PostToConnectionCommand).callsFake(async () => {
       if (roundsAtFirstPost < 0) roundsAtFirstPost = rounds.length;

@@ -13,7 +13,7 @@ import { enforceRateLimit } from './rate-limits.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { messageSummary, messageView } from './views.ts';
 
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 64;
 
 /**
  * POST /messages/:id/forward (CONTRACT §5 note 5). Every check comes first; then

@@ -27,7 +27,13 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-const MAX_APPEND_ATTEMPTS = 10;
+/**
+ * Concurrent sends to one room serialize on its seq: each round one commits and
+ * the rest retry at once with the seq the cancellation reports, so the k-th of
+ * k concurrent senders needs k attempts. The bound is far above any real room's
+ * burst; the cost is one round trip per attempt.
+ */
+const MAX_APPEND_ATTEMPTS = 64;
 
 function requireSender(room: RoomRecord | undefined, userId: string): RoomRecord {
   if (!room) throw notFound('Room');
@@ -70,6 +76,8 @@ export async function sendMessage(
       }
       case 'stale':
         room = requireSender(outcome.room, caller.userId);
+        // A little jitter spreads a herd of retries over the next commits.
+        await sleep(Math.random() * 3);
         continue;
       case 'conflict':
       case 'source-gone':

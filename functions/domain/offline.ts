@@ -5,7 +5,7 @@ import { enqueue } from '#platform/queues.ts';
 import { getConnections } from '#store/connections.ts';
 import { getMember } from '#store/members.ts';
 import { putPending } from '#store/pending.ts';
-import { claimPushSlot, listDevices } from '#store/push.ts';
+import { claimPushSlot, confirmPushSent, listDevices } from '#store/push.ts';
 import { flushPending } from './pending.ts';
 import { isMutedNow, type MessageView } from './views.ts';
 
@@ -25,8 +25,10 @@ export async function queueForOffline(userIds: Iterable<string>, message: Messag
  * repeat under SQS redelivery:
  * 1. keep the message pending (a conditional put: the same message, the same key);
  * 2. if the user connected meanwhile, their flush may already have run: flush now;
- * 3. push, unless the room is muted or a push already went out in this burst
- *    (claiming the burst slot is a conditional write, so a replay sends none).
+ * 3. push, unless the room is muted or a push already went out in this burst.
+ *    The burst slot is claimed for this message, then confirmed once published:
+ *    a replay after the confirmation sends none, a replay after a crash before
+ *    it sends the push that was lost.
  */
 export async function acceptOfflineDelivery(
   { user_id, message }: OfflineDelivery,
@@ -43,7 +45,8 @@ export async function acceptOfflineDelivery(
   }
   const member = await getMember(user_id, message.room_id);
   if (!member || isMutedNow(member, now)) return { pushed: false };
-  if (!(await claimPushSlot(user_id, now, LIMITS.pushBurstWindowMs))) return { pushed: false };
+  if (!(await claimPushSlot(user_id, message.id, now, LIMITS.pushBurstWindowMs)))
+    return { pushed: false };
   const devices = await listDevices(user_id);
   await publishPush(
     user_id,
@@ -57,5 +60,6 @@ export async function acceptOfflineDelivery(
       data: { room_id: message.room_id, message_id: message.id },
     },
   );
+  await confirmPushSent(user_id, message.id);
   return { pushed: true };
 }

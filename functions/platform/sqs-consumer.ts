@@ -29,5 +29,5 @@ export function sqsConsumer<T>(
     await handle(parsed.data, record);
   };
   return async (event: SQSEvent, context: Context) =>
-    processPartialResponse(event, onRecord, processor, { context });
+    processPartialResponse(event, onRecord, processor, { context, throwOnFullBatchFailure: false });
 }

@@ -4,9 +4,9 @@ import type { Key } from './batch.ts';
 
 /**
  * Push state per user:
- * - pk USER#<user_id>, sk PUSH: when the last push went out. Claiming the slot is
- *   a conditional write, so one burst of messages (and any redelivery of them)
- *   yields one push;
+ * - pk USER#<user_id>, sk PUSH: when the last push went out, for which message,
+ *   and whether it was confirmed sent. Claiming the slot is a conditional write,
+ *   so one burst of messages (and any redelivery of them) yields one push;
  * - pk USER#<user_id>, sk DEVICE#<device_id>: registered push targets.
  */
 const pushKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PUSH' });
@@ -15,9 +15,15 @@ export const deviceKey = (userId: string, deviceId: string): Key => ({
   sk: `DEVICE#${deviceId}`,
 });
 
-/** True when no push went to the user within the last `windowMs`: this caller sends it. */
+/**
+ * Claims the user's push slot for `messageId`. True when this message should
+ * push now: no push went out within `windowMs`, or this same message claimed the
+ * slot before and its push was never confirmed (the consumer crashed between
+ * claiming and publishing, and SQS redelivered it).
+ */
 export async function claimPushSlot(
   userId: string,
+  messageId: string,
   now: number,
   windowMs: number,
 ): Promise<boolean> {
@@ -26,11 +32,15 @@ export async function claimPushSlot(
       new UpdateCommand({
         TableName: tableName(),
         Key: pushKey(userId),
-        UpdateExpression: 'SET last_push_at = :now, entity = :entity',
-        ConditionExpression: 'attribute_not_exists(last_push_at) OR last_push_at < :since',
+        UpdateExpression:
+          'SET last_push_at = :now, push_message_id = :id, push_sent = :no, entity = :entity',
+        ConditionExpression:
+          'attribute_not_exists(last_push_at) OR last_push_at < :since OR (push_message_id = :id AND push_sent = :no)',
         ExpressionAttributeValues: {
           ':now': now,
           ':since': now - windowMs,
+          ':id': messageId,
+          ':no': false,
           ':entity': 'push-state',
         },
       }),
@@ -40,6 +50,24 @@ export async function claimPushSlot(
     if ((error as Error).name === 'ConditionalCheckFailedException') return false;
     throw error;
   }
+}
+
+/** The push for `messageId` went out: a redelivery of it must not push again. */
+export async function confirmPushSent(userId: string, messageId: string): Promise<void> {
+  await ddb()
+    .send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: pushKey(userId),
+        UpdateExpression: 'SET push_sent = :yes',
+        ConditionExpression: 'push_message_id = :id',
+        ExpressionAttributeValues: { ':yes': true, ':id': messageId },
+      }),
+    )
+    .catch((error: Error) => {
+      // A newer burst took the slot meanwhile: nothing to confirm.
+      if (error.name !== 'ConditionalCheckFailedException') throw error;
+    });
 }
 
 export interface DeviceRecord {

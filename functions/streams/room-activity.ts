@@ -14,4 +14,4 @@ async function onRecord(record: DynamoDBRecord): Promise<void> {
  * A failed record is reported alone (partial batch response) and retried.
  */
 export const handler = async (event: DynamoDBStreamEvent, context: Context) =>
-  processPartialResponse(event, onRecord, processor, { context });
+  processPartialResponse(event, onRecord, processor, { context, throwOnFullBatchFailure: false });

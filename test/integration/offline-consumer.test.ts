@@ -1,0 +1,116 @@
+import type { Context, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caller, localAws } from './support.ts';
+
+/**
+ * The offline-delivery consumer against DynamoDB Local and fauxqs: SQS
+ * redelivery and a crash between storing and pushing.
+ */
+let aws: Awaited<ReturnType<typeof localAws>>;
+let consume: (
+  event: SQSEvent,
+  context: Context,
+) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+let domain: typeof import('#domain/rooms.ts') & typeof import('#domain/messages.ts');
+
+beforeAll(async () => {
+  aws = await localAws();
+  consume = (await import('#functions/queues/offline-delivery.ts')).handler as never;
+  domain = { ...(await import('#domain/rooms.ts')), ...(await import('#domain/messages.ts')) };
+});
+afterAll(async () => aws?.stop());
+
+const record = (id: string, body: unknown) =>
+  ({
+    messageId: id,
+    receiptHandle: id,
+    body: JSON.stringify(body),
+    attributes: {},
+    messageAttributes: {},
+    eventSource: 'aws:sqs',
+  }) as never;
+
+async function pending(userId: string) {
+  const { QueryCommand } = await import('@aws-sdk/client-dynamodb');
+  const out = await aws.dynamo.client.send(
+    new QueryCommand({
+      TableName: aws.dynamo.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': { S: `USER#${userId}` }, ':p': { S: 'PENDING#' } },
+    }),
+  );
+  return out.Count ?? 0;
+}
+
+const pushesTo = (userId: string) =>
+  aws.messaging.server.spy
+    .getAllMessages()
+    .flatMap((m) =>
+      m.service === 'sns' && m.messageAttributes.user_id?.StringValue === userId ? [m] : [],
+    );
+
+async function offlineMessage(sender: string, recipient: string) {
+  const room = (
+    await domain.createRoom(caller(sender), { type: 'group', name: 'o', member_ids: [recipient] })
+  ).room;
+  const sent = await domain.sendMessage(caller(sender), room.id, {
+    content: 'are you there?',
+    message_type: 'text',
+    is_encrypted: false,
+  });
+  expect(sent.queued_for_count).toBe(1);
+  return { user_id: recipient, message: sent.message };
+}
+
+describe('offline delivery', () => {
+  it('keeps one pending entry and sends one push when the same SQS message arrives twice', async () => {
+    const body = await offlineMessage('o_a', 'o_b');
+    const event = { Records: [record('m1', body)] };
+    expect((await consume(event, {} as Context)).batchItemFailures).toEqual([]);
+    expect((await consume(event, {} as Context)).batchItemFailures).toEqual([]);
+    expect(await pending('o_b')).toBe(1);
+    expect(pushesTo('o_b')).toHaveLength(1);
+    const push = JSON.parse(pushesTo('o_b')[0]!.body);
+    expect(JSON.parse(push.GCM).notification.body).toBe('are you there?');
+  });
+
+  it('sends the lost push, once, when the consumer crashed after storing and is redelivered', async () => {
+    const body = await offlineMessage('o_c', 'o_d');
+    const topic = process.env.PUSH_TOPIC_ARN;
+    process.env.PUSH_TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:no-such-topic';
+    const failed = await consume({ Records: [record('m2', body)] }, {} as Context);
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
+    expect(await pending('o_d')).toBe(1);
+    expect(pushesTo('o_d')).toHaveLength(0);
+
+    process.env.PUSH_TOPIC_ARN = topic;
+    expect(
+      (await consume({ Records: [record('m2', body)] }, {} as Context)).batchItemFailures,
+    ).toEqual([]);
+    expect(
+      (await consume({ Records: [record('m2', body)] }, {} as Context)).batchItemFailures,
+    ).toEqual([]);
+    expect(await pending('o_d')).toBe(1);
+    expect(pushesTo('o_d')).toHaveLength(1);
+  });
+
+  it('pushes an encrypted message without its content', async () => {
+    const room = (
+      await domain.createRoom(caller('o_e'), { type: 'group', name: 'e', member_ids: ['o_f'] })
+    ).room;
+    const sent = await domain.sendMessage(caller('o_e'), room.id, {
+      content: '',
+      message_type: 'text',
+      is_encrypted: true,
+      encryption_key_id: 'k1',
+      encrypted_content: 'c2VjcmV0IGNpcGhlcnRleHQ=',
+    });
+    await consume(
+      { Records: [record('m3', { user_id: 'o_f', message: sent.message })] },
+      {} as Context,
+    );
+    const [push] = pushesTo('o_f');
+    expect(push?.body).not.toContain('c2VjcmV0');
+    expect(JSON.parse(JSON.parse(push!.body).GCM).notification.body).toBe('New encrypted message');
+  });
+});

@@ -1,23 +1,35 @@
 import { measureBundles } from './bundles.ts';
+import { runLoad } from './load.ts';
 
 const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
+const only = process.argv[2];
 
-async function main() {
+async function bundles() {
   console.log('## Lambda bundles (minified ESM, @aws-sdk external)');
-  const bundles = await measureBundles();
-  for (const b of bundles) {
-    const flag =
-      b.bytes > BUNDLE_LIMIT_BYTES || b.importMs > IMPORT_LIMIT_MS ? '  OVER TARGET' : '';
-    console.log(
-      `${b.handler.padEnd(28)} ${(b.bytes / 1024).toFixed(1).padStart(7)} KB ${b.importMs.toFixed(1).padStart(7)} ms${flag}`,
-    );
+  const reports = await measureBundles();
+  for (const b of reports) {
+    const flag = b.bytes > BUNDLE_LIMIT_BYTES || b.importMs > IMPORT_LIMIT_MS ? '  OVER TARGET' : '';
+    console.log(`${b.handler.padEnd(28)} ${(b.bytes / 1024).toFixed(1).padStart(7)} KB ${b.importMs.toFixed(1).padStart(7)} ms${flag}`);
   }
-  const maxKb = Math.max(...bundles.map((b) => b.bytes)) / 1024;
-  const maxMs = Math.max(...bundles.map((b) => b.importMs));
-  console.log(
-    `max bundle ${maxKb.toFixed(1)} KB (target ≤ 300), max import ${maxMs.toFixed(1)} ms (target ≤ 150)`,
-  );
+  const maxKb = Math.max(...reports.map((b) => b.bytes)) / 1024;
+  const maxMs = Math.max(...reports.map((b) => b.importMs));
+  console.log(`max bundle ${maxKb.toFixed(1)} KB (target ≤ 300), max import ${maxMs.toFixed(1)} ms (target ≤ 150)\n`);
 }
 
-await main();
+async function load() {
+  console.log('## End to end: 200 clients, 20 rooms, 5,000 messages (local stack)');
+  const r = await runLoad();
+  console.log(
+    [
+      `messages ${r.messages}, deliveries expected ${r.expectedDeliveries}, delivered ${r.delivered}`,
+      `lost ${r.lost} (target 0), duplicates after de-dup ${r.duplicatesAfterDedup} (raw ${r.duplicatesRaw}), unconfirmed sends ${r.unconfirmed}`,
+      `latency p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms (target ≤ 250), max ${r.max.toFixed(1)} ms`,
+      `throughput ${r.messagesPerSecond.toFixed(0)} messages/s, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s over ${r.seconds.toFixed(1)} s`,
+    ].join('\n'),
+  );
+  console.log();
+}
+
+const parts: Record<string, () => Promise<void>> = { bundles, load };
+for (const [name, run] of Object.entries(parts)) if (!only || only === name) await run();

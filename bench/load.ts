@@ -1,0 +1,154 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import WebSocket from 'ws';
+import { freePort } from '#local/ports.ts';
+
+/**
+ * The end-to-end target: 200 clients in 20 rooms send 5,000 messages through
+ * the local stack (started as `npm start` would, in its own process). Every
+ * delivery is timed from the send to the receiving socket.
+ */
+export interface LoadReport {
+  clients: number;
+  rooms: number;
+  messages: number;
+  expectedDeliveries: number;
+  delivered: number;
+  lost: number;
+  duplicatesRaw: number;
+  duplicatesAfterDedup: number;
+  unconfirmed: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  seconds: number;
+  messagesPerSecond: number;
+  deliveriesPerSecond: number;
+}
+
+async function startStack(): Promise<{ child: ChildProcess; http: string; ws: string }> {
+  const [httpPort, wsPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'], {
+    env: { ...process.env, HTTP_PORT: String(httpPort), WS_PORT: String(wsPort), POWERTOOLS_LOG_LEVEL: 'ERROR' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error('stack did not start')), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+    child.once('exit', (code) => fail(new Error(`stack exited ${code}`)));
+  });
+  return { child, http: `http://127.0.0.1:${httpPort}`, ws: `ws://127.0.0.1:${wsPort}` };
+}
+
+async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as T;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+export async function runLoad(options: { clients?: number; rooms?: number; messages?: number; ratePerSecond?: number } = {}): Promise<LoadReport> {
+  const clients = options.clients ?? 200;
+  const roomCount = options.rooms ?? 20;
+  const messages = options.messages ?? 5000;
+  const rate = options.ratePerSecond ?? 250;
+  const stack = await startStack();
+  try {
+    const users = Array.from({ length: clients }, (_, i) => `load_u${i}`);
+    const tokens = await Promise.all(users.map(async (sub) => (await post<{ token: string }>(`${stack.http}/local/token`, { sub })).token));
+    const roomOf: string[] = [];
+    const perRoom = clients / roomCount;
+    for (let r = 0; r < roomCount; r++) {
+      const members = users.slice(r * perRoom, (r + 1) * perRoom);
+      const created = await post<{ data: { id: string } }>(
+        `${stack.http}/api/chat/rooms`,
+        { type: 'group', name: `load ${r}`, member_ids: members.slice(1) },
+        tokens[r * perRoom],
+      );
+      for (let i = 0; i < members.length; i++) roomOf[r * perRoom + i] = created.data.id;
+    }
+
+    const sentAt = new Map<string, number>();
+    const messageIdOf = new Map<string, string>();
+    const latencies: number[] = [];
+    const seen = users.map(() => new Set<string>());
+    let duplicatesRaw = 0;
+    let delivered = 0;
+    const sockets = await Promise.all(
+      users.map(
+        (_, i) =>
+          new Promise<WebSocket>((done, fail) => {
+            const socket = new WebSocket(`${stack.ws}?token=${tokens[i]}`);
+            socket.on('message', (raw) => {
+              const frame = JSON.parse(raw.toString()) as { event: string; data: Record<string, unknown> };
+              if (frame.event === 'message-confirmed') {
+                messageIdOf.set(frame.data.temp_id as string, frame.data.message_id as string);
+              } else if (frame.event === 'new-chat-message') {
+                const message = frame.data.message as { id: string; content: string };
+                if (seen[i]!.has(message.id)) {
+                  duplicatesRaw++;
+                  return;
+                }
+                seen[i]!.add(message.id);
+                delivered++;
+                const started = sentAt.get(message.content);
+                if (started !== undefined) latencies.push(performance.now() - started);
+              }
+            });
+            socket.once('open', () => done(socket));
+            socket.once('error', fail);
+          }),
+      ),
+    );
+
+    const started = performance.now();
+    for (let n = 0; n < messages; n++) {
+      const sender = n % clients;
+      const tempId = `t${n}`;
+      const due = started + (n * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      sentAt.set(tempId, performance.now());
+      sockets[sender]!.send(JSON.stringify({ action: 'send-message', room_id: roomOf[sender], content: tempId, temp_id: tempId }));
+    }
+    const expectedDeliveries = messages * (perRoom - 1);
+    const deadline = performance.now() + 60_000;
+    while ((delivered < expectedDeliveries || messageIdOf.size < messages) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    for (const s of sockets) s.terminate();
+    const sorted = latencies.sort((a, b) => a - b);
+    return {
+      clients,
+      rooms: roomCount,
+      messages,
+      expectedDeliveries,
+      delivered,
+      lost: expectedDeliveries - delivered,
+      duplicatesRaw,
+      duplicatesAfterDedup: 0,
+      unconfirmed: messages - messageIdOf.size,
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: sorted.at(-1) ?? 0,
+      seconds,
+      messagesPerSecond: messages / seconds,
+      deliveriesPerSecond: delivered / seconds,
+    };
+  } finally {
+    stack.child.kill('SIGTERM');
+    await new Promise((r) => stack.child.once('exit', r));
+  }
+}

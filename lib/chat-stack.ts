@@ -113,6 +113,8 @@ export class ChatStack extends Stack {
         new DynamoEventSource(table, {
           startingPosition: StartingPosition.TRIM_HORIZON,
           batchSize: consumer.batchSize,
+          // A busy room's records coalesce into one member update per batch.
+          maxBatchingWindow: Duration.seconds(1),
           bisectBatchOnError: true,
           reportBatchItemFailures: true,
           retryAttempts: 10,

@@ -25,6 +25,11 @@ export interface StreamPollerOptions {
   startAtLatest: boolean;
 }
 
+/**
+ * Like the event source's batching window (lib/chat-stack.ts): records gather
+ * for a moment, so a busy room's updates coalesce into one per batch.
+ */
+const BATCH_WINDOW_MS = 250;
 const IDLE_MS = 25;
 const RETRY_LIMIT = 5;
 
@@ -72,6 +77,14 @@ export function startStreamPoller(options: StreamPollerOptions) {
       if (records.length === 0) {
         await sleep(IDLE_MS);
         continue;
+      }
+      if (records.length < maxBatch && iterator) {
+        await sleep(BATCH_WINDOW_MS);
+        const more = await client.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch - records.length }),
+        );
+        iterator = more.NextShardIterator;
+        records.push(...(more.Records ?? []).map(toLambdaRecord(options.streamArn)));
       }
       for (const consumer of options.consumers) {
         for (let i = 0; i < records.length; i += consumer.batchSize) {

@@ -18,7 +18,8 @@ function newestRoomRecords(records: readonly DynamoDBRecord[]): Map<DynamoDBReco
     for (const change of changes) {
       if (change.kind !== 'room-advanced') continue;
       const current = newest.get(change.room.id);
-      if (!current || change.room.seq > current.seq) newest.set(change.room.id, { record, seq: change.room.seq });
+      if (!current || change.room.seq > current.seq)
+        newest.set(change.room.id, { record, seq: change.room.seq });
     }
   }
   for (const [record, changes] of decoded) {
@@ -39,5 +40,8 @@ export const handler = async (event: DynamoDBStreamEvent, context: Context) => {
   const onRecord = async (record: DynamoDBRecord) => {
     for (const change of plan.get(record) ?? []) await applyTableChange(change);
   };
-  return processPartialResponse(event, onRecord, processor, { context, throwOnFullBatchFailure: false });
+  return processPartialResponse(event, onRecord, processor, {
+    context,
+    throwOnFullBatchFailure: false,
+  });
 };

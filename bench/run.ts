@@ -1,5 +1,6 @@
 import { measureBundles } from './bundles.ts';
 import { runLoad } from './load.ts';
+import { measureReadCosts } from './read-costs.ts';
 
 const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
@@ -36,5 +37,22 @@ async function load() {
   console.log();
 }
 
-const parts: Record<string, () => Promise<void>> = { bundles, load };
+async function costs() {
+  console.log('## Read and send costs (DynamoDB Local, consumed capacity as reported)');
+  const r = await measureReadCosts();
+  const line = (label: string, m: { calls: number; capacity: number; ms: number }) =>
+    `${label.padEnd(44)} ${String(m.calls).padStart(3)} calls ${m.capacity.toFixed(1).padStart(6)} CU ${m.ms.toFixed(1).padStart(7)} ms`;
+  for (const total of [1000, 100000] as const) {
+    console.log(line(`unread counts, 50 rooms, ${total} messages`, r[total].unread));
+    console.log(line(`room list (50), ${total} messages`, r[total].list));
+  }
+  console.log(
+    `ratio 100k/1k: unread ${(r[100000].unread.ms / r[1000].unread.ms).toFixed(2)} (time), ${(r[100000].unread.capacity / r[1000].unread.capacity).toFixed(2)} (capacity)`,
+  );
+  console.log(line('send, room of 10, no one else connected', r.send.quiet));
+  console.log(line('send, room of 10, 1,000 others connected', r.send.busy));
+  console.log();
+}
+
+const parts: Record<string, () => Promise<void>> = { bundles, costs, load };
 for (const [name, run] of Object.entries(parts)) if (!only || only === name) await run();

@@ -77,6 +77,15 @@ export async function getMessagesBySeq(
   return items.map(messageFromItem);
 }
 
+/** Messages by id, across rooms (ids that name no message are simply absent). */
+export async function getMessagesByIds(ids: readonly string[]): Promise<MessageRecord[]> {
+  const keys = ids.flatMap((id) => {
+    const where = parseMessageId(id);
+    return where ? [messageKey(where.roomId, where.seq)] : [];
+  });
+  return (await batchGet(keys)).map(messageFromItem);
+}
+
 export async function getSendReceipt(userId: string, tempId: string) {
   const out = await ddb().send(
     new GetCommand({

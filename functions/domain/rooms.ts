@@ -54,7 +54,8 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   }
   const room = newRoom('group', input.name, caller.userId, memberIds, now);
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
-  await storeCreateRoom(room, members);
+  if (!(await storeCreateRoom(room, members)))
+    throw conflict('The room could not be created; try again');
   return { created: true, room: roomView(room, members[0]!) };
 }
 

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 
 /**
  * Connections are kept twice, each copy for one access pattern:
@@ -64,53 +65,39 @@ export async function addConnection(conn: ConnectionRecord): Promise<void> {
 }
 
 async function addToUserMap(userId: string, connectionId: string, at: string): Promise<void> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: connectionsKey(userId),
-        UpdateExpression: 'SET conns.#id = :at, #ttl = :ttl',
-        ConditionExpression: 'attribute_exists(conns)',
-        ExpressionAttributeNames: { '#id': connectionId, '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':at': at, ':ttl': ttlFor(at) },
-      }),
-    );
-  } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-    // First connection: a nested SET needs its parent map, so create the map first.
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: connectionsKey(userId),
-        UpdateExpression: 'SET conns = if_not_exists(conns, :empty), entity = :entity',
-        ExpressionAttributeValues: { ':empty': {}, ':entity': 'connections' },
-      }),
-    );
-    await addToUserMap(userId, connectionId, at);
-  }
+  const added = await updateIf({
+    Key: connectionsKey(userId),
+    UpdateExpression: 'SET conns.#id = :at, #ttl = :ttl',
+    ConditionExpression: 'attribute_exists(conns)',
+    ExpressionAttributeNames: { '#id': connectionId, '#ttl': 'ttl' },
+    ExpressionAttributeValues: { ':at': at, ':ttl': ttlFor(at) },
+  });
+  if (added) return;
+  // First connection: a nested SET needs its parent map, so create the map first.
+  await ddb().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: connectionsKey(userId),
+      UpdateExpression: 'SET conns = if_not_exists(conns, :empty), entity = :entity',
+      ExpressionAttributeValues: { ':empty': {}, ':entity': 'connections' },
+    }),
+  );
+  await addToUserMap(userId, connectionId, at);
 }
 
 /** Removes a connection from both places; returns the user's remaining live connections. */
 export async function removeConnection(userId: string, connectionId: string): Promise<string[]> {
-  const [out] = await Promise.all([
-    ddb()
-      .send(
-        new UpdateCommand({
-          TableName: tableName(),
-          Key: connectionsKey(userId),
-          UpdateExpression: 'REMOVE conns.#id',
-          ConditionExpression: 'attribute_exists(conns)',
-          ExpressionAttributeNames: { '#id': connectionId },
-          ReturnValues: 'ALL_NEW',
-        }),
-      )
-      .catch((error: Error) => {
-        if (error.name !== 'ConditionalCheckFailedException') throw error;
-        return undefined;
-      }),
+  const [after] = await Promise.all([
+    updateIf({
+      Key: connectionsKey(userId),
+      UpdateExpression: 'REMOVE conns.#id',
+      ConditionExpression: 'attribute_exists(conns)',
+      ExpressionAttributeNames: { '#id': connectionId },
+      ReturnValues: 'ALL_NEW',
+    }),
     ddb().send(new DeleteCommand({ TableName: tableName(), Key: connectionKey(connectionId) })),
   ]);
-  return liveIds(out?.Attributes?.conns as Record<string, string> | undefined, Date.now());
+  return liveIds(after?.conns as Record<string, string> | undefined, Date.now());
 }
 
 function liveIds(conns: Record<string, string> | undefined, now: number): string[] {
@@ -148,19 +135,12 @@ export async function getConnection(connectionId: string): Promise<ConnectionRec
 
 /** Heartbeat: refreshes last_seen (and the sweep key). A no-op for a connection already removed. */
 export async function touchConnection(connectionId: string, at: string): Promise<void> {
-  await ddb()
-    .send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: connectionKey(connectionId),
-        UpdateExpression: 'SET last_seen = :at, gsi1sk = :at',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':at': at },
-      }),
-    )
-    .catch((error: Error) => {
-      if (error.name !== 'ConditionalCheckFailedException') throw error;
-    });
+  await updateIf({
+    Key: connectionKey(connectionId),
+    UpdateExpression: 'SET last_seen = :at, gsi1sk = :at',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':at': at },
+  });
 }
 
 /** Connections whose last heartbeat is older than `cutoff`, across all sweep shards. */

@@ -1,7 +1,8 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MemberState } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
 /**
@@ -152,28 +153,19 @@ export async function markReadUpTo(
   at: string,
   stale: readonly number[] = [],
 ): Promise<MemberState | undefined> {
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: memberKey(userId, roomId),
-        UpdateExpression: `SET read_seq = :seq, last_read_message_id = :id, last_read_at = :at, manual_unread = :no${stale.length ? ' DELETE deleted_seqs :stale' : ''}`,
-        ConditionExpression: 'attribute_exists(pk) AND read_seq < :seq',
-        ExpressionAttributeValues: {
-          ':seq': seq,
-          ':id': messageId,
-          ':at': at,
-          ':no': false,
-          ...(stale.length ? { ':stale': new Set(stale) } : {}),
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes ? memberFromItem(out.Attributes) : undefined;
-  } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    throw error;
-  }
+  return updateMember(
+    userId,
+    roomId,
+    `SET read_seq = :seq, last_read_message_id = :id, last_read_at = :at, manual_unread = :no${stale.length ? ' DELETE deleted_seqs :stale' : ''}`,
+    {
+      ':seq': seq,
+      ':id': messageId,
+      ':at': at,
+      ':no': false,
+      ...(stale.length ? { ':stale': new Set(stale) } : {}),
+    },
+    'attribute_exists(pk) AND read_seq < :seq',
+  );
 }
 
 /** Sets fields on an existing member item; returns the new state (undefined: no such member). */
@@ -184,26 +176,15 @@ async function updateMember(
   values: Record<string, unknown>,
   condition = 'attribute_exists(pk)',
 ): Promise<MemberState | undefined> {
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: memberKey(userId, roomId),
-        UpdateExpression: expression,
-        ConditionExpression: condition,
-        ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes ? memberFromItem(out.Attributes) : undefined;
-  } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    throw error;
-  }
+  const attributes = await updateIf({
+    Key: memberKey(userId, roomId),
+    UpdateExpression: expression,
+    ConditionExpression: condition,
+    ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+    ReturnValues: 'ALL_NEW',
+  });
+  return attributes ? memberFromItem(attributes) : undefined;
 }
-
-const isConditionFailure = (error: unknown) =>
-  (error as Error).name === 'ConditionalCheckFailedException';
 
 /** Read with nothing new to read: only the manual unread mark goes. */
 export const clearManualUnread = (userId: string, roomId: string, at: string) =>
@@ -280,26 +261,16 @@ export async function setArchived(
   archived: boolean,
   at: string,
 ): Promise<MemberState | undefined> {
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: memberKey(userId, roomId),
-        UpdateExpression: 'SET is_archived = :archived, archived_at = :at, gsi1pk = :list',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: {
-          ':archived': archived,
-          ':at': archived ? at : null,
-          ':list': listPartition(userId, archived),
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes ? memberFromItem(out.Attributes) : undefined;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
-    throw error;
-  }
+  return updateMember(
+    userId,
+    roomId,
+    'SET is_archived = :archived, archived_at = :at, gsi1pk = :list',
+    {
+      ':archived': archived,
+      ':at': archived ? at : null,
+      ':list': listPartition(userId, archived),
+    },
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageRecord } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
@@ -139,26 +140,18 @@ export async function markMessageDeleted(
   message: MessageRecord,
   at: string,
 ): Promise<MessageRecord | undefined> {
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: messageKey(message.room_id, message.seq),
-        UpdateExpression:
-          'SET is_deleted = :yes, deleted_at = :at, content = :empty REMOVE encrypted_content, file_url, media',
-        ConditionExpression: 'attribute_exists(pk) AND sender_id = :sender',
-        ExpressionAttributeValues: {
-          ':yes': true,
-          ':at': at,
-          ':empty': '',
-          ':sender': message.sender_id,
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes ? messageFromItem(out.Attributes) : undefined;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
-    throw error;
-  }
+  const after = await updateIf({
+    Key: messageKey(message.room_id, message.seq),
+    UpdateExpression:
+      'SET is_deleted = :yes, deleted_at = :at, content = :empty REMOVE encrypted_content, file_url, media',
+    ConditionExpression: 'attribute_exists(pk) AND sender_id = :sender',
+    ExpressionAttributeValues: {
+      ':yes': true,
+      ':at': at,
+      ':empty': '',
+      ':sender': message.sender_id,
+    },
+    ReturnValues: 'ALL_NEW',
+  });
+  return after ? messageFromItem(after) : undefined;
 }

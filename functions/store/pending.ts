@@ -1,7 +1,8 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageView } from '#domain/views.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
+import { putIf } from './conditional.ts';
 
 /**
  * Pending delivery: pk USER#<user_id>, sk PENDING#<created_at>#<message_id>. The
@@ -25,24 +26,15 @@ export async function putPending(
   message: MessageView,
   now: number,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new PutCommand({
-        TableName: tableName(),
-        Item: {
-          ...pendingKey(userId, message),
-          entity: 'pending',
-          message,
-          ttl: Math.floor(now / 1000) + PENDING_TTL_SECONDS,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-    throw error;
-  }
+  return putIf({
+    Item: {
+      ...pendingKey(userId, message),
+      entity: 'pending',
+      message,
+      ttl: Math.floor(now / 1000) + PENDING_TTL_SECONDS,
+    },
+    ConditionExpression: 'attribute_not_exists(pk)',
+  });
 }
 
 /** The oldest pending messages first; expired ones (TTL lag) are left out. */

@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 
 /**
  * Presence item: pk USER#<user_id>, sk PRESENCE, with status and last_seen.
@@ -16,9 +17,6 @@ export interface PresenceRecord {
   last_seen: string;
   offline_due_at?: string;
 }
-
-const isConditionFailure = (error: unknown) =>
-  (error as Error).name === 'ConditionalCheckFailedException';
 
 /** Marks the user online and cancels any pending offline; returns the previous status. */
 export async function markOnline(
@@ -50,28 +48,19 @@ export async function scheduleOffline(
   dueAt: string,
   lastSeen: string,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: presenceKey(userId),
-        UpdateExpression:
-          'SET offline_due_at = :due, gsi1pk = :pk, gsi1sk = :due, last_seen = :seen',
-        ConditionExpression: '#status = :online',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':due': dueAt,
-          ':pk': DUE_PARTITION,
-          ':online': 'online',
-          ':seen': lastSeen,
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  const done = await updateIf({
+    Key: presenceKey(userId),
+    UpdateExpression: 'SET offline_due_at = :due, gsi1pk = :pk, gsi1sk = :due, last_seen = :seen',
+    ConditionExpression: '#status = :online',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':due': dueAt,
+      ':pk': DUE_PARTITION,
+      ':online': 'online',
+      ':seen': lastSeen,
+    },
+  });
+  return done !== undefined;
 }
 
 /**
@@ -83,23 +72,15 @@ export async function completeOffline(
   userId: string,
   dueAt: string,
 ): Promise<PresenceRecord | undefined> {
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: presenceKey(userId),
-        UpdateExpression: 'SET #status = :offline REMOVE offline_due_at, gsi1pk, gsi1sk',
-        ConditionExpression: 'offline_due_at = :due AND #status = :online',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':offline': 'offline', ':online': 'online', ':due': dueAt },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes as PresenceRecord;
-  } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    throw error;
-  }
+  const after = await updateIf({
+    Key: presenceKey(userId),
+    UpdateExpression: 'SET #status = :offline REMOVE offline_due_at, gsi1pk, gsi1sk',
+    ConditionExpression: 'offline_due_at = :due AND #status = :online',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':offline': 'offline', ':online': 'online', ':due': dueAt },
+    ReturnValues: 'ALL_NEW',
+  });
+  return after as PresenceRecord | undefined;
 }
 
 export async function getPresence(userId: string): Promise<PresenceRecord | undefined> {

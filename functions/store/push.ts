@@ -1,6 +1,7 @@
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 
 /**
  * Push state per user:
@@ -27,47 +28,31 @@ export async function claimPushSlot(
   now: number,
   windowMs: number,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: pushKey(userId),
-        UpdateExpression:
-          'SET last_push_at = :now, push_message_id = :id, push_sent = :no, entity = :entity',
-        ConditionExpression:
-          'attribute_not_exists(last_push_at) OR last_push_at < :since OR (push_message_id = :id AND push_sent = :no)',
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':since': now - windowMs,
-          ':id': messageId,
-          ':no': false,
-          ':entity': 'push-state',
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-    throw error;
-  }
+  const claimed = await updateIf({
+    Key: pushKey(userId),
+    UpdateExpression:
+      'SET last_push_at = :now, push_message_id = :id, push_sent = :no, entity = :entity',
+    ConditionExpression:
+      'attribute_not_exists(last_push_at) OR last_push_at < :since OR (push_message_id = :id AND push_sent = :no)',
+    ExpressionAttributeValues: {
+      ':now': now,
+      ':since': now - windowMs,
+      ':id': messageId,
+      ':no': false,
+      ':entity': 'push-state',
+    },
+  });
+  return claimed !== undefined;
 }
 
-/** The push for `messageId` went out: a redelivery of it must not push again. */
+/** The push for `messageId` went out: a redelivery of it must not push again. A newer burst may own the slot: then nothing changes. */
 export async function confirmPushSent(userId: string, messageId: string): Promise<void> {
-  await ddb()
-    .send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: pushKey(userId),
-        UpdateExpression: 'SET push_sent = :yes',
-        ConditionExpression: 'push_message_id = :id',
-        ExpressionAttributeValues: { ':yes': true, ':id': messageId },
-      }),
-    )
-    .catch((error: Error) => {
-      // A newer burst took the slot meanwhile: nothing to confirm.
-      if (error.name !== 'ConditionalCheckFailedException') throw error;
-    });
+  await updateIf({
+    Key: pushKey(userId),
+    UpdateExpression: 'SET push_sent = :yes',
+    ConditionExpression: 'push_message_id = :id',
+    ExpressionAttributeValues: { ':yes': true, ':id': messageId },
+  });
 }
 
 export interface DeviceRecord {

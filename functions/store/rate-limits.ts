@@ -1,5 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ddb, tableName } from '#platform/clients.ts';
+import { updateIf } from './conditional.ts';
 
 /**
  * Fixed-window counters: pk RATE#<user_id>#<bucket>, sk <window start>. One
@@ -15,27 +14,17 @@ export async function takeToken(
 ): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
   const windowStart = Math.floor(now / 1000 / windowSeconds) * windowSeconds;
   const retryAfterSeconds = Math.max(1, windowStart + windowSeconds - Math.floor(now / 1000));
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: { pk: `RATE#${userId}#${bucket}`, sk: String(windowStart) },
-        UpdateExpression: 'ADD used :one SET #ttl = :ttl, entity = :entity',
-        ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: {
-          ':one': 1,
-          ':limit': limit,
-          ':ttl': windowStart + windowSeconds * 2,
-          ':entity': 'rate-limit',
-        },
-      }),
-    );
-    return { allowed: true, retryAfterSeconds };
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') {
-      return { allowed: false, retryAfterSeconds };
-    }
-    throw error;
-  }
+  const taken = await updateIf({
+    Key: { pk: `RATE#${userId}#${bucket}`, sk: String(windowStart) },
+    UpdateExpression: 'ADD used :one SET #ttl = :ttl, entity = :entity',
+    ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
+    ExpressionAttributeNames: { '#ttl': 'ttl' },
+    ExpressionAttributeValues: {
+      ':one': 1,
+      ':limit': limit,
+      ':ttl': windowStart + windowSeconds * 2,
+      ':entity': 'rate-limit',
+    },
+  });
+  return { allowed: taken !== undefined, retryAfterSeconds };
 }

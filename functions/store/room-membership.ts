@@ -1,8 +1,8 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { MemberState, RoomRecord } from '#domain/model.ts';
-import { ddb, tableName } from '#platform/clients.ts';
+import { tableName } from '#platform/clients.ts';
 import { chunk, type Item } from './batch.ts';
+import { transactIf } from './conditional.ts';
 import { memberKey, memberToItem } from './members.ts';
 import { directPairItem, roomKey, roomToItem } from './rooms.ts';
 
@@ -13,13 +13,6 @@ type TransactItem = NonNullable<
 const put = (item: Item, condition = 'attribute_not_exists(pk)'): TransactItem => ({
   Put: { TableName: tableName(), Item: item, ConditionExpression: condition },
 });
-
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof TransactionCanceledException &&
-    (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')
-  );
-}
 
 /**
  * Creates a room with its member items. The first transaction holds the room,
@@ -34,24 +27,10 @@ export async function createRoom(room: RoomRecord, members: MemberState[]): Prom
     head.push(put(directPairItem(a!, b!, room.id)));
   }
   const firstBatch = members.slice(0, 100 - head.length);
-  try {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: [...head, ...firstBatch.map((m) => put(memberToItem(m)))],
-      }),
-    );
-  } catch (error) {
-    if (room.type === 'direct' && isConditionFailure(error)) return false;
-    throw error;
-  }
+  if (!(await transactIf([...head, ...firstBatch.map((m) => put(memberToItem(m)))]))) return false;
   for (const part of chunk(members.slice(firstBatch.length), 100)) {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: part.map((m) =>
-          put(memberToItem(m), 'attribute_not_exists(pk) OR attribute_exists(pk)'),
-        ),
-      }),
-    );
+    // The room exists already; these member items are plain, repeatable puts.
+    await transactIf(part.map((m) => ({ Put: { TableName: tableName(), Item: memberToItem(m) } })));
   }
   return true;
 }
@@ -76,29 +55,19 @@ export async function addMembers(
     values[`:j${i}`] = m.joined_at;
     return `members.#u${i} = :j${i}`;
   });
-  try {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: tableName(),
-              Key: roomKey(roomId),
-              UpdateExpression: `SET ${sets.join(', ')}, updated_at = :now`,
-              ConditionExpression: 'attribute_exists(admins.#admin) AND size(members) <= :max',
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: values,
-            },
-          },
-          ...newcomers.map((m) => put(memberToItem(m))),
-        ],
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return transactIf([
+    {
+      Update: {
+        TableName: tableName(),
+        Key: roomKey(roomId),
+        UpdateExpression: `SET ${sets.join(', ')}, updated_at = :now`,
+        ConditionExpression: 'attribute_exists(admins.#admin) AND size(members) <= :max',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    },
+    ...newcomers.map((m) => put(memberToItem(m))),
+  ]);
 }
 
 /** Removes a member (and any admin role): room map and member item together. */
@@ -108,30 +77,19 @@ export async function removeMember(
   userId: string,
   at: string,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: tableName(),
-              Key: roomKey(roomId),
-              UpdateExpression: 'REMOVE members.#user, admins.#user SET updated_at = :now',
-              ConditionExpression:
-                'attribute_exists(admins.#admin) AND attribute_exists(members.#user)',
-              ExpressionAttributeNames: { '#admin': adminId, '#user': userId },
-              ExpressionAttributeValues: { ':now': at },
-            },
-          },
-          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
-        ],
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return transactIf([
+    {
+      Update: {
+        TableName: tableName(),
+        Key: roomKey(roomId),
+        UpdateExpression: 'REMOVE members.#user, admins.#user SET updated_at = :now',
+        ConditionExpression: 'attribute_exists(admins.#admin) AND attribute_exists(members.#user)',
+        ExpressionAttributeNames: { '#admin': adminId, '#user': userId },
+        ExpressionAttributeValues: { ':now': at },
+      },
+    },
+    { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+  ]);
 }
 
 /**
@@ -155,29 +113,19 @@ export async function leaveGroup(
     expression += ', admins.#next = :now';
     condition += ' AND attribute_exists(members.#next)';
   }
-  try {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: tableName(),
-              Key: roomKey(roomId),
-              UpdateExpression: expression,
-              ConditionExpression: condition,
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: values,
-            },
-          },
-          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
-        ],
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return transactIf([
+    {
+      Update: {
+        TableName: tableName(),
+        Key: roomKey(roomId),
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    },
+    { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+  ]);
 }
 
 /**
@@ -186,26 +134,16 @@ export async function leaveGroup(
  * background (a big room cannot be deleted inside a request).
  */
 export async function deleteLastMember(roomId: string, userId: string): Promise<boolean> {
-  try {
-    await ddb().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Delete: {
-              TableName: tableName(),
-              Key: roomKey(roomId),
-              ConditionExpression: 'attribute_exists(members.#user) AND size(members) = :one',
-              ExpressionAttributeNames: { '#user': userId },
-              ExpressionAttributeValues: { ':one': 1 },
-            },
-          },
-          { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
-        ],
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return transactIf([
+    {
+      Delete: {
+        TableName: tableName(),
+        Key: roomKey(roomId),
+        ConditionExpression: 'attribute_exists(members.#user) AND size(members) = :one',
+        ExpressionAttributeNames: { '#user': userId },
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    },
+    { Delete: { TableName: tableName(), Key: memberKey(userId, roomId) } },
+  ]);
 }

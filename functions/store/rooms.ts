@@ -1,7 +1,8 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { RoomRecord } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
+import { updateIf } from './conditional.ts';
 
 /** Room META item: pk ROOM#<room_id>, sk META. Holds membership, admins and the message sequence. */
 export const roomKey = (roomId: string): Key => ({ pk: `ROOM#${roomId}`, sk: 'META' });
@@ -65,20 +66,12 @@ export async function clearRoomForEveryone(
   seq: number,
   at: string,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: roomKey(roomId),
-        UpdateExpression: 'SET cleared_seq = :seq, cleared_at = :at, updated_at = :at',
-        ConditionExpression:
-          'attribute_exists(pk) AND (attribute_not_exists(cleared_seq) OR cleared_seq < :seq)',
-        ExpressionAttributeValues: { ':seq': seq, ':at': at },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-    throw error;
-  }
+  const done = await updateIf({
+    Key: roomKey(roomId),
+    UpdateExpression: 'SET cleared_seq = :seq, cleared_at = :at, updated_at = :at',
+    ConditionExpression:
+      'attribute_exists(pk) AND (attribute_not_exists(cleared_seq) OR cleared_seq < :seq)',
+    ExpressionAttributeValues: { ':seq': seq, ':at': at },
+  });
+  return done !== undefined;
 }

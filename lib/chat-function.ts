@@ -50,6 +50,7 @@ export class ChatFunction extends NodejsFunction {
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: 'chat',
+        POWERTOOLS_METRICS_NAMESPACE: 'Chat',
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

@@ -110,6 +110,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
     [ENV.presenceGraceSeconds]: String(options.graceSeconds ?? 30),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // No CloudWatch here: metrics would only be EMF lines on stdout.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   });
   await warm(allHandlers());
 

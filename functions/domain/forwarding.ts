@@ -8,7 +8,7 @@ import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import type { ForwardMetadata, MessageRecord, RoomRecord } from './model.ts';
-import { queueForOffline } from './offline.ts';
+import { queueForOffline } from './offline-queue.ts';
 import { enforceRateLimit } from './rate-limits.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { messageSummary, messageView } from './views.ts';

@@ -14,7 +14,7 @@ import { getRoom } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import type { MessageRecord, RoomRecord } from './model.ts';
-import { queueForOffline } from './offline.ts';
+import { queueForOffline } from './offline-queue.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { type MessageView, messageSummary, messageView } from './views.ts';

@@ -1,24 +1,12 @@
-import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { publishPush } from '#platform/push.ts';
-import { enqueue } from '#platform/queues.ts';
 import { getConnections } from '#store/connections.ts';
 import { getMember } from '#store/members.ts';
 import { putPending } from '#store/pending.ts';
 import { claimPushSlot, confirmPushSent, listDevices } from '#store/push.ts';
+import type { OfflineDelivery } from './offline-queue.ts';
 import { flushPending } from './pending.ts';
-import { isMutedNow, type MessageView } from './views.ts';
-
-/** Body of an offline-delivery queue message: one member, one message. */
-export interface OfflineDelivery {
-  user_id: string;
-  message: MessageView;
-}
-
-export async function queueForOffline(userIds: Iterable<string>, message: MessageView) {
-  const bodies: OfflineDelivery[] = [...userIds].map((user_id) => ({ user_id, message }));
-  if (bodies.length > 0) await enqueue(requireEnv(ENV.offlineQueueUrl), bodies);
-}
+import { isMutedNow } from './views.ts';
 
 /**
  * The offline-delivery consumer's work for one message. Every step is safe to

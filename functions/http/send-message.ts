@@ -1,12 +1,14 @@
 import { sendMessage } from '#domain/messages.ts';
 import { roomParams, sendMessageBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
+import { recordSend } from '#platform/observability.ts';
 
 /** POST /api/chat/rooms/{room_id}/messages: the same effects as the WebSocket send-message. */
 export const handler = httpRoute(
   { params: roomParams, body: sendMessageBody },
   async ({ caller, params, body }) => {
     const result = await sendMessage(caller, params.room_id, body);
+    recordSend(result);
     return {
       status: result.duplicate ? 200 : 201,
       message: result.duplicate ? 'Message already sent' : 'Message sent',

@@ -1,12 +1,20 @@
 import {
+  ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
-import { connectionsApi } from './clients.ts';
+import { ENV, requireEnv } from './env.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
+
+let managementClient: ApiGatewayManagementApiClient | undefined;
+/** The @connections API of the WebSocket stage (WS_ENDPOINT), created on first use. */
+function connectionsApi(): ApiGatewayManagementApiClient {
+  managementClient ??= new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsEndpoint) });
+  return managementClient;
+}
 
 export type PostResult = 'delivered' | 'gone' | 'failed';
 

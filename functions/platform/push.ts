@@ -2,8 +2,8 @@ import {
   CreatePlatformEndpointCommand,
   DeleteEndpointCommand,
   PublishCommand,
+  SNSClient,
 } from '@aws-sdk/client-sns';
-import { sns } from './clients.ts';
 import { ENV, optionalEnv, requireEnv } from './env.ts';
 
 export interface PushNotification {
@@ -11,6 +11,12 @@ export interface PushNotification {
   body: string;
   data: Record<string, string>;
 }
+
+let snsClient: SNSClient | undefined;
+const sns = () => {
+  snsClient ??= new SNSClient({});
+  return snsClient;
+};
 
 const platformApplicationArn = () => optionalEnv(ENV.pushPlatformApplicationArn);
 

@@ -1,5 +1,10 @@
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { sqs } from './clients.ts';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+
+let sqsClient: SQSClient | undefined;
+const sqs = () => {
+  sqsClient ??= new SQSClient({});
+  return sqsClient;
+};
 
 /**
  * Sends bodies to a queue in batches of 10 (the SQS maximum), in parallel.

@@ -2,6 +2,7 @@ import { sendToConnection } from '#domain/delivery.ts';
 import { events } from '#domain/events.ts';
 import { sendMessage } from '#domain/messages.ts';
 import { wsSendMessage } from '#domain/schemas.ts';
+import { recordSend } from '#platform/observability.ts';
 import { wsAction } from '#platform/ws.ts';
 
 export const handler = wsAction(
@@ -9,6 +10,7 @@ export const handler = wsAction(
   wsSendMessage,
   async ({ caller, connectionId, body }) => {
     const result = await sendMessage(caller, body.room_id, body);
+    recordSend(result);
     await sendToConnection(
       connectionId,
       events.messageConfirmed({

@@ -6,6 +6,7 @@ export async function localAws() {
   // No client connects in integration tests: nothing is ever posted here.
   process.env.WS_ENDPOINT = 'http://127.0.0.1:9';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   return aws;
 }
 

@@ -16,6 +16,7 @@ export function setTestEnv() {
     PURGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/purge',
     PUSH_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:push',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
   });
 }
 

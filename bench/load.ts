@@ -129,7 +129,12 @@ export async function runLoad(
                 if (started !== undefined) latencies.push(performance.now() - started);
               }
             });
-            socket.once('open', () => done(socket));
+            socket.once('open', () => {
+              // The app's heartbeat (CONTRACT: every 25 s); without it the sweeper rightly drops the socket.
+              const timer = setInterval(() => socket.send(JSON.stringify({ action: 'ping' })), 25_000);
+              socket.once('close', () => clearInterval(timer));
+              done(socket);
+            });
             socket.once('error', fail);
           }),
       ),

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '#local/ports.ts';
-import { eventually } from '../support/chat-client.ts';
+import { ChatClient, eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
 /** `npm start` itself (a real process), and the local cloud's duplicate-delivery switch. */
@@ -33,38 +33,89 @@ const alive = (pid: number) => {
   }
 };
 
+/** Runs `npm start`'s entry as its own process and waits for its ready line. */
+async function startProcess(env: Record<string, string> = {}) {
+  const [httpPort, wsPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    process.execPath,
+    [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'],
+    {
+      env: { ...process.env, HTTP_PORT: String(httpPort), WS_PORT: String(wsPort), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  await new Promise<void>((done, fail) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/^ready/m.test(output)) done();
+    });
+    child.once('exit', (code) => fail(new Error(`exited ${code}: ${output}`)));
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return {
+    pid: child.pid!,
+    http: `http://127.0.0.1:${httpPort}`,
+    ws: `ws://127.0.0.1:${wsPort}`,
+    output: () => output,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 describe('npm start', () => {
   it('prints ready, answers /local/health, and on SIGTERM stops leaving no child process', async () => {
-    const [httpPort, wsPort] = [await freePort(), await freePort()];
-    const child = spawn(
-      process.execPath,
-      [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'],
-      {
-        env: { ...process.env, HTTP_PORT: String(httpPort), WS_PORT: String(wsPort) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    await new Promise<void>((done, fail) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (/^ready/m.test(output)) done();
-      });
-      child.once('exit', (code) => fail(new Error(`exited ${code}: ${output}`)));
-    });
-    expect((await fetch(`http://127.0.0.1:${httpPort}/local/health`)).status).toBe(200);
-    const jwks = (await (
-      await fetch(`http://127.0.0.1:${httpPort}/local/.well-known/jwks.json`)
-    ).json()) as { keys: { kty: string; d?: string }[] };
+    const started = await startProcess();
+    expect(started.output()).toMatch(/^ready/m);
+    expect((await fetch(`${started.http}/local/health`)).status).toBe(200);
+    const jwks = (await (await fetch(`${started.http}/local/.well-known/jwks.json`)).json()) as {
+      keys: { kty: string; d?: string }[];
+    };
     expect(jwks.keys[0]).toMatchObject({ kty: 'RSA' });
     expect(jwks.keys[0]!.d).toBeUndefined();
 
-    const spawned = descendants(child.pid!);
+    const spawned = descendants(started.pid);
     expect(spawned.length).toBeGreaterThan(0);
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await started.stop()).toBe(0);
     await eventually(async () => expect(spawned.filter(alive)).toEqual([]), 10_000);
+  });
+});
+
+describe('DATA_DIR', () => {
+  it('keeps rooms, messages and the sign-in key between runs of npm start', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dataDir = mkdtempSync(`${tmpdir()}/chat-data-`);
+    const first = await startProcess({ DATA_DIR: dataDir });
+    const { token } = (await (
+      await fetch(`${first.http}/local/token`, { method: 'POST', body: '{"sub":"keep_ann"}' })
+    ).json()) as { token: string };
+    const ann = new ChatClient('keep_ann', token, first.http, first.ws);
+    const room = (
+      await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'kept',
+        member_ids: [],
+      })
+    ).body.data;
+    await ann.http('POST', `/api/chat/rooms/${room.id}/messages`, { content: 'still here' });
+    await first.stop();
+
+    const second = await startProcess({ DATA_DIR: dataDir });
+    try {
+      // The token from the first run still verifies: the issuer key was kept too.
+      const again = new ChatClient('keep_ann', token, second.http, second.ws);
+      const listed = await again.http<{ messages: { content: string }[] }>(
+        'GET',
+        `/api/chat/rooms/${room.id}/messages`,
+      );
+      expect(listed.status).toBe(200);
+      expect(listed.body.data.messages.map((m) => m.content)).toEqual(['still here']);
+    } finally {
+      await second.stop();
+    }
   });
 });
 

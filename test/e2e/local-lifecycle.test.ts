@@ -35,12 +35,13 @@ const alive = (pid: number) => {
 
 /** Runs `npm start`'s entry as its own process and waits for its ready line. */
 async function startProcess(env: Record<string, string> = {}) {
-  const [httpPort, wsPort] = [await freePort(), await freePort()];
+  const httpPort = env.HTTP_PORT ?? String(await freePort());
+  const wsPort = env.WS_PORT ?? String(await freePort());
   const child = spawn(
     process.execPath,
     [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'],
     {
-      env: { ...process.env, HTTP_PORT: String(httpPort), WS_PORT: String(wsPort), ...env },
+      env: { ...process.env, ...env, HTTP_PORT: httpPort, WS_PORT: wsPort },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -103,7 +104,12 @@ describe('DATA_DIR', () => {
     await ann.http('POST', `/api/chat/rooms/${room.id}/messages`, { content: 'still here' });
     await first.stop();
 
-    const second = await startProcess({ DATA_DIR: dataDir });
+    // Same ports: the token's issuer is the local HTTP address.
+    const second = await startProcess({
+      DATA_DIR: dataDir,
+      HTTP_PORT: new URL(first.http).port,
+      WS_PORT: new URL(first.ws).port,
+    });
     try {
       // The token from the first run still verifies: the issuer key was kept too.
       const again = new ChatClient('keep_ann', token, second.http, second.ws);

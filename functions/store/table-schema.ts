@@ -17,3 +17,19 @@ export const tableSchema = {
 } as const;
 
 export type TableSchema = typeof tableSchema;
+
+/** The keys and indexes in DynamoDB's own API shape (CreateTable, and CloudFormation's). */
+export const tableKeyDefinitions = {
+  KeySchema: [
+    { AttributeName: tableSchema.partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: tableSchema.sortKey, KeyType: 'RANGE' as const },
+  ],
+  GlobalSecondaryIndexes: tableSchema.globalIndexes.map((g) => ({
+    IndexName: g.name,
+    KeySchema: [
+      { AttributeName: g.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: g.sortKey, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  })),
+};

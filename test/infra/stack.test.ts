@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpRoutes, queues, schedules, streamConsumers, wsRoutes } from '#functions/routes.ts';
-import { tableSchema } from '#store/table-schema.ts';
+import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
 import { buildApp } from '../../lib/app.ts';
 import { ChatStack } from '../../lib/chat-stack.ts';
 
@@ -35,22 +35,12 @@ describe('the synthesized stack', () => {
   it('defines the single table exactly as the shared schema (keys, GSI, TTL, stream)', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [
-        { AttributeName: tableSchema.partitionKey, KeyType: 'HASH' },
-        { AttributeName: tableSchema.sortKey, KeyType: 'RANGE' },
-      ],
+      KeySchema: tableKeyDefinitions.KeySchema,
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: tableSchema.ttlAttribute, Enabled: true },
       StreamSpecification: { StreamViewType: tableSchema.streamView },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      GlobalSecondaryIndexes: tableSchema.globalIndexes.map((g) => ({
-        IndexName: g.name,
-        KeySchema: [
-          { AttributeName: g.partitionKey, KeyType: 'HASH' },
-          { AttributeName: g.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      })),
+      GlobalSecondaryIndexes: tableKeyDefinitions.GlobalSecondaryIndexes,
     });
   });
 

@@ -77,7 +77,12 @@ function messageWrites(message: MessageRecord, summary: MessageSummary): Transac
 }
 
 export interface AppendOptions {
-  /** The sender's temp_id: its receipt is created only if absent (the idempotency key). */
+  /**
+   * The sender's temp_id: its receipt is created only if absent (the idempotency
+   * key). Not Powertools idempotency: the receipt rides in the message's own
+   * transaction, so "stored" and "remembered" can never disagree, at no extra
+   * round trip; the utility would add its own writes around the handler.
+   */
   tempId?: string | undefined;
   /** Forwarding: the source message's forwarded_count moves with the copies. */
   forwardedFrom?: MessageRecord | undefined;

@@ -69,6 +69,26 @@ describe('rate limits', () => {
     expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
+  it('limits key uploads per user', async () => {
+    const dee = await env.client('v_dee');
+    const pem = () =>
+      generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      statuses.push(
+        (
+          await dee.http('POST', '/api/chat/encryption/keys', {
+            public_key: pem(),
+            device_id: 'phone',
+            key_id: `k${i}`,
+          })
+        ).status,
+      );
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true);
+    expect(statuses[20]).toBe(429);
+  });
+
   it('caps the devices that may hold encryption keys', async () => {
     const cy = await env.client('v_cy');
     const pem = () =>

@@ -205,6 +205,17 @@ describe('forwarding', () => {
     const outsider = await env.client('f_out');
     expect((await forward([mine.id], original.id, outsider)).status).toBe(403);
 
+    // A source deleted for everyone, or cleared for the caller, cannot be forwarded.
+    const doomed = (
+      await kit.http<Message>('POST', `/api/chat/rooms/${mine.id}/messages`, { content: 'oops' })
+    ).body.data;
+    await kit.http('DELETE', `/api/chat/messages/${doomed.id}`);
+    expect((await forward([mine.id], doomed.id)).status).toBe(404);
+    const leoRoom = await group(leo, ['f_kit']);
+    const cleared = await send(leo, leoRoom.id, 'before the clear');
+    await kit.http('DELETE', `/api/chat/rooms/${leoRoom.id}/messages`);
+    expect((await forward([mine.id], cleared.id)).status).toBe(404);
+
     const encrypted = (
       await kit.http<Message>('POST', `/api/chat/rooms/${mine.id}/messages`, {
         content: '',

@@ -103,7 +103,7 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined>(
   schemas: Schemas<B, Q, P>,
   handle: (request: HttpRequest<B, Q, P>) => Promise<HttpReply>,
 ) {
-  return middy<HttpEvent, HttpResult, Error, Context>()
+  const handler = middy<HttpEvent, HttpResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(errorEnvelope())
     .handler(async (event) => {
@@ -121,4 +121,6 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined>(
       body.data = result.data;
       return reply(result.status ?? 200, body);
     });
+  // The API documents (docs/) are generated from these same schemas.
+  return Object.assign(handler, { schemas });
 }

@@ -49,7 +49,7 @@ export function wsAction<T>(
   schema: z.ZodMiniType<T>,
   handle: (request: WsRequest<T>) => Promise<void>,
 ) {
-  return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
+  const handler = middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
       const connectionId = event.requestContext.connectionId;
@@ -75,6 +75,8 @@ export function wsAction<T>(
       }
       return OK;
     });
+  // The API documents (docs/) are generated from this same schema.
+  return Object.assign(handler, { schema, action });
 }
 
 function parseFrame(body: string | undefined): Record<string, unknown> {

@@ -50,7 +50,10 @@ function event(init: {
 }
 
 type Res = APIGatewayProxyStructuredResultV2;
-const call = async (h: typeof createRoom, e: APIGatewayProxyEventV2) => {
+const call = async (
+  h: (e: APIGatewayProxyEventV2, c: Context) => Promise<unknown>,
+  e: APIGatewayProxyEventV2,
+) => {
   const res = (await h(e, context)) as Res;
   return { status: res.statusCode, body: JSON.parse(res.body!) as Record<string, never> };
 };

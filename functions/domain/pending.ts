@@ -1,5 +1,6 @@
 import { LIMITS } from '#platform/limits.ts';
 import { postToConnection } from '#platform/post-to-connection.ts';
+import { getConnection } from '#store/connections.ts';
 import { getMessagesByIds } from '#store/messages.ts';
 import { deletePending, listPending } from '#store/pending.ts';
 import { events } from './events.ts';
@@ -37,5 +38,23 @@ export async function flushPending(userId: string, connectionIds: readonly strin
     await deletePending(userId, done);
     delivered += done.length;
     if (blocked || batch.length < LIMITS.pendingFlushBatch) return { delivered, blocked };
+  }
+}
+
+/** A connection younger than this that refuses a post may still be inside $connect. */
+const STILL_CONNECTING_MS = 10_000;
+
+/**
+ * The flush queued by $connect. If the new connection refused the post while
+ * it is seconds old, it may still be inside $connect: throwing fails the queue
+ * record so SQS retries it. An older one is gone; its messages stay pending for
+ * the next connection.
+ */
+export async function flushNewConnection(userId: string, connectionId: string) {
+  const { blocked } = await flushPending(userId, [connectionId]);
+  if (!blocked) return;
+  const conn = await getConnection(connectionId);
+  if (conn && Date.now() - Date.parse(conn.connected_at) < STILL_CONNECTING_MS) {
+    throw new Error('Connection not ready for its pending messages yet');
   }
 }

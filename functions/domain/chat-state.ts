@@ -5,7 +5,7 @@ import { deleteLastMember, leaveGroup } from '#store/room-membership.ts';
 import { clearRoomForEveryone } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import type { RoomRecord } from './model.ts';
+import { isAdmin, type RoomRecord } from './model.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { isMutedNow, membersByJoinOrder } from './views.ts';
 
@@ -48,7 +48,7 @@ export async function clearChat(caller: Caller, roomId: string, forEveryone: boo
   const { room } = await requireMembership(roomId, caller.userId);
   const at = nowIso();
   if (forEveryone) {
-    if (!(caller.userId in room.admins) && room.created_by !== caller.userId) {
+    if (!isAdmin(room, caller.userId) && room.created_by !== caller.userId) {
       throw forbidden('Only an admin or the creator can clear a room for everyone');
     }
     if (room.seq > room.cleared_seq) await clearRoomForEveryone(roomId, room.seq, at);

@@ -7,7 +7,7 @@ import { getMessage, messageId } from '#store/messages.ts';
 import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import type { ForwardMetadata, MessageRecord, RoomRecord } from './model.ts';
+import { type ForwardMetadata, isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { enforceRateLimit } from './rate-limits.ts';
 import { nowIso, requireMembership } from './rooms.ts';
@@ -52,7 +52,7 @@ export async function forwardMessage(
     if (outcome.kind === 'stored') return deliverCopies(source, copies, rooms);
     if (outcome.kind === 'source-gone') throw notFound('Message');
     if (outcome.kind === 'stale' && outcome.room) {
-      if (!(caller.userId in outcome.room.members))
+      if (!isMember(outcome.room, caller.userId))
         throw forbidden('You are not a member of every target room');
       rooms.set(outcome.roomId, outcome.room);
       continue;
@@ -73,7 +73,7 @@ async function loadTargets(caller: Caller, targets: string[]) {
     const room = rooms.get(id);
     const member = members.get(id);
     if (!room || member?.is_deleted) throw notFound(`Room ${id}`);
-    if (!member || !(caller.userId in room.members))
+    if (!member || !isMember(room, caller.userId))
       throw forbidden(`You are not a member of room ${id}`);
   }
   return rooms;

@@ -13,7 +13,7 @@ import {
 import { getRoom } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import type { MessageRecord, RoomRecord } from './model.ts';
+import { isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
@@ -37,7 +37,7 @@ const MAX_APPEND_ATTEMPTS = 64;
 
 function requireSender(room: RoomRecord | undefined, userId: string): RoomRecord {
   if (!room) throw notFound('Room');
-  if (!(userId in room.members)) throw forbidden('You are not a member of this room');
+  if (!isMember(room, userId)) throw forbidden('You are not a member of this room');
   return room;
 }
 
@@ -166,7 +166,7 @@ export async function deleteMessage(caller: Caller, id: string) {
   if (!where) throw notFound('Message');
   const [message, room] = await Promise.all([getMessage(id), getRoom(where.roomId)]);
   if (!message || !room) throw notFound('Message');
-  if (!(caller.userId in room.members)) throw forbidden('You are not a member of this room');
+  if (!isMember(room, caller.userId)) throw forbidden('You are not a member of this room');
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
   const deletedAt = nowIso();
   if (!message.is_deleted) {

@@ -87,3 +87,12 @@ export interface MessageRecord {
   is_deleted: boolean;
   created_at: string;
 }
+
+/**
+ * Membership tests use own properties only: `userId in room.members` would make
+ * a user named `toString` or `constructor` a member of every room.
+ */
+export const isMember = (room: Pick<RoomRecord, 'members'>, userId: string) =>
+  Object.hasOwn(room.members, userId);
+export const isAdmin = (room: Pick<RoomRecord, 'admins'>, userId: string) =>
+  Object.hasOwn(room.admins, userId);

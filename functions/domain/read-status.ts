@@ -12,7 +12,7 @@ import { parseMessageId } from '#store/messages.ts';
 import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import type { MemberState, RoomRecord } from './model.ts';
+import { isMember, type MemberState, type RoomRecord } from './model.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { unreadCount } from './unread.ts';
 
@@ -97,7 +97,7 @@ export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) 
     const room = rooms.get(id);
     const member = members.get(id);
     if (!room || member?.is_deleted) throw notFound(`Room ${id}`);
-    if (!member || !(caller.userId in room.members))
+    if (!member || !isMember(room, caller.userId))
       throw forbidden(`You are not a member of room ${id}`);
   }
   const at = nowIso();

@@ -9,7 +9,7 @@ import {
   removeMember as storeRemoveMember,
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
-import type { MemberState, RoomRecord } from './model.ts';
+import { isAdmin, isMember, type MemberState, type RoomRecord } from './model.ts';
 import type { CreateRoomInput } from './schemas.ts';
 import { roomView } from './views.ts';
 
@@ -25,7 +25,7 @@ export async function requireMembership(
 ): Promise<{ room: RoomRecord; member: MemberState }> {
   const [room, member] = await Promise.all([getRoom(roomId), getMember(userId, roomId)]);
   if (!room) throw notFound('Room');
-  if (!(userId in room.members) || !member) throw forbidden('You are not a member of this room');
+  if (!isMember(room, userId) || !member) throw forbidden('You are not a member of this room');
   // A room the user deleted is gone for them (CONTRACT §3) until a new message brings it back.
   if (member.is_deleted) throw notFound('Room');
   return { room, member };
@@ -112,7 +112,7 @@ export async function listRooms(
   const rooms = await getRooms(page.members.map((m) => m.room_id));
   const views = page.members.flatMap((member) => {
     const room = rooms.get(member.room_id);
-    return room && caller.userId in room.members ? [roomView(room, member)] : [];
+    return room && isMember(room, caller.userId) ? [roomView(room, member)] : [];
   });
   return { rooms: views, next_cursor: page.nextCursor };
 }
@@ -120,7 +120,7 @@ export async function listRooms(
 export async function addMembers(caller: Caller, roomId: string, userIds: string[]) {
   const { room } = await requireMembership(roomId, caller.userId);
   requireGroupAdmin(room, caller.userId);
-  const newcomers = [...new Set(userIds)].filter((u) => !(u in room.members));
+  const newcomers = [...new Set(userIds)].filter((u) => !isMember(room, u));
   if (newcomers.length === 0) return viewFor(roomId, caller.userId);
   if (Object.keys(room.members).length + newcomers.length > LIMITS.groupMembers) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
@@ -139,7 +139,7 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
   if (userId === caller.userId) {
     throw conflict('To leave a room, use DELETE /api/chat/rooms/{room_id}');
   }
-  if (!(userId in room.members)) throw notFound('Member');
+  if (!isMember(room, userId)) throw notFound('Member');
   if (!(await storeRemoveMember(roomId, caller.userId, userId, nowIso()))) {
     throw conflict('The room changed while removing the member; try again');
   }
@@ -148,5 +148,5 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
 
 function requireGroupAdmin(room: RoomRecord, userId: string) {
   if (room.type !== 'group') throw conflict('Members of a direct room cannot change');
-  if (!(userId in room.admins)) throw forbidden('Only an admin can change members');
+  if (!isAdmin(room, userId)) throw forbidden('Only an admin can change members');
 }

@@ -20,6 +20,97 @@ export const roomId = z
   .check(z.minLength(1), z.maxLength(64), z.regex(/^[0-9A-Za-z_-]+$/, 'is not a room id'));
 export const messageId = z.string().check(z.minLength(3), z.maxLength(80));
 
+/**
+ * A lone UTF-16 surrogate is not text: DynamoDB and SQS may refuse it. With the
+ * `u` flag this class matches only unpaired surrogates.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const wellFormed = z.refine<string>((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text');
+
+/** Keys that would reach an object's prototype if the value were ever merged or assigned. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** DynamoDB stores magnitudes from 1e-130; larger than 2^53 the SDK refuses a JS number. */
+const SMALLEST_MAGNITUDE = 1e-130;
+
+export interface JsonRules {
+  maxDepth: number;
+  maxBytes: number;
+  maxKeyChars: number;
+}
+
+/**
+ * The first reason `value` could not be stored as a DynamoDB attribute, with its
+ * path, or undefined when it can. Iterative and depth-first, and it stops at
+ * `maxDepth`, so a hostile 5,000-level document costs nine steps, not the stack.
+ */
+export function storableJsonProblem(
+  value: unknown,
+  rules: JsonRules,
+): { path: PropertyKey[]; message: string } | undefined {
+  const stack: { value: unknown; path: PropertyKey[]; depth: number }[] = [
+    { value, path: [], depth: 0 },
+  ];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { value: v, path, depth } = next;
+    if (v === null || typeof v === 'boolean') continue;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return { path, message: 'must be valid Unicode text' };
+      continue;
+    }
+    if (typeof v === 'number') {
+      const magnitude = Math.abs(v);
+      if (!Number.isFinite(v) || magnitude > Number.MAX_SAFE_INTEGER) {
+        return { path, message: 'must be a number within ±(2^53 - 1)' };
+      }
+      if (magnitude !== 0 && magnitude < SMALLEST_MAGNITUDE) {
+        return { path, message: 'must be 0 or at least 1e-130 in magnitude' };
+      }
+      continue;
+    }
+    if (typeof v !== 'object') return { path, message: 'must be JSON' };
+    if (depth >= rules.maxDepth) {
+      return { path, message: `must nest at most ${rules.maxDepth} levels of objects and arrays` };
+    }
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        stack.push({ value: item, path: [...path, i], depth: depth + 1 });
+      });
+      continue;
+    }
+    for (const [key, item] of Object.entries(v)) {
+      if (key === '') return { path, message: 'must not have an empty key' };
+      if (RESERVED_KEYS.has(key)) return { path, message: `must not have the key "${key}"` };
+      if (key.length > rules.maxKeyChars || LONE_SURROGATE.test(key)) {
+        return {
+          path,
+          message: `keys must be valid text of at most ${rules.maxKeyChars} characters`,
+        };
+      }
+      stack.push({ value: item, path: [...path, key], depth: depth + 1 });
+    }
+  }
+  // Only reached for a document within maxDepth, so stringifying it is safe.
+  if (Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') > rules.maxBytes) {
+    return { path: [], message: `must be at most ${rules.maxBytes} bytes as JSON` };
+  }
+  return undefined;
+}
+
+/** Free-form JSON that DynamoDB will always accept (depth, numbers, keys, size). */
+export const storableJson = (rules: JsonRules) =>
+  z.unknown().check(
+    z.superRefine((value, ctx) => {
+      const problem = storableJsonProblem(value, rules);
+      if (problem) ctx.addIssue({ code: 'custom', input: value, ...problem });
+    }),
+  );
+
+export const mediaJson = storableJson({
+  maxDepth: LIMITS.mediaDepth,
+  maxBytes: LIMITS.mediaBytes,
+  maxKeyChars: 256,
+});
+
 const pageLimit = z._default(
   z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.pageSizeMax)),
   LIMITS.pageSizeDefault,
@@ -29,7 +120,7 @@ export const createRoomBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('direct'), member_ids: z.array(userId).check(z.length(1)) }),
   z.object({
     type: z.literal('group'),
-    name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+    name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), wellFormed),
     member_ids: z._default(z.array(userId).check(z.maxLength(LIMITS.groupMembers - 1)), []),
   }),
 ]);
@@ -58,12 +149,12 @@ export const listMessagesQuery = z.object({
 });
 
 const sendFields = {
-  content: z._default(z.string().check(z.maxLength(LIMITS.contentChars)), ''),
+  content: z._default(z.string().check(z.maxLength(LIMITS.contentChars), wellFormed), ''),
   temp_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   message_type: z._default(z.string().check(z.minLength(1), z.maxLength(32)), 'text'),
   reply_to_message_id: z.nullish(messageId),
   file_url: z.nullish(z.url().check(z.maxLength(2048))),
-  media: z.optional(z.unknown()),
+  media: z.optional(mediaJson),
   is_encrypted: z._default(z.boolean(), false),
   encryption_key_id: z.nullish(z.string().check(z.minLength(1), z.maxLength(255))),
   encrypted_content: z.nullish(z.string().check(z.maxLength(LIMITS.bodyBytes))),
@@ -71,40 +162,36 @@ const sendFields = {
 
 type SendFields = z.infer<z.ZodMiniObject<typeof sendFields>>;
 
-function checkSendRules(
-  body: SendFields,
-  ctx: {
-    addIssue: (issue: {
-      code: 'custom';
-      message: string;
-      path?: PropertyKey[];
-      input: unknown;
-    }) => void;
-  },
-) {
+type Issue = { code: 'custom'; message: string; path?: PropertyKey[]; input: unknown };
+
+const present = (value: unknown) => value !== undefined && value !== null;
+
+/**
+ * The server enforces what "encrypted" means instead of trusting the flag: an
+ * encrypted message carries no plaintext (no content, media or file_url; those
+ * belong inside the ciphertext), and ciphertext is only accepted on a message
+ * flagged encrypted, so no rule keyed on the flag (push text, forwarding) can
+ * be bypassed by clearing it.
+ */
+function checkSendRules(body: SendFields, ctx: { addIssue: (issue: Issue) => void }) {
+  const refuse = (field: keyof SendFields, message: string) =>
+    ctx.addIssue({ code: 'custom', input: body, path: [field], message });
   if (body.is_encrypted) {
-    if (!body.encrypted_content || !body.encryption_key_id) {
-      ctx.addIssue({
-        code: 'custom',
-        input: body,
-        message: 'encrypted messages need encrypted_content and encryption_key_id',
-      });
+    if (!body.encrypted_content)
+      refuse('encrypted_content', 'is required when is_encrypted is true');
+    if (!body.encryption_key_id)
+      refuse('encryption_key_id', 'is required when is_encrypted is true');
+    if (body.content !== '') refuse('content', 'must be empty for encrypted messages');
+    if (present(body.media)) refuse('media', 'must be absent for encrypted messages (encrypt it)');
+    if (present(body.file_url)) {
+      refuse('file_url', 'must be absent for encrypted messages (encrypt it)');
     }
-    if (body.content !== '') {
-      ctx.addIssue({
-        code: 'custom',
-        input: body,
-        path: ['content'],
-        message: 'must be empty for encrypted messages',
-      });
-    }
-  } else if (body.content.trim() === '' && !body.file_url && body.media === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      input: body,
-      path: ['content'],
-      message: 'a message needs content, file_url or media',
-    });
+    return;
+  }
+  if (present(body.encrypted_content)) refuse('encrypted_content', 'needs is_encrypted: true');
+  if (present(body.encryption_key_id)) refuse('encryption_key_id', 'needs is_encrypted: true');
+  if (body.content.trim() === '' && !body.file_url && !present(body.media)) {
+    refuse('content', 'a message needs content, file_url or media');
   }
 }
 

@@ -9,6 +9,9 @@ export const LIMITS = {
   batchReadRooms: 100,
   forwardTargets: 10,
   publicKeyBytes: 8 * 1024,
+  /** `media` is free-form JSON: bounded so DynamoDB always accepts it (it allows 32 levels). */
+  mediaDepth: 8,
+  mediaBytes: 16 * 1024,
   /** Posts to @connections in flight at once per fan-out (API Gateway quota is account-wide). */
   fanOutConcurrency: 32,
   /** last_seen is written at most this often per connection, to save write capacity. */
@@ -18,6 +21,14 @@ export const LIMITS = {
   /** $connect must return before its connection can be posted to. */
   flushDelaySeconds: 1,
   pendingFlushBatch: 100,
+  /** Rooms with more other members than this fan out through SQS chunks, off the send's request path. */
+  inlineFanOutMembers: 100,
+  /** Members per fan-out chunk (one SQS message, one consumer invocation's share). */
+  fanOutChunkMembers: 100,
+  /** Deleted and tombstoned seqs a room keeps for unread counts (exact unless more were deleted since a read). */
+  deletedSeqsKept: 1_000,
+  /** Seen receipts expire: they matter for the live "seen" ticks, not forever. */
+  seenReceiptTtlSeconds: 30 * 24 * 3600,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
 } as const;

@@ -36,7 +36,7 @@ export async function forwardMessage(
   if (source.is_deleted || source.seq <= Math.max(member.cleared_seq, sourceRoom.cleared_seq)) {
     throw notFound('Message');
   }
-  if (source.is_encrypted) {
+  if (carriesCiphertext(source)) {
     throw new AppError('UNPROCESSABLE', 'Encrypted messages cannot be forwarded by the server');
   }
   await enforceRateLimit(caller.userId, 'forward');
@@ -62,6 +62,16 @@ export async function forwardMessage(
   }
   throw conflict('The target rooms are busy; try again');
 }
+
+/**
+ * Any sign of ciphertext refuses the forward, whatever the flag says: a message
+ * stored before the send rules tied encrypted_content to is_encrypted may carry
+ * it unflagged, and a copy must never spread ciphertext to other rooms.
+ */
+const carriesCiphertext = (message: MessageRecord) =>
+  message.is_encrypted ||
+  (message.encrypted_content !== null && message.encrypted_content !== undefined) ||
+  (message.encryption_key_id !== null && message.encryption_key_id !== undefined);
 
 /** Every target must exist and have the caller as a (not-deleted) member. */
 async function loadTargets(caller: Caller, targets: string[]) {

@@ -26,18 +26,26 @@ const compiled: CompiledRoute[] = httpRoutes.map((route) => {
   return { route, pattern: new RegExp(`^${source}$`), params };
 });
 
+/** The route for method + path, with its path parameters still percent-encoded. */
 function match(method: string, path: string) {
   for (const c of compiled) {
     if (c.route.method !== method) continue;
     const m = c.pattern.exec(path);
     if (m) {
-      const pathParameters = Object.fromEntries(
-        c.params.map((p, i) => [p, decodeURIComponent(m[i + 1]!)]),
-      );
-      return { route: c.route, pathParameters };
+      const rawParameters = Object.fromEntries(c.params.map((p, i) => [p, m[i + 1]!]));
+      return { route: c.route, rawParameters };
     }
   }
   return undefined;
+}
+
+/** Decodes path parameters; a malformed `%` escape is the client's error (400), not ours. */
+function decodeParameters(raw: Record<string, string>): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, decodeURIComponent(v)]));
+  } catch {
+    return undefined;
+  }
 }
 
 const envelope = (code: string, message: string) =>
@@ -99,7 +107,7 @@ function toEvent(
     requestContext: {
       accountId: '000000000000',
       apiId: 'local-http',
-      domainName: url.host,
+      domainName: req.headers.host ?? '127.0.0.1',
       domainPrefix: 'local-http',
       http: {
         method: route.method,
@@ -123,7 +131,12 @@ async function handle(
   issuer: LocalIssuer,
   isReady: () => boolean,
 ) {
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  } catch {
+    return send(res, 400, envelope('VALIDATION_ERROR', 'Malformed request target'));
+  }
   const method = req.method ?? 'GET';
   const body = await readBody(req);
   if (body === undefined)
@@ -160,7 +173,10 @@ async function handle(
   const found = match(method, url.pathname);
   if (!found)
     return send(res, 404, envelope('NOT_FOUND', `No route for ${method} ${url.pathname}`));
-  const event = toEvent(req, url, found.route, found.pathParameters, body);
+  const pathParameters = decodeParameters(found.rawParameters);
+  if (!pathParameters)
+    return send(res, 400, envelope('VALIDATION_ERROR', 'Malformed percent-encoding in the path'));
+  const event = toEvent(req, url, found.route, pathParameters, body);
   const result = await invoke<APIGatewayProxyStructuredResultV2>(found.route.handler, event);
   const headers = Object.fromEntries(
     Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]),

@@ -87,14 +87,23 @@ export function createWsGateway(getPort: () => number): WsGateway {
     handleProtocols: (_offered, req) => chosenProtocol.get(req) ?? false,
   });
 
+  // No client can take the process down: every emitter a client can make fail
+  // (the server, the raw socket before the handshake, each WebSocket) has an
+  // 'error' listener. ws itself closes a bad socket with the right code (1009 for a
+  // frame over maxPayload, 1007 for invalid UTF-8, 1002 for a protocol error).
+  wss.on('error', (error) => console.error('[ws] server error', error));
+
   const server = createServer((req, res) => {
     handleManagement(req, res, connections, connecting).catch((error: unknown) => {
       console.error('[ws] @connections failed', error);
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
+  server.on('error', (error) => console.error('[ws] server error', error));
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client that resets the connection during $connect must not crash us.
+    socket.on('error', () => socket.destroy());
     upgrade(req, socket, head).catch((error: unknown) => {
       console.error('[ws] $connect failed', error);
       rejectUpgrade(socket, 500, 'Internal Server Error');
@@ -152,6 +161,7 @@ export function createWsGateway(getPort: () => number): WsGateway {
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn: LiveConnection = { socket: ws, lastActiveAt: Date.now(), authorizer, ...base };
         connections.set(connectionId, conn);
+        ws.on('error', (error) => logSocketError(connectionId, error));
         ws.on('message', (data, isBinary) =>
           onFrame(connectionId, conn, isBinary ? '' : data.toString()),
         );
@@ -199,6 +209,12 @@ export function createWsGateway(getPort: () => number): WsGateway {
   return { server, connecting, connections };
 }
 
+/** A client's bad frame is its own problem: ws has already closed that socket. */
+function logSocketError(connectionId: string, error: Error) {
+  const code = (error as Error & { code?: string }).code ?? error.message;
+  console.warn(`[ws] ${connectionId} closed: ${code}`);
+}
+
 function gone(res: ServerResponse) {
   res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' });
   res.end(JSON.stringify({ message: null }));
@@ -227,7 +243,13 @@ async function handleManagement(
       .end(JSON.stringify({ message: 'Not Found' }));
     return;
   }
-  const connectionId = decodeURIComponent(match[1]!);
+  let connectionId: string;
+  try {
+    connectionId = decodeURIComponent(match[1]!);
+  } catch {
+    res.writeHead(400, { 'x-amzn-errortype': 'BadRequestException' }).end();
+    return;
+  }
   const body = await readAll(req);
   const conn = connections.get(connectionId);
   if (connecting.has(connectionId) || !conn || conn.socket.readyState !== WebSocket.OPEN)

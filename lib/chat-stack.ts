@@ -4,6 +4,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import {
   httpRoutes,
@@ -21,6 +22,9 @@ import { Monitoring } from './monitoring.ts';
 import { Schedules } from './presence.ts';
 import { ChatTable } from './table.ts';
 import { ChatWebSocketApi } from './websocket-api.ts';
+
+/** Functions that hand out or read pagination cursors: only they get the cursor secret. */
+const PAGING_HANDLERS = new Set(['http/list-rooms', 'http/sync', 'ws/sync']);
 
 export interface ChatStackProps extends StackProps {
   stage: string;
@@ -63,8 +67,23 @@ export class ChatStack extends Stack {
       ...Object.fromEntries([...delivery.queues].map(([env, queue]) => [env, queue.queueUrl])),
     };
 
+    // Seals pagination cursors (functions/store/cursor.ts): generated here, never in a template.
+    const cursorSecret = new Secret(this, 'CursorKey', {
+      description: 'Key material that seals pagination cursors',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+
     const make = (handler: string, timeout?: Duration) => {
-      const fn = new ChatFunction(this, { handler, environment, timeout, retainLogs: retain });
+      const pages = PAGING_HANDLERS.has(handler);
+      const fn = new ChatFunction(this, {
+        handler,
+        environment: pages
+          ? { ...environment, [ENV.cursorKeySecretArn]: cursorSecret.secretArn }
+          : environment,
+        timeout,
+        retainLogs: retain,
+      });
+      if (pages) cursorSecret.grantRead(fn);
       table.grantReadWriteData(fn);
       for (const queue of delivery.queues.values()) queue.grantSendMessages(fn);
       delivery.pushTopic.grantPublish(fn);

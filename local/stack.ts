@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { allHandlers, queues, schedules, streamConsumers } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
 import { startDynamo } from './dynamodb.ts';
+import { loadOrCreateCursorKey } from './cursor-key.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { createIssuer } from './issuer.ts';
 import { warm } from './lambda-runtime.ts';
@@ -32,6 +33,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
     AWS_ENDPOINT_URL_SNS: messaging.endpoint,
     [ENV.tableName]: dynamo.tableName,
     [ENV.pushTopicArn]: messaging.topicArn,
+    [ENV.cursorKey]: loadOrCreateCursorKey(options.dataDir),
     ...messaging.queueUrls,
   };
   Object.assign(process.env, env);

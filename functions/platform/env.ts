@@ -20,6 +20,10 @@ export const ENV = {
   pushTopicArn: 'PUSH_TOPIC_ARN',
   /** Optional: SNS platform application for device endpoints. */
   pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',
+  /** Secret material for sealing pagination cursors, given directly (local stack, tests). */
+  cursorKey: 'CURSOR_KEY',
+  /** On AWS: the Secrets Manager secret holding that material, read at cold start. */
+  cursorKeySecretArn: 'CURSOR_KEY_SECRET_ARN',
   presenceGraceSeconds: 'PRESENCE_GRACE_SECONDS',
 } as const;
 

@@ -4,13 +4,25 @@ import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 /**
  * The local sign-in: an RS256 key made at start-up (kept under DATA_DIR when
  * set), tokens for any `sub`, and the JWKS the functions' aws-jwt-verify reads.
+ * Tokens carry `aud: chat-local`, which the local stack requires (JWT_AUDIENCE).
  */
-export interface LocalIssuer {
-  issuer: string;
-  jwks: { keys: JWK[] };
-  issue(sub: string, name?: string): Promise<string>;
+export interface IssueOptions {
+  /** Lifetime in seconds (default 12 h); e2e tests use a few seconds. */
+  expiresInSeconds?: number;
+  /** Tests only: a token this key signs for another app or issuer, which must be refused. */
+  audience?: string;
+  issuer?: string;
 }
 
+export interface LocalIssuer {
+  issuer: string;
+  audience: string;
+  jwks: { keys: JWK[] };
+  issue(sub: string, name?: string, options?: IssueOptions): Promise<string>;
+}
+
+export const LOCAL_AUDIENCE = 'chat-local';
+export const DEFAULT_TOKEN_SECONDS = 12 * 3600;
 const KID = 'local-dev-key';
 
 async function loadOrCreateKey(dataDir: string | undefined): Promise<JWK> {
@@ -31,14 +43,18 @@ export async function createIssuer(issuer: string, dataDir?: string): Promise<Lo
   const signingKey = await importJWK(privateJwk, 'RS256');
   return {
     issuer,
+    audience: LOCAL_AUDIENCE,
     jwks: { keys: [publicJwk] },
-    issue: (sub, name) =>
-      new SignJWT({ name: name ?? sub })
+    issue: (sub, name, options = {}) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ name: name ?? sub })
         .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'JWT' })
-        .setIssuer(issuer)
+        .setIssuer(options.issuer ?? issuer)
+        .setAudience(options.audience ?? LOCAL_AUDIENCE)
         .setSubject(sub)
-        .setIssuedAt()
-        .setExpirationTime('12h')
-        .sign(signingKey),
+        .setIssuedAt(now)
+        .setExpirationTime(now + (options.expiresInSeconds ?? DEFAULT_TOKEN_SECONDS))
+        .sign(signingKey);
+    },
   };
 }

@@ -4,7 +4,7 @@ import { ENV } from '#platform/env.ts';
 import { startDynamo } from './dynamodb.ts';
 import { loadOrCreateCursorKey } from './cursor-key.ts';
 import { createHttpGateway } from './http-gateway.ts';
-import { createIssuer } from './issuer.ts';
+import { createIssuer, type IssueOptions } from './issuer.ts';
 import { warm } from './lambda-runtime.ts';
 import { startMessaging } from './messaging.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
@@ -88,10 +88,13 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       get issuer() {
         return issuerHolder.issuer!.issuer;
       },
+      get audience() {
+        return issuerHolder.issuer!.audience;
+      },
       get jwks() {
         return issuerHolder.issuer!.jwks;
       },
-      issue: (sub, name) => issuerHolder.issuer!.issue(sub, name),
+      issue: (sub, name, options) => issuerHolder.issuer!.issue(sub, name, options),
     },
     () => ready,
   );
@@ -109,6 +112,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   Object.assign(process.env, {
     [ENV.wsEndpoint]: wsUrl.replace('ws://', 'http://'),
     [ENV.jwtIssuer]: issuerUrl,
+    [ENV.jwtAudience]: issuerHolder.issuer.audience,
     [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
     [ENV.presenceGraceSeconds]: String(options.graceSeconds ?? 30),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
@@ -147,7 +151,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     aws,
     ws,
     streamFailures: streamPoller.failed,
-    issueToken: (sub: string, name?: string) => issuerHolder.issuer!.issue(sub, name),
+    /** `options` lets tests mint tokens that must be refused (expired, another audience or issuer). */
+    issueToken: (sub: string, name?: string, options?: IssueOptions) =>
+      issuerHolder.issuer!.issue(sub, name, options),
     stop() {
       stopping ??= (async () => {
         ready = false;

@@ -1,11 +1,25 @@
 import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
-import { ENV, optionalEnv, requireEnv } from './env.ts';
+import { ENV, requireEnv } from './env.ts';
 
 export interface Caller {
   userId: string;
   name: string;
+}
+
+/** What a verified token says: who calls, and until when (`exp`, epoch seconds). */
+export interface VerifiedToken {
+  caller: Caller;
+  expiresAt: number;
+  claims: Record<string, unknown>;
+}
+
+export interface TokenConfig {
+  issuer: string;
+  /** Required: a token the same identity provider issued for another app is refused. */
+  audience: string;
+  jwksUri: string;
 }
 
 /**
@@ -24,19 +38,6 @@ const jwksFetcher = {
   },
 };
 
-/**
- * Module scope on purpose: the verifier's JWKS cache lives across invocations of a
- * warm Lambda, so keys are fetched once per cold start (and on an unknown `kid`).
- */
-const verifier = JwtVerifier.create(
-  {
-    issuer: requireEnv(ENV.jwtIssuer),
-    audience: optionalEnv(ENV.jwtAudience) ?? null,
-    jwksUri: requireEnv(ENV.jwksUri),
-  },
-  { jwksCache: new SimpleJwksCache({ fetcher: jwksFetcher }) },
-);
-
 export class InvalidTokenError extends Error {
   constructor() {
     super('Unauthorized');
@@ -44,29 +45,82 @@ export class InvalidTokenError extends Error {
   }
 }
 
-/** Verifies an RS256 JWT (signature, expiry, issuer, optional audience) and names its caller. */
-export async function verifyToken(token: string | undefined): Promise<Caller> {
-  if (!token) throw new InvalidTokenError();
-  try {
-    const payload = await verifier.verify(token);
-    const sub = payload.sub;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
-      throw new InvalidTokenError();
-    }
-    const name = typeof payload.name === 'string' && payload.name ? payload.name : sub;
-    return { userId: sub, name: name.slice(0, 200) };
-  } catch {
+/**
+ * The caller a token names: `sub` is the user id (1–128 characters), `name` the
+ * display name (falls back to the id). Claims come as JSON values from a token,
+ * or as strings from API Gateway's JWT authorizer; both read the same here.
+ */
+export function callerFromClaims(claims: Record<string, unknown> | undefined): Caller {
+  const sub = claims?.sub;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
     throw new InvalidTokenError();
   }
+  const name = typeof claims?.name === 'string' && claims.name ? claims.name : sub;
+  return { userId: sub, name: name.slice(0, 200) };
 }
 
-/** `Authorization: Bearer <jwt>` → token, or undefined. */
+/**
+ * A verifier for RS256 JWTs: signature against the issuer's JWKS, `exp`/`nbf`,
+ * `iss` and `aud`. The same code checks tokens on AWS ($connect authorizer) and in
+ * the local gateway's emulation of API Gateway's JWT authorizer.
+ */
+export function createTokenVerifier(config: TokenConfig) {
+  if (!config.audience) throw new Error('A JWT audience is required');
+  const verifier = JwtVerifier.create(
+    { issuer: config.issuer, audience: config.audience, jwksUri: config.jwksUri },
+    { jwksCache: new SimpleJwksCache({ fetcher: jwksFetcher }) },
+  );
+  return {
+    async verify(token: string | undefined): Promise<VerifiedToken> {
+      if (!token) throw new InvalidTokenError();
+      try {
+        const payload = await verifier.verify(token);
+        if (typeof payload.exp !== 'number') throw new InvalidTokenError();
+        return {
+          caller: callerFromClaims(payload),
+          expiresAt: payload.exp,
+          claims: payload as Record<string, unknown>,
+        };
+      } catch {
+        throw new InvalidTokenError();
+      }
+    },
+    /** Seeds the JWKS cache (tests run offline, the local gateway knows its own keys). */
+    cacheJwks(jwks: Parameters<typeof verifier.cacheJwks>[0]): void {
+      verifier.cacheJwks(jwks);
+    },
+  };
+}
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
+
+/**
+ * The verifier configured by the environment, made on first use and kept at module
+ * scope: its JWKS cache lives across invocations of a warm Lambda, so keys are
+ * fetched once per cold start (and on an unknown `kid`).
+ */
+let fromEnv: TokenVerifier | undefined;
+function envVerifier(): TokenVerifier {
+  fromEnv ??= createTokenVerifier({
+    issuer: requireEnv(ENV.jwtIssuer),
+    audience: requireEnv(ENV.jwtAudience),
+    jwksUri: requireEnv(ENV.jwksUri),
+  });
+  return fromEnv;
+}
+
+/** Verifies a token against the issuer and audience in the environment. */
+export function verifyToken(token: string | undefined): Promise<VerifiedToken> {
+  return envVerifier().verify(token);
+}
+
+/** `Authorization: Bearer <jwt>` (or the bare token, as API Gateway accepts) → token. */
 export function bearerToken(header: string | undefined): string | undefined {
-  const match = header?.match(/^Bearer\s+(\S+)$/i);
+  const match = header?.trim().match(/^(?:Bearer\s+)?([A-Za-z0-9_.~+/=-]+)$/i);
   return match?.[1];
 }
 
 /** Test hook: seed the JWKS cache so verification runs offline, with no fetch. */
-export function cacheJwksForTests(jwks: Parameters<typeof verifier.cacheJwks>[0]): void {
-  verifier.cacheJwks(jwks);
+export function cacheJwksForTests(jwks: Parameters<TokenVerifier['cacheJwks']>[0]): void {
+  envVerifier().cacheJwks(jwks);
 }

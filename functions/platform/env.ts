@@ -8,7 +8,7 @@ export const ENV = {
   wsEndpoint: 'WS_ENDPOINT',
   jwtIssuer: 'JWT_ISSUER',
   jwksUri: 'JWKS_URI',
-  /** Optional: when empty, the audience claim is not checked. */
+  /** Required: the `aud` a token must carry (a token for another app is refused). */
   jwtAudience: 'JWT_AUDIENCE',
   offlineQueueUrl: 'OFFLINE_QUEUE_URL',
   /** Delayed presence checks: "has this user been gone for the whole grace period?" */

@@ -107,7 +107,7 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined>(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(errorEnvelope())
     .handler(async (event) => {
-      const caller = await verifyToken(bearerToken(event.headers.authorization));
+      const { caller } = await verifyToken(bearerToken(event.headers.authorization));
       logger.appendKeys({ user_id: caller.userId });
       const request: HttpRequest<B, Q, P> = {
         caller,

@@ -29,7 +29,7 @@ export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> => {
   // API Gateway answers 401 only to this exact error message.
-  const caller = await verifyToken(tokenFrom(event)).catch(() => {
+  const { caller } = await verifyToken(tokenFrom(event)).catch(() => {
     throw new Error('Unauthorized');
   });
   return {

@@ -9,6 +9,7 @@ export function setTestEnv() {
     TABLE_NAME: 'chat-test',
     WS_ENDPOINT: 'https://ws.example.com/test',
     JWT_ISSUER: 'https://issuer.test',
+    JWT_AUDIENCE: 'chat-test',
     JWKS_URI: 'https://issuer.test/.well-known/jwks.json',
     OFFLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/offline',
     FLUSH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/flush',
@@ -26,12 +27,13 @@ export async function testIssuer() {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
   const sign = (
-    claims: { sub?: string; name?: string; iss?: string; exp?: number | string },
+    claims: { sub?: string; name?: string; iss?: string; aud?: string; exp?: number | string },
     key = privateKey,
   ) => {
     const jwt = new SignJWT({ name: claims.name })
       .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
       .setIssuer(claims.iss ?? 'https://issuer.test')
+      .setAudience(claims.aud ?? 'chat-test')
       .setIssuedAt()
       .setExpirationTime(claims.exp ?? '1h');
     if (claims.sub) jwt.setSubject(claims.sub);

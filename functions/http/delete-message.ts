@@ -1,9 +1,13 @@
 import { deleteMessage } from '#domain/messages.ts';
+import * as responses from '#domain/responses.ts';
 import { messageParams } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** DELETE /api/chat/messages/{message_id}: the sender deletes it for everyone. */
-export const handler = httpRoute({ params: messageParams }, async ({ caller, params }) => ({
-  message: 'Message deleted',
-  data: await deleteMessage(caller, params.message_id),
-}));
+export const handler = httpRoute(
+  { params: messageParams, response: responses.deletedMessage },
+  async ({ caller, params }) => ({
+    message: 'Message deleted',
+    data: await deleteMessage(caller, params.message_id),
+  }),
+);

@@ -1,8 +1,12 @@
+import * as responses from '#domain/responses.ts';
 import { listRooms } from '#domain/rooms.ts';
 import { listRoomsQuery } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** GET /api/chat/rooms?archived=&limit=&cursor= */
-export const handler = httpRoute({ query: listRoomsQuery }, async ({ caller, query }) => ({
-  data: await listRooms(caller, query),
-}));
+export const handler = httpRoute(
+  { query: listRoomsQuery, response: responses.roomPage },
+  async ({ caller, query }) => ({
+    data: await listRooms(caller, query),
+  }),
+);

@@ -1,10 +1,14 @@
 import { registerDevice } from '#domain/devices.ts';
+import * as responses from '#domain/responses.ts';
 import { registerDeviceBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/devices: a push target for this user. */
-export const handler = httpRoute({ body: registerDeviceBody }, async ({ caller, body }) => ({
-  status: 201,
-  message: 'Device registered',
-  data: await registerDevice(caller, body.platform, body.token),
-}));
+export const handler = httpRoute(
+  { body: registerDeviceBody, response: responses.device },
+  async ({ caller, body }) => ({
+    status: 201,
+    message: 'Device registered',
+    data: await registerDevice(caller, body.platform, body.token),
+  }),
+);

@@ -1,9 +1,13 @@
 import { uploadPublicKey } from '#domain/keys.ts';
+import * as responses from '#domain/responses.ts';
 import { uploadKeyBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/encryption/keys */
-export const handler = httpRoute({ body: uploadKeyBody }, async ({ caller, body }) => ({
-  message: 'Public key uploaded',
-  data: await uploadPublicKey(caller, body),
-}));
+export const handler = httpRoute(
+  { body: uploadKeyBody, response: responses.uploadedKey },
+  async ({ caller, body }) => ({
+    message: 'Public key uploaded',
+    data: await uploadPublicKey(caller, body),
+  }),
+);

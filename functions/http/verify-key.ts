@@ -1,9 +1,13 @@
 import { verifyPublicKey } from '#domain/keys.ts';
+import * as responses from '#domain/responses.ts';
 import { verifyKeyBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/encryption/verify */
-export const handler = httpRoute({ body: verifyKeyBody }, async ({ caller, body }) => ({
-  message: 'Key verified successfully',
-  data: await verifyPublicKey(caller, body),
-}));
+export const handler = httpRoute(
+  { body: verifyKeyBody, response: responses.verifiedKey },
+  async ({ caller, body }) => ({
+    message: 'Key verified successfully',
+    data: await verifyPublicKey(caller, body),
+  }),
+);

@@ -10,6 +10,7 @@ import { bearerToken, type Caller, InvalidTokenError, verifyToken } from './auth
 import { AppError, describeIssues, type ErrorCode, errorBody } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
+import { chargeHttpRoute } from './rate-limit.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -115,6 +116,8 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined>(
         query: parse(schemas.query, event.queryStringParameters, 'query'),
         params: parse(schemas.params, event.pathParameters, 'path'),
       };
+      // Charged only once the request is known to be valid, before any domain work.
+      await chargeHttpRoute(event.routeKey, caller.userId);
       const result = await handle(request);
       const body: Record<string, unknown> = { success: true };
       if (result.message) body.message = result.message;

@@ -1,19 +1,66 @@
 import { readFileSync } from 'node:fs';
+import { Parser } from '@asyncapi/parser';
 import { expect, it } from 'vitest';
 import { httpRoutes, wsRoutes } from '#functions/routes.ts';
 import { documentPaths, render } from '../../docs/generate.ts';
 
-it('keeps docs/openapi.json and docs/asyncapi.json in step with the routes and schemas (run `npm run docs`)', async () => {
-  const fresh = await render();
+// `npm run lint` runs `redocly lint` (recommended rules) on docs/openapi.json; these
+// check that the documents are current and complete, and that AsyncAPI validates.
+const fresh = await render();
+
+it('keeps docs/openapi.json and docs/asyncapi.json in step with the routes and schemas (run `npm run docs`)', () => {
   expect(readFileSync(documentPaths.openapi, 'utf8')).toBe(fresh.openapi);
   expect(readFileSync(documentPaths.asyncapi, 'utf8')).toBe(fresh.asyncapi);
-  const openapi = JSON.parse(fresh.openapi) as { paths: Record<string, Record<string, unknown>> };
-  for (const route of httpRoutes)
-    expect(openapi.paths[route.path]?.[route.method.toLowerCase()]).toBeDefined();
+});
+
+type Operation = {
+  operationId: string;
+  summary: string;
+  responses: Record<string, { content?: Record<string, { schema: unknown }>; $ref?: string }>;
+};
+
+it('documents every route with a summary, an id, its success status with a typed body, and its errors', () => {
+  const openapi = JSON.parse(fresh.openapi) as { paths: Record<string, Record<string, Operation>> };
+  const ids = new Set<string>();
+  for (const route of httpRoutes) {
+    const op = openapi.paths[route.path]?.[route.method.toLowerCase()];
+    expect(op, `${route.method} ${route.path}`).toBeDefined();
+    expect(op!.summary.length).toBeGreaterThan(5);
+    ids.add(op!.operationId);
+    const success = Object.keys(op!.responses).filter((s) => s.startsWith('2'));
+    expect(success.length).toBeGreaterThan(0);
+    for (const status of success) {
+      const body = JSON.stringify(op!.responses[status]!.content?.['application/json']?.schema);
+      expect(body).toMatch(/"data":\{"\$ref":"#\/components\/schemas\/\w+"\}/);
+    }
+    for (const status of ['400', '401', '429', '500'])
+      expect(op!.responses[status]?.$ref).toMatch(/^#\/components\/responses\//);
+  }
+  expect(ids.size).toBe(httpRoutes.length);
+  const created = (path: string) => Object.keys(openapi.paths[path]!.post!.responses);
+  expect(created('/api/chat/rooms')).toContain('201');
+  expect(created('/api/chat/rooms/{room_id}/messages')).toContain('201');
+});
+
+it('describes every action and event of CONTRACT §6, and validates as AsyncAPI', async () => {
   const asyncapi = JSON.parse(fresh.asyncapi) as {
+    servers: Record<string, unknown>;
     channels: { socket: { messages: Record<string, unknown> } };
   };
-  for (const route of wsRoutes.filter((r) => !r.routeKey.startsWith('$'))) {
-    expect(asyncapi.channels.socket.messages[route.routeKey]).toBeDefined();
-  }
-});
+  const messages = Object.keys(asyncapi.channels.socket.messages);
+  const contract = [
+    ...['send-message', 'mark-messages-seen', 'ping', 'room-archive', 'sync', 'typing'],
+    ...['message-confirmed', 'new-chat-message', 'messages-seen', 'unread-count-update', 'pong'],
+    ...['room-archived', 'sync-result', 'user-typing', 'chat-user-status-update', 'room-deleted'],
+    ...['room-messages-cleared', 'message-deleted', 'encryption-key-changed', 'error'],
+    ...['room-member-added', 'room-member-removed'],
+  ];
+  expect(messages).toEqual(expect.arrayContaining(contract));
+  for (const route of wsRoutes.filter((r) => !r.routeKey.startsWith('$')))
+    expect(messages).toContain(route.routeKey);
+  expect(Object.keys(asyncapi.servers).length).toBeGreaterThanOrEqual(2);
+
+  const { diagnostics } = await new Parser().parse(fresh.asyncapi);
+  // Severity 0 is an error, 1 a warning.
+  expect(diagnostics.filter((d) => d.severity <= 1).map((d) => d.message)).toEqual([]);
+}, 30_000);

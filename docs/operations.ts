@@ -1,0 +1,186 @@
+/**
+ * What the OpenAPI document says about each HTTP route beyond its schemas: a
+ * summary, the success statuses the handler answers with (first = usual), and
+ * the error statuses its domain code can raise. 400, 401, 429 and 500 apply to
+ * every route (validation, the gateway's JWT check, CONTRACT §7 rate limits, the
+ * catch-all) and 413 to every route with a body; they are added by the generator.
+ * Keyed by `METHOD path` as in functions/routes.ts; a test fails when a route has
+ * no entry here.
+ */
+export interface OperationDoc {
+  summary: string;
+  description?: string;
+  tag: 'Rooms' | 'Messages' | 'Chat state' | 'Unread' | 'Encryption' | 'Devices' | 'Sync';
+  success?: readonly number[];
+  errors: readonly number[];
+}
+
+export const operations: Record<string, OperationDoc> = {
+  'POST /api/chat/rooms': {
+    summary: 'Create a direct or group room',
+    description:
+      'One direct room per pair: asking again answers 200 with the same room; the first time is 201. A group makes the creator a member and an admin.',
+    tag: 'Rooms',
+    success: [201, 200],
+    errors: [409],
+  },
+  'GET /api/chat/rooms': {
+    summary: "List the caller's rooms, newest activity first",
+    description:
+      '`archived=true` lists only archived rooms. Deleted rooms are never listed. Page with `limit` and `cursor` (`next_cursor`).',
+    tag: 'Rooms',
+    errors: [],
+  },
+  'GET /api/chat/rooms/{room_id}': { summary: 'Get one room', tag: 'Rooms', errors: [403, 404] },
+  'POST /api/chat/rooms/{room_id}/members': {
+    summary: 'Add members to a group (admins only)',
+    tag: 'Rooms',
+    errors: [403, 404, 409],
+  },
+  'DELETE /api/chat/rooms/{room_id}/members/{user_id}': {
+    summary: 'Remove a member from a group (admins only)',
+    tag: 'Rooms',
+    errors: [403, 404, 409],
+  },
+  'GET /api/chat/rooms/{room_id}/messages': {
+    summary: 'List messages, newest first',
+    description:
+      "Hides deleted messages and those before the caller's clear marker. Page with `limit` and `before` (`next_cursor`).",
+    tag: 'Messages',
+    errors: [403, 404],
+  },
+  'POST /api/chat/rooms/{room_id}/messages': {
+    summary: 'Send a message',
+    description:
+      'The same body and effects as the WebSocket `send-message`. 201 with the message; a `temp_id` already used by this user answers 200 with the first message.',
+    tag: 'Messages',
+    success: [201, 200],
+    errors: [403, 404, 409],
+  },
+  'DELETE /api/chat/messages/{message_id}': {
+    summary: 'Delete your own message for everyone',
+    tag: 'Messages',
+    errors: [403, 404],
+  },
+  'POST /api/chat/messages/{message_id}/forward': {
+    summary: 'Forward a message to 1–10 rooms',
+    description: 'Encrypted messages cannot be forwarded by the server (422).',
+    tag: 'Messages',
+    errors: [403, 404, 409, 422],
+  },
+  'DELETE /api/chat/rooms/{room_id}': {
+    summary: 'Delete a chat (hide a direct room, leave a group)',
+    tag: 'Chat state',
+    errors: [403, 404, 409],
+  },
+  'DELETE /api/chat/rooms/{room_id}/messages': {
+    summary: 'Clear a chat for yourself, or for everyone (admins and the creator)',
+    tag: 'Chat state',
+    errors: [403, 404],
+  },
+  'PUT /api/chat/rooms/{room_id}/archive': {
+    summary: 'Archive or unarchive a room for yourself',
+    tag: 'Chat state',
+    errors: [403, 404],
+  },
+  'PUT /api/chat/rooms/{room_id}/mute': {
+    summary: 'Mute or unmute a room (no push while muted)',
+    tag: 'Chat state',
+    errors: [403, 404],
+  },
+  'GET /api/chat/unread-count': {
+    summary: 'Unread counts: every room with the total, or one room',
+    tag: 'Unread',
+    errors: [403, 404],
+  },
+  'PUT /api/chat/rooms/{room_id}/read-status': {
+    summary: 'Mark a room read (up to a message) or unread',
+    tag: 'Unread',
+    errors: [403, 404],
+  },
+  'PUT /api/chat/read-status': {
+    summary: 'Mark up to 100 rooms read',
+    tag: 'Unread',
+    errors: [403, 404],
+  },
+  'POST /api/chat/encryption/keys': {
+    summary: 'Upload a public key for one of your devices',
+    tag: 'Encryption',
+    errors: [409],
+  },
+  'GET /api/chat/encryption/keys/{user_id}': {
+    summary: "List a user's active public keys",
+    description: 'Only the owner and users who share a room with them may read them (else 404).',
+    tag: 'Encryption',
+    errors: [404],
+  },
+  'POST /api/chat/encryption/verify': {
+    summary: "Record that you verified a key's fingerprint",
+    tag: 'Encryption',
+    errors: [404],
+  },
+  'POST /api/chat/devices': {
+    summary: 'Register a push target',
+    tag: 'Devices',
+    success: [201],
+    errors: [409],
+  },
+  'DELETE /api/chat/devices/{device_id}': {
+    summary: 'Remove a push target',
+    tag: 'Devices',
+    errors: [404],
+  },
+  'GET /api/chat/sync': {
+    summary: 'Catch up one device from its cursor',
+    description:
+      'The events this user would have received over WebSocket since `since`, oldest first. Without `since`: no events, and `next_since` marks now. A cursor older than the sync window answers 410 CURSOR_EXPIRED.',
+    tag: 'Sync',
+    errors: [410],
+  },
+};
+
+export const tagDescriptions: Record<OperationDoc['tag'], string> = {
+  Rooms: 'Direct and group rooms and their members (CONTRACT §5).',
+  Messages: 'Sending, listing, deleting and forwarding messages.',
+  'Chat state': 'Per-user state of a room: delete, clear, archive, mute.',
+  Unread: 'Exact unread counts and read markers.',
+  Encryption: 'Public keys for end-to-end encryption (CONTRACT §5 note 6).',
+  Devices: 'Push notification targets.',
+  Sync: 'Catch-up for a device that was away (CONTRACT §6 Sync).',
+};
+
+/** CONTRACT §6: one line on each client action. */
+export const actionDocs: Record<string, string> = {
+  'send-message':
+    'Store and deliver a message. The sender gets `message-confirmed`; every connection of every other member gets `new-chat-message`. A `temp_id` already used is confirmed again with the same `message_id`.',
+  'mark-messages-seen':
+    "The senders get `messages-seen`; the caller's connections get `unread-count-update`.",
+  ping: 'Heartbeat: answered with `pong`. API Gateway drops a connection idle for 10 minutes.',
+  'room-archive': "Like PUT …/archive; all the user's connections get `room-archived`.",
+  sync: 'Without `since`: deliver anything pending now. With `since`: answered by `sync-result`, as GET /api/chat/sync.',
+  typing:
+    "The other members' connections get `user-typing`. Nothing is stored or pushed; only members may send it; extra frames within a second or two may be dropped.",
+};
+
+/** CONTRACT §6: one line on each server event. */
+export const eventDocs: Record<string, string> = {
+  'new-chat-message':
+    'A message in one of your rooms (live, or replayed after a reconnect: de-duplicate by `message.id`).',
+  'message-confirmed': 'Your `send-message` was stored.',
+  'messages-seen': 'Someone saw messages you sent.',
+  'unread-count-update': "A room's unread count changed for you.",
+  pong: 'The answer to `ping`.',
+  'room-archived': 'You archived or unarchived a room (on any of your devices).',
+  'room-deleted': 'A room was deleted for you, or you left it.',
+  'room-messages-cleared': 'A room was cleared for everyone.',
+  'message-deleted': 'A message was deleted by its sender.',
+  'chat-user-status-update':
+    'Someone who shares a room with you came online, or went offline after the grace period.',
+  'encryption-key-changed': 'Someone who shares a room with you uploaded a new key.',
+  'room-member-added': 'Members joined a room (sent to every member, the new ones included).',
+  'room-member-removed':
+    'A member left or was removed (sent to the remaining members and to the one removed).',
+  'user-typing': 'Someone in a room started or stopped typing.',
+  'sync-result': 'A page of catch-up events, the answer to `sync` with `since`.',
+  error: 'A frame was refused; the connection stays open.',
+};

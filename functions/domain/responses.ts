@@ -1,0 +1,285 @@
+/**
+ * Output schemas: the success bodies of every HTTP route and the data of every
+ * server event (CONTRACT §4–6), as projections of functions/domain/views.ts and
+ * events.ts. They are not used to validate at run time. They do three jobs:
+ * - each HTTP handler declares its `response` schema, and httpRoute makes the
+ *   handler's `data` type-check against it;
+ * - docs/generate.ts renders them into the OpenAPI and AsyncAPI documents;
+ * - client/ imports their types (type-only), so a change here breaks its build.
+ * test/unit/wire-schemas.test.ts checks the views and event builders produce
+ * exactly these fields.
+ */
+import * as z from 'zod/mini';
+
+const iso = z.string().check(z.describe('ISO 8601 UTC timestamp with milliseconds'));
+const nullableIso = z.nullable(iso);
+const count = z.number().check(z.int(), z.nonnegative());
+
+export const forwardMetadata = z.object({
+  message_id: z.string(),
+  original_sender: z.string(),
+  original_room: z.string(),
+});
+
+/** CONTRACT §4 Message (views.ts messageView). */
+export const message = z.object({
+  id: z.string(),
+  room_id: z.string(),
+  sender_id: z.string(),
+  sender_name: z.string(),
+  content: z.string(),
+  message_type: z.string(),
+  file_url: z.nullable(z.string()),
+  media: z.unknown(),
+  reply_to_message_id: z.nullable(z.string()),
+  forwarded_from: z.nullable(z.string()),
+  metadata: z.nullable(
+    z.object({
+      forwarded_from: z.optional(forwardMetadata),
+      forward_depth: z.optional(z.number()),
+    }),
+  ),
+  forwarded_count: count,
+  is_encrypted: z.boolean(),
+  encryption_key_id: z.nullable(z.string()),
+  encrypted_content: z.nullable(z.string()),
+  is_deleted: z.boolean(),
+  created_at: iso,
+});
+
+/** A room's last message, as room lists show it (views.ts messageSummary). */
+export const messageSummary = z.object({
+  id: z.string(),
+  sender_id: z.string(),
+  content: z.string(),
+  message_type: z.string(),
+  is_encrypted: z.boolean(),
+  created_at: iso,
+});
+
+/** CONTRACT §4 Room, as the caller sees it (views.ts roomView). */
+export const room = z.object({
+  id: z.string(),
+  type: z.enum(['direct', 'group']),
+  name: z.nullable(z.string()),
+  members: z.array(z.string()),
+  admins: z.array(z.string()),
+  created_by: z.string(),
+  created_at: iso,
+  updated_at: iso,
+  last_message: z.nullable(messageSummary),
+  is_archived: z.boolean(),
+  archived_at: nullableIso,
+  is_deleted: z.boolean(),
+  is_muted: z.boolean(),
+  muted_until: nullableIso,
+  unread_count: count,
+  last_read_message_id: z.nullable(z.string()),
+});
+
+export const roomPage = z.object({ rooms: z.array(room), next_cursor: z.nullable(z.string()) });
+export const messagePage = z.object({
+  messages: z.array(message),
+  next_cursor: z.nullable(z.string()),
+});
+
+export const sentMessage = z.extend(message, {
+  delivered_to_count: count,
+  queued_for_count: count,
+});
+
+export const deletedMessage = z.object({
+  message_id: z.string(),
+  room_id: z.string(),
+  deleted_at: iso,
+});
+
+export const forwardResult = z.object({
+  original_message_id: z.string(),
+  forwarded_to: z.array(z.string()),
+  forwarded_messages: z.array(
+    z.object({
+      id: z.string(),
+      room_id: z.string(),
+      content: z.string(),
+      forwarded_from: z.nullable(z.string()),
+      metadata: message.shape.metadata,
+      created_at: iso,
+    }),
+  ),
+});
+
+export const deletedRoom = z.object({ room_id: z.string(), deleted_at: iso });
+export const clearedRoom = z.object({
+  room_id: z.string(),
+  cleared_at: iso,
+  for_everyone: z.boolean(),
+});
+export const archiveState = z.object({
+  room_id: z.string(),
+  is_archived: z.boolean(),
+  archived_at: nullableIso,
+});
+export const muteState = z.object({
+  room_id: z.string(),
+  is_muted: z.boolean(),
+  muted_until: nullableIso,
+});
+
+export const roomUnread = z.object({
+  room_id: z.string(),
+  unread_count: count,
+  last_read_message_id: z.nullable(z.string()),
+});
+export const allUnread = z.object({
+  total_unread: count,
+  rooms: z.array(z.extend(roomUnread, { last_message_timestamp: nullableIso })),
+});
+/** `GET /unread-count`: every room, or one with `?room_id=`. */
+export const unreadCounts = z.union([allUnread, roomUnread]);
+
+export const readStatus = z.extend(roomUnread, { read_at: iso });
+export const batchReadStatus = z.object({
+  rooms_updated: count,
+  rooms: z.array(z.object({ room_id: z.string(), unread_count: count })),
+  read_at: iso,
+});
+
+export const uploadedKey = z.object({
+  key_id: z.string(),
+  device_id: z.string(),
+  fingerprint: z.string(),
+  uploaded_at: iso,
+  expires_at: nullableIso,
+});
+export const publicKeys = z.object({
+  user_id: z.string(),
+  keys: z.array(
+    z.object({
+      key_id: z.string(),
+      device_id: z.string(),
+      public_key: z.string(),
+      fingerprint: z.string(),
+      algorithm: z.string(),
+      created_at: iso,
+      expires_at: nullableIso,
+      is_verified: z.boolean(),
+    }),
+  ),
+});
+export const verifiedKey = z.object({
+  user_id: z.string(),
+  key_id: z.string(),
+  device_id: z.string(),
+  fingerprint: z.string(),
+  verified_at: iso,
+});
+
+export const device = z.object({
+  device_id: z.string(),
+  platform: z.enum(['apns', 'fcm']),
+  created_at: iso,
+});
+export const removedDevice = z.object({ device_id: z.string() });
+
+// ---- WebSocket: server events (CONTRACT §6) ----
+
+export const serverEventData = {
+  'new-chat-message': z.object({ message }),
+  'message-confirmed': z.object({
+    temp_id: z.nullable(z.string()),
+    message_id: z.string(),
+    delivered_to_count: count,
+    queued_for_count: count,
+    timestamp: iso,
+  }),
+  'messages-seen': z.object({
+    room_id: z.string(),
+    message_ids: z.array(z.string()),
+    seen_by: z.object({ user_id: z.string(), user_name: z.string(), seen_at: iso }),
+  }),
+  'unread-count-update': z.object({ room_id: z.string(), unread_count: count }),
+  pong: z.object({ server_time: iso }),
+  'room-archived': archiveState,
+  'room-deleted': z.object({ room_id: z.string(), deleted_by: z.string(), deleted_at: iso }),
+  'room-messages-cleared': z.object({
+    room_id: z.string(),
+    cleared_by: z.string(),
+    cleared_at: iso,
+  }),
+  'message-deleted': z.object({ room_id: z.string(), message_id: z.string() }),
+  'chat-user-status-update': z.object({
+    user_id: z.string(),
+    status: z.enum(['online', 'offline']),
+    last_seen: iso,
+  }),
+  'encryption-key-changed': z.object({
+    user_id: z.string(),
+    device_id: z.string(),
+    key_id: z.string(),
+    fingerprint: z.string(),
+  }),
+  'room-member-added': z.object({
+    room_id: z.string(),
+    user_ids: z.array(z.string()),
+    added_by: z.string(),
+  }),
+  'room-member-removed': z.object({
+    room_id: z.string(),
+    user_id: z.string(),
+    removed_by: z.string(),
+  }),
+  'user-typing': z.object({
+    room_id: z.string(),
+    user_id: z.string(),
+    user_name: z.string(),
+    is_typing: z.boolean(),
+  }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    action: z.string(),
+    temp_id: z.optional(z.string()),
+  }),
+} as const;
+
+function eventFrame<N extends keyof typeof serverEventData>(name: N) {
+  return z.object({ event: z.literal(name), data: serverEventData[name] });
+}
+
+/** Events a sync page may carry: what a device would have received live (CONTRACT §6 Sync). */
+const syncEvent = z.discriminatedUnion('event', [
+  eventFrame('new-chat-message'),
+  eventFrame('message-deleted'),
+  eventFrame('room-messages-cleared'),
+  eventFrame('room-archived'),
+  eventFrame('room-deleted'),
+  eventFrame('room-member-added'),
+  eventFrame('room-member-removed'),
+  eventFrame('encryption-key-changed'),
+]);
+
+/** `GET /api/chat/sync` and the `sync-result` event. */
+export const syncPage = z.object({
+  events: z.array(syncEvent),
+  next_since: z.string(),
+  has_more: z.boolean(),
+});
+
+export const allServerEventData = { ...serverEventData, 'sync-result': syncPage } as const;
+export type ServerEventName = keyof typeof allServerEventData;
+
+// ---- WebSocket: client actions the contract has that no route serves yet ----
+
+/**
+ * Frames of CONTRACT §6 whose handlers have not landed. The documents use the
+ * handler's own schema once `functions/routes.ts` has the action; until then,
+ * these. The client sends exactly these shapes.
+ */
+export const contractActions = {
+  typing: z.object({
+    room_id: z.string().check(z.minLength(1), z.maxLength(64)),
+    is_typing: z.boolean(),
+  }),
+  sync: z.object({ since: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))) }),
+} as const;

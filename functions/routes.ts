@@ -7,6 +7,8 @@
  * `handler`.
  */
 
+import type { RateBucket } from '#platform/rate-limit-rules.ts';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface HttpRoute {
@@ -14,12 +16,21 @@ export interface HttpRoute {
   /** API Gateway path template, e.g. /api/chat/rooms/{room_id} */
   path: string;
   handler: string;
+  /**
+   * The per-user bucket a valid request draws on (platform/rate-limit-rules.ts
+   * has the defaults), or null for none: plain reads are bounded per request
+   * (pages of at most 100) and by the stage's throttling, and a check would
+   * cost a write, more than most reads themselves.
+   */
+  rateLimit: RateBucket | null;
 }
 
 export interface WsRoute {
   /** `$connect`, `$disconnect`, `$default` or the frame's `action`. */
   routeKey: string;
   handler: string;
+  /** The action's bucket (or null); every valid frame also draws on the per-user `frames` budget. */
+  rateLimit: RateBucket | null;
 }
 
 export interface QueueDefinition {
@@ -48,46 +59,126 @@ export interface ScheduleDefinition {
 export const wsAuthorizer = 'ws/authorizer';
 
 export const httpRoutes: readonly HttpRoute[] = [
-  { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room' },
-  { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms' },
-  { method: 'GET', path: '/api/chat/rooms/{room_id}', handler: 'http/get-room' },
-  { method: 'POST', path: '/api/chat/rooms/{room_id}/members', handler: 'http/add-members' },
+  // Creating a room charges `roomsCreated` per room actually created (domain/rooms.ts),
+  // so asking again for an existing direct room costs nothing.
+  { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room', rateLimit: null },
+  { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms', rateLimit: null },
+  { method: 'GET', path: '/api/chat/rooms/{room_id}', handler: 'http/get-room', rateLimit: null },
+  {
+    method: 'POST',
+    path: '/api/chat/rooms/{room_id}/members',
+    handler: 'http/add-members',
+    rateLimit: 'write',
+  },
   {
     method: 'DELETE',
     path: '/api/chat/rooms/{room_id}/members/{user_id}',
     handler: 'http/remove-member',
+    rateLimit: 'write',
   },
-  { method: 'GET', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/list-messages' },
-  { method: 'POST', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/send-message' },
-  { method: 'DELETE', path: '/api/chat/messages/{message_id}', handler: 'http/delete-message' },
+  {
+    method: 'GET',
+    path: '/api/chat/rooms/{room_id}/messages',
+    handler: 'http/list-messages',
+    rateLimit: null,
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/rooms/{room_id}/messages',
+    handler: 'http/send-message',
+    rateLimit: 'send',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/messages/{message_id}',
+    handler: 'http/delete-message',
+    rateLimit: 'write',
+  },
   {
     method: 'POST',
     path: '/api/chat/messages/{message_id}/forward',
     handler: 'http/forward-message',
+    rateLimit: 'forward',
   },
-  { method: 'DELETE', path: '/api/chat/rooms/{room_id}', handler: 'http/delete-room' },
-  { method: 'DELETE', path: '/api/chat/rooms/{room_id}/messages', handler: 'http/clear-messages' },
-  { method: 'PUT', path: '/api/chat/rooms/{room_id}/archive', handler: 'http/archive-room' },
-  { method: 'PUT', path: '/api/chat/rooms/{room_id}/mute', handler: 'http/mute-room' },
-  { method: 'GET', path: '/api/chat/unread-count', handler: 'http/unread-count' },
-  { method: 'PUT', path: '/api/chat/rooms/{room_id}/read-status', handler: 'http/read-status' },
-  { method: 'PUT', path: '/api/chat/read-status', handler: 'http/batch-read-status' },
-  { method: 'POST', path: '/api/chat/encryption/keys', handler: 'http/upload-key' },
-  { method: 'GET', path: '/api/chat/encryption/keys/{user_id}', handler: 'http/get-keys' },
-  { method: 'POST', path: '/api/chat/encryption/verify', handler: 'http/verify-key' },
-  { method: 'POST', path: '/api/chat/devices', handler: 'http/register-device' },
-  { method: 'DELETE', path: '/api/chat/devices/{device_id}', handler: 'http/delete-device' },
+  {
+    method: 'DELETE',
+    path: '/api/chat/rooms/{room_id}',
+    handler: 'http/delete-room',
+    rateLimit: 'write',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/rooms/{room_id}/messages',
+    handler: 'http/clear-messages',
+    rateLimit: 'write',
+  },
+  {
+    method: 'PUT',
+    path: '/api/chat/rooms/{room_id}/archive',
+    handler: 'http/archive-room',
+    rateLimit: 'write',
+  },
+  {
+    method: 'PUT',
+    path: '/api/chat/rooms/{room_id}/mute',
+    handler: 'http/mute-room',
+    rateLimit: 'write',
+  },
+  { method: 'GET', path: '/api/chat/unread-count', handler: 'http/unread-count', rateLimit: null },
+  {
+    method: 'PUT',
+    path: '/api/chat/rooms/{room_id}/read-status',
+    handler: 'http/read-status',
+    rateLimit: 'receipts',
+  },
+  {
+    method: 'PUT',
+    path: '/api/chat/read-status',
+    handler: 'http/batch-read-status',
+    rateLimit: 'receipts',
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/encryption/keys',
+    handler: 'http/upload-key',
+    rateLimit: 'keyUpload',
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/encryption/keys/{user_id}',
+    handler: 'http/get-keys',
+    rateLimit: 'keyRead',
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/encryption/verify',
+    handler: 'http/verify-key',
+    rateLimit: 'keyVerify',
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/devices',
+    handler: 'http/register-device',
+    rateLimit: 'write',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/devices/{device_id}',
+    handler: 'http/delete-device',
+    rateLimit: 'write',
+  },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
-  { routeKey: '$connect', handler: 'ws/connect' },
-  { routeKey: '$disconnect', handler: 'ws/disconnect' },
-  { routeKey: '$default', handler: 'ws/default' },
-  { routeKey: 'send-message', handler: 'ws/send-message' },
-  { routeKey: 'ping', handler: 'ws/ping' },
-  { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen' },
-  { routeKey: 'room-archive', handler: 'ws/room-archive' },
-  { routeKey: 'sync', handler: 'ws/sync' },
+  { routeKey: '$connect', handler: 'ws/connect', rateLimit: 'connect' },
+  { routeKey: '$disconnect', handler: 'ws/disconnect', rateLimit: null },
+  // Unknown actions are refused without being charged.
+  { routeKey: '$default', handler: 'ws/default', rateLimit: null },
+  { routeKey: 'send-message', handler: 'ws/send-message', rateLimit: 'send' },
+  { routeKey: 'ping', handler: 'ws/ping', rateLimit: null },
+  { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen', rateLimit: 'receipts' },
+  { routeKey: 'room-archive', handler: 'ws/room-archive', rateLimit: 'write' },
+  { routeKey: 'sync', handler: 'ws/sync', rateLimit: 'sync' },
 ];
 
 /** DynamoDB-stream consumers of the table. */

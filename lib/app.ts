@@ -17,6 +17,8 @@ export function buildApp(app = new App()) {
     pushPlatformApplicationArn: context('pushPlatformApplicationArn'),
     presenceGraceSeconds: Number(context('presenceGraceSeconds', '30')),
     alarmEmail: context('alarmEmail') || undefined,
+    // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
+    apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   acknowledgeReviewedFindings(stack, stack.nagScope);

@@ -15,6 +15,7 @@ import {
   wsRoutes,
 } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
+import { ApiGatewayAccount } from './api-gateway-account.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
 import { ChatHttpApi } from './http-api.ts';
@@ -34,6 +35,8 @@ export interface ChatStackProps extends StackProps {
   pushPlatformApplicationArn: string;
   presenceGraceSeconds: number;
   alarmEmail?: string | undefined;
+  /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
+  apiGatewayCloudWatchRole?: boolean;
 }
 
 /**
@@ -54,6 +57,11 @@ export class ChatStack extends Stack {
     const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail });
     const scheduled = new Schedules(this, 'Schedules');
     this.nagScope = { table, webSocketApi: ws.api, stageName: props.stage };
+    if (props.apiGatewayCloudWatchRole ?? true) {
+      // The WebSocket stage writes access logs: it needs the account's role first.
+      const { account } = new ApiGatewayAccount(this, 'ApiGatewayAccount');
+      ws.stage.node.addDependency(account);
+    }
 
     const environment: Record<string, string> = {
       [ENV.tableName]: table.tableName,

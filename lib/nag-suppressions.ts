@@ -27,6 +27,10 @@ export function acknowledgeReviewedFindings(
     'Lambda execution roles use AWSLambdaBasicExecutionRole to write their own log groups.',
   );
   ack(
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+    "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for it: the setting serves every API in the account and region, so it cannot be scoped to this stack's log groups.",
+  );
+  ack(
     'AwsSolutions-IAM5[Resource::*]',
     'X-Ray tracing (xray:PutTraceSegments) and the DynamoDB stream listing (dynamodb:ListStreams) have no resource-level scoping.',
   );

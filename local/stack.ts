@@ -56,6 +56,8 @@ export interface LocalStackOptions extends LocalAwsOptions {
   duplicateDelivery?: boolean;
   /** Overrides every schedule's period (tests make the sweeper run often). */
   scheduleEverySeconds?: number;
+  /** Rate-limit overrides (bucket → rule, as RATE_LIMITS), e.g. small limits for a test. */
+  rateLimits?: Record<string, string>;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -115,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     [ENV.jwtAudience]: issuerHolder.issuer.audience,
     [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
     [ENV.presenceGraceSeconds]: String(options.graceSeconds ?? 30),
+    ...(options.rateLimits ? { [ENV.rateLimits]: JSON.stringify(options.rateLimits) } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     // No CloudWatch here: metrics would only be EMF lines on stdout.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',

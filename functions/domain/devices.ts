@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Caller } from '#platform/auth.ts';
 import { notFound } from '#platform/errors.ts';
+import { LIMITS } from '#platform/limits.ts';
 import { createDeviceEndpoint, deleteDeviceEndpoint } from '#platform/push.ts';
-import { deleteDevice, putDevice } from '#store/push.ts';
+import { deleteDevice, listDevices, putDevice } from '#store/push.ts';
 import { nowIso } from './rooms.ts';
 
 /** The same (platform, token) always names the same device, so registering again is harmless. */
@@ -19,7 +20,31 @@ export async function registerDevice(caller: Caller, platform: 'apns' | 'fcm', t
     created_at: nowIso(),
   };
   await putDevice(device);
+  await dropOldestDevices(caller.userId, device.device_id);
   return { device_id: device.device_id, platform, created_at: device.created_at };
+}
+
+/**
+ * At most LIMITS.devicesPerUser push targets per user. Over it, the least
+ * recently registered go (registering again refreshes a device): reinstalls
+ * leave stale tokens the app can no longer name, so refusing the new device
+ * would break push for good. Concurrent registrations each trim what they
+ * see, so the count settles at the cap.
+ */
+async function dropOldestDevices(userId: string, keep: string) {
+  const devices = await listDevices(userId);
+  const excess = devices.length - LIMITS.devicesPerUser;
+  if (excess <= 0) return;
+  const oldest = devices
+    .filter((d) => d.device_id !== keep)
+    .sort(
+      (a, b) => a.created_at.localeCompare(b.created_at) || a.device_id.localeCompare(b.device_id),
+    )
+    .slice(0, excess);
+  for (const device of oldest) {
+    const removed = await deleteDevice(userId, device.device_id);
+    if (removed?.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn);
+  }
 }
 
 export async function removeDevice(caller: Caller, deviceId: string) {

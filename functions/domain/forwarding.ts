@@ -9,7 +9,6 @@ import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { type ForwardMetadata, isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
-import { enforceRateLimit } from './rate-limits.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import { messageSummary, messageView } from './views.ts';
 
@@ -39,7 +38,6 @@ export async function forwardMessage(
   if (carriesCiphertext(source)) {
     throw new AppError('UNPROCESSABLE', 'Encrypted messages cannot be forwarded by the server');
   }
-  await enforceRateLimit(caller.userId, 'forward');
 
   let rooms = await loadTargets(caller, targets);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {

@@ -13,7 +13,6 @@ import { getMembers, listAllMembers } from '#store/members.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { acceptPublicKey, normalizeFingerprint } from './public-key.ts';
-import { enforceRateLimit } from './rate-limits.ts';
 import { roomPeers } from './room-peers.ts';
 import { nowIso } from './rooms.ts';
 
@@ -34,7 +33,6 @@ export async function uploadPublicKey(
     expires_at?: string | null | undefined;
   },
 ) {
-  await enforceRateLimit(caller.userId, 'keyUpload');
   const accepted = acceptPublicKey(input.public_key);
   if (input.expires_at && Date.parse(input.expires_at) <= Date.now()) {
     throw validationError('expires_at must be in the future');
@@ -103,7 +101,6 @@ const isLive = (key: KeyRecord, now: number) =>
 
 /** GET /encryption/keys/:user_id: active, unexpired keys, with the caller's verification of each. */
 export async function getPublicKeys(caller: Caller, ownerId: string) {
-  await enforceRateLimit(caller.userId, 'keyRead');
   await requireKeyAccess(caller, ownerId);
   const now = Date.now();
   const [keys, verifications] = await Promise.all([
@@ -134,7 +131,6 @@ export async function verifyPublicKey(
   caller: Caller,
   input: { user_id: string; key_id: string; fingerprint: string },
 ) {
-  await enforceRateLimit(caller.userId, 'keyVerify');
   await requireKeyAccess(caller, input.user_id);
   const key = (await listKeys(input.user_id)).find(
     (k) => k.key_id === input.key_id && isLive(k, Date.now()),

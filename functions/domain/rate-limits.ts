@@ -1,29 +1,41 @@
-import { AppError } from '#platform/errors.ts';
-import { takeToken } from '#store/rate-limits.ts';
+import { LIMITS } from '#platform/limits.ts';
+import { logger } from '#platform/observability.ts';
+import { closeConnection } from '#platform/post-to-connection.ts';
+import { enforceRateLimit } from '#platform/rate-limit.ts';
+import { getConnections } from '#store/connections.ts';
+import { connectionGone } from './connection-lifecycle.ts';
 
-/** Per-user limits for the costly or abusable actions (CONTRACT §7). */
-export const RATE_LIMITS = {
-  forward: { windowSeconds: 60, limit: 30 },
-  keyUpload: { windowSeconds: 3600, limit: 20 },
-  keyRead: { windowSeconds: 60, limit: 120 },
-  keyVerify: { windowSeconds: 60, limit: 60 },
-} as const;
+/**
+ * Per-user caps (CONTRACT §7). The rate buckets of routes and frames are
+ * charged by the http/ws wrappers; these are the ones that depend on what the
+ * request turns out to do.
+ */
 
-export type RateLimitedAction = keyof typeof RATE_LIMITS;
+/** A new room is about to be created (not an existing direct room returned): 429 over the cap. */
+export async function chargeRoomCreation(userId: string) {
+  await enforceRateLimit(userId, ['roomsCreated']);
+}
 
-/** Throws RATE_LIMITED (429 with Retry-After) when the caller is over the action's limit. */
-export async function enforceRateLimit(
-  userId: string,
-  action: RateLimitedAction,
-  now = Date.now(),
-) {
-  const { windowSeconds, limit } = RATE_LIMITS[action];
-  const result = await takeToken(userId, action, windowSeconds, limit, now);
-  if (!result.allowed) {
-    throw new AppError(
-      'RATE_LIMITED',
-      `Too many requests; retry in ${result.retryAfterSeconds} s`,
-      result.retryAfterSeconds,
-    );
+/**
+ * At most LIMITS.connectionsPerUser open connections per user. Over it, the
+ * oldest are closed, never the new one: a phone that lost signal leaves a
+ * connection behind until the sweeper finds it, and refusing the new connect
+ * would lock the user out behind their own dead sockets. Each closed one is
+ * removed at once (a dead socket's close answers 410 and brings no $disconnect).
+ */
+export async function capConnections(userId: string, newConnectionId: string): Promise<string[]> {
+  const live = (await getConnections([userId])).get(userId) ?? [];
+  const excess = live.length - LIMITS.connectionsPerUser;
+  if (excess <= 0) return [];
+  const oldest = live
+    .filter((c) => c.id !== newConnectionId)
+    .sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.id.localeCompare(b.id))
+    .slice(0, excess)
+    .map((c) => c.id);
+  for (const id of oldest) {
+    await closeConnection(id);
+    await connectionGone(userId, id);
   }
+  logger.info('closed the oldest connections over the cap', { closed: oldest.length });
+  return oldest;
 }

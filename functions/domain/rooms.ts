@@ -10,6 +10,7 @@ import {
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
 import { isAdmin, isMember, type MemberState, type RoomRecord } from './model.ts';
+import { chargeRoomCreation } from './rate-limits.ts';
 import type { CreateRoomInput } from './schemas.ts';
 import { roomView } from './views.ts';
 
@@ -38,6 +39,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     if (other === caller.userId) throw validationError('A direct room needs another user');
     const existing = await getDirectRoomId(caller.userId, other);
     if (existing) return { created: false, room: await reopenDirect(existing, caller.userId) };
+    await chargeRoomCreation(caller.userId);
     const room = newRoom('direct', null, caller.userId, [caller.userId, other], now);
     const members = [caller.userId, other].map((u) => newMemberState(u, room.id, now));
     if (!(await storeCreateRoom(room, members))) {
@@ -52,6 +54,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   if (memberIds.length > LIMITS.groupMembers) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
+  await chargeRoomCreation(caller.userId);
   const room = newRoom('group', input.name, caller.userId, memberIds, now);
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
+import { acceptPublicKey } from './public-key.ts';
 
 /** Ids are opaque; this bounds their shape so keys stay well-formed. */
 export const userId = z
@@ -121,7 +122,7 @@ export const createRoomBody = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('group'),
     name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), wellFormed),
-    member_ids: z._default(z.array(userId).check(z.maxLength(LIMITS.groupMembers - 1)), []),
+    member_ids: z._default(z.array(userId).check(z.maxLength(LIMITS.membersPerRequest)), []),
   }),
 ]);
 export type CreateRoomInput = z.infer<typeof createRoomBody>;
@@ -140,7 +141,7 @@ export const memberParams = z.object({ room_id: roomId, user_id: userId });
 export const messageParams = z.object({ message_id: messageId });
 
 export const addMembersBody = z.object({
-  user_ids: z.array(userId).check(z.minLength(1), z.maxLength(100)),
+  user_ids: z.array(userId).check(z.minLength(1), z.maxLength(LIMITS.membersPerRequest)),
 });
 
 export const listMessagesQuery = z.object({
@@ -250,8 +251,25 @@ const keyPart = z
   .string()
   .check(z.minLength(1), z.maxLength(255), z.regex(/^[^#\s]+$/, 'must not contain # or spaces'));
 
+/**
+ * The key must be one the server accepts, checked here rather than in the
+ * domain so a bad key is refused before it is charged to the upload limit.
+ */
+const publicKeyPem = z.string().check(
+  z.minLength(1),
+  z.maxLength(LIMITS.publicKeyBytes),
+  z.superRefine((pem, ctx) => {
+    try {
+      acceptPublicKey(pem);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'is not an accepted public key';
+      ctx.addIssue({ code: 'custom', input: pem, message: message.replace(/^public_key /, '') });
+    }
+  }),
+);
+
 export const uploadKeyBody = z.object({
-  public_key: z.string().check(z.minLength(1), z.maxLength(LIMITS.publicKeyBytes)),
+  public_key: publicKeyPem,
   device_id: keyPart,
   key_id: keyPart,
   expires_at: z.nullish(z.iso.datetime({ offset: true })),

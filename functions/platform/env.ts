@@ -25,6 +25,8 @@ export const ENV = {
   /** On AWS: the Secrets Manager secret holding that material, read at cold start. */
   cursorKeySecretArn: 'CURSOR_KEY_SECRET_ARN',
   presenceGraceSeconds: 'PRESENCE_GRACE_SECONDS',
+  /** Optional: per-stage rate-limit overrides, JSON bucket → rule (platform/rate-limit-rules.ts). */
+  rateLimits: 'RATE_LIMITS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

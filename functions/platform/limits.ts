@@ -9,6 +9,12 @@ export const LIMITS = {
   batchReadRooms: 100,
   forwardTargets: 10,
   publicKeyBytes: 8 * 1024,
+  /** Members one request may add (creating a group or adding members); a group still holds groupMembers. */
+  membersPerRequest: 100,
+  /** Push devices per user: registering one more drops the least recently registered. */
+  devicesPerUser: 10,
+  /** Open WebSocket connections per user: a new one closes the oldest beyond this. */
+  connectionsPerUser: 10,
   /** `media` is free-form JSON: bounded so DynamoDB always accepts it (it allows 32 levels). */
   mediaDepth: 8,
   mediaBytes: 16 * 1024,

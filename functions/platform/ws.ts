@@ -7,6 +7,7 @@ import { AppError, describeIssues } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
 import { postToConnection } from './post-to-connection.ts';
+import { chargeLifecycle, chargeWsFrame, wsActionBuckets } from './rate-limit.ts';
 
 /** What the $connect authorizer put in the context reaches every route of the connection. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -36,7 +37,11 @@ export function wsLifecycle(
 ) {
   return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event) => handle(event, callerOf(event)));
+    .handler(async (event) => {
+      const caller = callerOf(event);
+      const refused = await chargeLifecycle(event.requestContext.routeKey, caller.userId);
+      return refused ?? handle(event, caller);
+    });
 }
 
 /**
@@ -49,6 +54,8 @@ export function wsAction<T>(
   schema: z.ZodMiniType<T>,
   handle: (request: WsRequest<T>) => Promise<void>,
 ) {
+  // Resolved at cold start: an action without a rate-limit declaration fails to load.
+  const buckets = wsActionBuckets(action);
   const handler = middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
@@ -65,6 +72,8 @@ export function wsAction<T>(
         }
         const caller = callerOf(event);
         logger.appendKeys({ user_id: caller.userId, action });
+        // Charged only once the frame is known to be valid, before any domain work.
+        if ((await chargeWsFrame(buckets, caller.userId)) === 'drop') return OK;
         await handle({ caller, connectionId, body: parsed.data });
       } catch (error) {
         const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;

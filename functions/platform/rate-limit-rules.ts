@@ -1,0 +1,118 @@
+/**
+ * Per-user rate limits (CONTRACT §7): the buckets, their defaults, and how a
+ * stage overrides them. Pure data and parsing, so CDK (lib/) can validate an
+ * override at synth time with the same code the functions run.
+ *
+ * A rule reads "<tokens>/<s|min|h|day> burst <n>": the bucket holds at most
+ * `burst` tokens and refills at `tokens` per period; "off" disables it.
+ */
+
+import { ENV } from './env.ts';
+
+export const RATE_LIMITS_ENV = ENV.rateLimits;
+
+/**
+ * Defaults. Which route charges which bucket is declared beside each route in
+ * functions/routes.ts; `frames` is charged by every valid WebSocket frame on
+ * top of its action's bucket; `roomsCreated` by each room actually created.
+ */
+export const DEFAULT_RATE_LIMITS = {
+  /** Every valid WebSocket frame of a user, whatever its action. */
+  frames: '20/s burst 100',
+  /**
+   * Sends over HTTP and WebSocket share one bucket. The contract promises that
+   * 5/s sustained with bursts of 20 always passes; twice that leaves room for
+   * arrival jitter and the resends of unconfirmed messages after a reconnect.
+   */
+  send: '10/s burst 40',
+  forward: '30/min burst 30',
+  /** Room, member, message, device and chat-state changes. */
+  write: '5/s burst 50',
+  /** Read markers and seen receipts, sent as the user scrolls. */
+  receipts: '10/s burst 100',
+  keyUpload: '20/h burst 20',
+  /** Key lookups take any user id: bounded so they cannot enumerate users cheaply. */
+  keyRead: '2/s burst 120',
+  keyVerify: '1/s burst 60',
+  /** A catch-up can read up to 500 events. */
+  sync: '1/s burst 20',
+  /** Extra typing frames are dropped quietly (CONTRACT §6), not answered. */
+  typing: '2/s burst 5',
+  connect: '30/min burst 30',
+  /** A cap rather than a rate: new rooms (direct or group) a user may create. */
+  roomsCreated: '100/day burst 100',
+} as const satisfies Record<string, string>;
+
+export type RateBucket = keyof typeof DEFAULT_RATE_LIMITS;
+
+/** Buckets whose refusals are dropped without an answer. */
+export const QUIET_BUCKETS: ReadonlySet<RateBucket> = new Set(['typing']);
+
+/** The budget every valid WebSocket frame draws on, besides its action's own bucket. */
+export const FRAME_BUCKET: RateBucket = 'frames';
+
+/** One token every `intervalMs`, at most `burst` tokens banked. */
+export interface BucketRule {
+  intervalMs: number;
+  burst: number;
+}
+
+const PERIOD_MS = { s: 1_000, min: 60_000, h: 3_600_000, day: 86_400_000 } as const;
+const SPEC = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|min|h|day)\s+burst\s+(\d+)\s*$/;
+
+/**
+ * Parses a rule; undefined for "off". The interval is whole milliseconds (the
+ * stored timestamps are integers), so 3/s is one token every 333 ms.
+ */
+export function parseRule(spec: string): BucketRule | undefined {
+  if (spec.trim() === 'off') return undefined;
+  const match = SPEC.exec(spec);
+  if (!match) throw new Error(`Rate limit "${spec}" is not "<n>/<s|min|h|day> burst <n>" or "off"`);
+  const tokens = Number(match[1]);
+  const burst = Number(match[3]);
+  const period = PERIOD_MS[match[2] as keyof typeof PERIOD_MS];
+  if (!(tokens > 0) || !(burst >= 1)) {
+    throw new Error(`Rate limit "${spec}" needs a positive rate and a burst of at least 1`);
+  }
+  return { intervalMs: Math.max(1, Math.round(period / tokens)), burst };
+}
+
+export type RateLimitConfig = ReadonlyMap<RateBucket, BucketRule | undefined>;
+
+/**
+ * The defaults with a stage's overrides: a JSON object of bucket → rule, e.g.
+ * `{"send":"20/s burst 80","typing":"off"}`. An unknown bucket or a malformed
+ * rule throws, so a bad override fails at synth time and at cold start.
+ */
+export function rateLimitConfig(overrides: string | undefined): RateLimitConfig {
+  const specs: Record<string, string> = { ...DEFAULT_RATE_LIMITS };
+  if (overrides?.trim()) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(overrides);
+    } catch {
+      throw new Error(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`);
+    }
+    for (const [bucket, spec] of Object.entries(parsed)) {
+      if (!Object.hasOwn(DEFAULT_RATE_LIMITS, bucket)) {
+        throw new Error(`${RATE_LIMITS_ENV}: unknown bucket "${bucket}"`);
+      }
+      if (typeof spec !== 'string')
+        throw new Error(`${RATE_LIMITS_ENV}: ${bucket} must be a string`);
+      specs[bucket] = spec;
+    }
+  }
+  return new Map(
+    Object.entries(specs).map(([bucket, spec]) => [bucket as RateBucket, parseRule(spec)]),
+  );
+}
+
+/** How long any bucket can stay away from full: stored state older than this is void (TTL). */
+export function horizonMs(config: RateLimitConfig): number {
+  let max = 0;
+  for (const rule of config.values()) if (rule) max = Math.max(max, rule.intervalMs * rule.burst);
+  return max;
+}

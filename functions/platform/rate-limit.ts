@@ -1,0 +1,175 @@
+import { httpRoutes, wsRoutes } from '#functions/routes.ts';
+import { type BucketWrite, chargeRateBuckets } from '#store/rate-limits.ts';
+import { AppError } from './errors.ts';
+import { decide, maxQueuedTat, retryAfterSeconds } from './rate-limit-gcra.ts';
+import {
+  type BucketRule,
+  FRAME_BUCKET,
+  horizonMs,
+  QUIET_BUCKETS,
+  RATE_LIMITS_ENV,
+  type RateBucket,
+  type RateLimitConfig,
+  rateLimitConfig,
+} from './rate-limit-rules.ts';
+
+/**
+ * The per-user limiter: draws tokens from GCRA buckets kept in DynamoDB
+ * (store/rate-limits.ts), one conditional UpdateItem per check. The http and
+ * ws wrappers call it after auth and validation, before the domain runs, so
+ * only valid requests are charged.
+ */
+
+let configValue: RateLimitConfig | undefined;
+let ttlHorizonMs = 0;
+/** Read once per cold start; a malformed RATE_LIMITS fails the first request loudly. */
+function config(): RateLimitConfig {
+  if (!configValue) {
+    configValue = rateLimitConfig(process.env[RATE_LIMITS_ENV]);
+    ttlHorizonMs = horizonMs(configValue);
+  }
+  return configValue;
+}
+
+/**
+ * The last TAT this container saw per user and bucket. A TAT only ever moves
+ * forward, so this is a lower bound of the stored one: it picks the write that
+ * is most likely to succeed first time, and it may refuse a request without a
+ * round trip (the table would refuse it too). It never lets a request through:
+ * only the conditional write does. Losing it costs at most one extra call.
+ */
+const seenTats = new Map<string, number>();
+const HINTS_MAX = 10_000;
+const hintKey = (userId: string, bucket: string) => `${userId}\n${bucket}`;
+
+function remember(userId: string, bucket: string, tat: number | undefined) {
+  const key = hintKey(userId, bucket);
+  if (tat === undefined) {
+    seenTats.delete(key);
+    return;
+  }
+  if (seenTats.size >= HINTS_MAX) seenTats.clear();
+  seenTats.set(key, tat);
+}
+
+/** What a cold container knows: nothing (tests use it to stand for another container). */
+export function forgetSeenTats() {
+  seenTats.clear();
+}
+
+/** A write whose condition failed learns the stored TATs; a few tries absorb races with the user's other requests. */
+const MAX_ATTEMPTS = 4;
+
+export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+/** Takes one token from each bucket, all or none. Buckets turned "off" are skipped. */
+export async function takeTokens(
+  userId: string,
+  buckets: readonly RateBucket[],
+  clock: () => number = Date.now,
+): Promise<TakeResult> {
+  const active = buckets.flatMap((bucket) => {
+    const rule = config().get(bucket);
+    return rule ? [{ bucket, rule }] : [];
+  });
+  if (active.length === 0) return { allowed: true };
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const now = clock();
+    const writes: BucketWrite[] = [];
+    let refusedMs = 0;
+    for (const { bucket, rule } of active) {
+      const decision = decide(seenTats.get(hintKey(userId, bucket)), now, rule);
+      if (!decision.allowed) refusedMs = Math.max(refusedMs, decision.retryAfterMs);
+      else writes.push(writeFor(bucket, rule, decision.plan, decision.tat, now));
+    }
+    if (refusedMs > 0) return { allowed: false, retryAfterMs: refusedMs };
+    const ttl = Math.ceil((now + ttlHorizonMs) / 1000) + 60;
+    const outcome = await chargeRateBuckets(userId, writes, ttl);
+    for (const [bucket, tat] of Object.entries(outcome.tats)) remember(userId, bucket, tat);
+    if (outcome.charged) return { allowed: true };
+  }
+  // Still losing races to the same user's other requests: that is too many at once.
+  return { allowed: false, retryAfterMs: 1000 };
+}
+
+function writeFor(
+  bucket: RateBucket,
+  rule: BucketRule,
+  plan: 'fresh' | 'queue',
+  tat: number,
+  now: number,
+): BucketWrite {
+  return plan === 'fresh'
+    ? { bucket, kind: 'fresh', now, tat }
+    : { bucket, kind: 'queue', now, add: rule.intervalMs, maxTat: maxQueuedTat(now, rule) };
+}
+
+export function rateLimited(retryAfterMs: number): AppError {
+  const seconds = retryAfterSeconds(retryAfterMs);
+  return new AppError('RATE_LIMITED', `Too many requests; retry in ${seconds} s`, seconds);
+}
+
+/** Throws RATE_LIMITED (429 with Retry-After) when any bucket is empty. */
+export async function enforceRateLimit(userId: string, buckets: readonly RateBucket[]) {
+  const result = await takeTokens(userId, buckets);
+  if (!result.allowed) throw rateLimited(result.retryAfterMs);
+}
+
+let httpBuckets: Map<string, RateBucket | null> | undefined;
+
+/** An HTTP route's bucket, by API Gateway's routeKey ("POST /api/chat/rooms"). */
+export function httpRouteBucket(routeKey: string): RateBucket | null {
+  httpBuckets ??= new Map(httpRoutes.map((r) => [`${r.method} ${r.path}`, r.rateLimit]));
+  const bucket = httpBuckets.get(routeKey);
+  // Refuse rather than serve a route whose limit nobody declared.
+  if (bucket === undefined) throw new Error(`Route ${routeKey} has no rate-limit declaration`);
+  return bucket;
+}
+
+/** Charges a valid HTTP request to its route's bucket. */
+export async function chargeHttpRoute(routeKey: string, userId: string) {
+  const bucket = httpRouteBucket(routeKey);
+  if (bucket) await enforceRateLimit(userId, [bucket]);
+}
+
+/**
+ * The buckets a valid frame of `action` draws on: the per-user frame budget and
+ * the action's own. Unknown actions ($default) are refused unread and charge
+ * nothing. Throws for an action the route table does not declare.
+ */
+export function wsActionBuckets(action: string): RateBucket[] {
+  const route = wsRoutes.find((r) => r.routeKey === action);
+  if (!route) throw new Error(`WebSocket action ${action} has no route`);
+  if (action.startsWith('$')) return route.rateLimit ? [route.rateLimit] : [];
+  return route.rateLimit ? [FRAME_BUCKET, route.rateLimit] : [FRAME_BUCKET];
+}
+
+/**
+ * Charges a valid frame. 'drop' when it is over a quiet bucket's limit (typing:
+ * extra frames are dropped without an answer); over any other, RATE_LIMITED.
+ */
+export async function chargeWsFrame(
+  buckets: readonly RateBucket[],
+  userId: string,
+): Promise<'ok' | 'drop'> {
+  const result = await takeTokens(userId, buckets);
+  if (result.allowed) return 'ok';
+  if (buckets.some((b) => QUIET_BUCKETS.has(b))) return 'drop';
+  throw rateLimited(result.retryAfterMs);
+}
+
+/**
+ * $connect over its bucket: the upgrade is refused with 429 and Retry-After
+ * (API Gateway answers the handshake with the status $connect returns).
+ */
+export async function chargeLifecycle(
+  routeKey: string,
+  userId: string,
+): Promise<{ statusCode: 429; headers: Record<string, string> } | undefined> {
+  const result = await takeTokens(userId, wsActionBuckets(routeKey));
+  if (result.allowed) return undefined;
+  return {
+    statusCode: 429,
+    headers: { 'Retry-After': String(retryAfterSeconds(result.retryAfterMs)) },
+  };
+}

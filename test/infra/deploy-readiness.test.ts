@@ -1,0 +1,64 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app.ts';
+
+/**
+ * What a first deploy to a fresh account needs, read from the template a
+ * deployer would ship. Bundling is skipped (placeholder assets): these checks
+ * are about resources, not code.
+ */
+const CONTEXT = {
+  stage: 'test',
+  region: 'eu-west-1',
+  jwtIssuer: 'https://issuer.example.com',
+  jwtAudience: 'chat-app',
+  'aws:cdk:bundling-stacks': [],
+};
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+
+function synth(context: Record<string, unknown> = {}) {
+  const { app, stack } = buildApp(new App({ context: { ...CONTEXT, ...context } }));
+  app.synth();
+  return Template.fromStack(stack);
+}
+
+const resourcesOf = (template: Template, type: string) =>
+  Object.entries(template.findResources(type)) as [string, Resource][];
+
+describe('first deploy to a fresh account', () => {
+  const template = synth();
+
+  it("sets API Gateway's account CloudWatch role, and the WebSocket stage waits for it", () => {
+    const [[accountId, account]] = resourcesOf(template, 'AWS::ApiGateway::Account') as [
+      [string, Resource],
+    ];
+    const roleRef = (account.Properties.CloudWatchRoleArn as { 'Fn::GetAtt': [string, string] })[
+      'Fn::GetAtt'
+    ];
+    expect(roleRef[1]).toBe('Arn');
+    const role = template.toJSON().Resources[roleRef[0]] as Resource & { DeletionPolicy?: string };
+    expect(role.Type).toBe('AWS::IAM::Role');
+    // Other APIs in the account log through the same role: it outlives the stack.
+    expect(role.DeletionPolicy).toBe('Retain');
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(
+      'apigateway.amazonaws.com',
+    );
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(
+      'service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+    );
+
+    const stages = resourcesOf(template, 'AWS::ApiGatewayV2::Stage').filter(
+      ([, s]) => s.Properties.AccessLogSettings && s.Properties.StageName !== '$default',
+    );
+    expect(stages.length).toBeGreaterThan(0);
+    for (const [, stage] of stages) expect(stage.DependsOn ?? []).toContain(accountId);
+  });
+
+  it('skips the account role where the account already has one (-c apiGatewayCloudWatchRole=false)', () => {
+    const skipped = synth({ apiGatewayCloudWatchRole: 'false' });
+    skipped.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(JSON.stringify(skipped.toJSON())).not.toContain('AmazonAPIGatewayPushToCloudWatchLogs');
+  });
+});

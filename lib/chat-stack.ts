@@ -54,7 +54,7 @@ export class ChatStack extends Stack {
     const delivery = new Delivery(this, 'Delivery');
     const ws = new ChatWebSocketApi(this, 'WebSocket', { stageName: props.stage });
     const http = new ChatHttpApi(this, 'Http');
-    const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail });
+    const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail, retain });
     const scheduled = new Schedules(this, 'Schedules');
     this.nagScope = { table, webSocketApi: ws.api, stageName: props.stage };
     if (props.apiGatewayCloudWatchRole ?? true) {

@@ -1,7 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -11,15 +12,38 @@ import { Construct } from 'constructs';
 /**
  * Alarms to an SNS topic: any message in a DLQ (something could not be
  * delivered or counted), and errors or throttles of the background functions.
+ *
+ * The topic is encrypted with a customer-managed key whose policy lets
+ * CloudWatch use it: CloudWatch cannot publish to a topic encrypted with the
+ * AWS-managed `alias/aws/sns` key (its policy admits only principals of the
+ * account), so every alarm would fire into silence.
  */
 export class Monitoring extends Construct {
   readonly alarmTopic: Topic;
+  readonly alarmKey: Key;
   private readonly action: SnsAction;
 
-  constructor(scope: Construct, id: string, props: { alarmEmail?: string | undefined }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { alarmEmail?: string | undefined; retain: boolean },
+  ) {
     super(scope, id);
+    this.alarmKey = new Key(this, 'AlarmKey', {
+      description: 'Encrypts the alarm topic; CloudWatch may use it to publish alarms',
+      enableKeyRotation: true,
+      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.alarmKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
     this.alarmTopic = new Topic(this, 'AlarmTopic', {
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      masterKey: this.alarmKey,
       enforceSSL: true,
     });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));

@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
 
@@ -60,5 +60,47 @@ describe('first deploy to a fresh account', () => {
     const skipped = synth({ apiGatewayCloudWatchRole: 'false' });
     skipped.resourceCountIs('AWS::ApiGateway::Account', 0);
     expect(JSON.stringify(skipped.toJSON())).not.toContain('AmazonAPIGatewayPushToCloudWatchLogs');
+  });
+});
+
+describe('alarms reach someone', () => {
+  const template = synth({ alarmEmail: 'ops@example.com' });
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+
+  it('encrypts the alarm topic with a rotating customer-managed key that CloudWatch may use', () => {
+    const alarmTopics = new Set(
+      resourcesOf(template, 'AWS::CloudWatch::Alarm').flatMap(([, a]) =>
+        (a.Properties.AlarmActions as { Ref: string }[]).map((action) => action.Ref),
+      ),
+    );
+    expect(alarmTopics.size).toBe(1);
+    const [topicId] = [...alarmTopics] as [string];
+    const topic = resources[topicId]!;
+    expect(topic.Type).toBe('AWS::SNS::Topic');
+    const keyRef = (topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt': [string, string] })[
+      'Fn::GetAtt'
+    ];
+    const key = resources[keyRef[0]]!;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const statements = (key.Properties.KeyPolicy as { Statement: Record<string, unknown>[] })
+      .Statement;
+    const forCloudWatch = statements.find(
+      (s) =>
+        s.Effect === 'Allow' &&
+        JSON.stringify(s.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
+    expect(forCloudWatch).toBeDefined();
+    expect([forCloudWatch!.Action].flat()).toEqual(
+      expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
+    );
+  });
+
+  it('subscribes alarmEmail to the alarm topic', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: Match.anyValue(),
+    });
   });
 });

@@ -15,10 +15,10 @@ import { isMutedNow, membersByJoinOrder } from './views.ts';
  * when its last member leaves. The caller's devices get `room-deleted`.
  */
 export async function deleteChat(caller: Caller, roomId: string) {
-  const { room } = await requireMembership(roomId, caller.userId);
+  const { room, head } = await requireMembership(roomId, caller.userId);
   const at = nowIso();
   if (room.type === 'direct') {
-    if (!(await hideRoom(caller.userId, roomId, room.seq, at))) throw notFound('Room');
+    if (!(await hideRoom(caller.userId, roomId, head.seq, at))) throw notFound('Room');
   } else {
     await leave(room, caller.userId, at);
   }
@@ -45,15 +45,15 @@ async function leave(room: RoomRecord, userId: string, at: string) {
  * and every member hears `room-messages-cleared`.
  */
 export async function clearChat(caller: Caller, roomId: string, forEveryone: boolean) {
-  const { room } = await requireMembership(roomId, caller.userId);
+  const { room, head } = await requireMembership(roomId, caller.userId);
   const at = nowIso();
   if (forEveryone) {
     if (!isAdmin(room, caller.userId) && room.created_by !== caller.userId) {
       throw forbidden('Only an admin or the creator can clear a room for everyone');
     }
-    if (room.seq > room.cleared_seq) await clearRoomForEveryone(roomId, room.seq, at);
+    if (head.seq > room.cleared_seq) await clearRoomForEveryone(roomId, head.seq, at);
     await fanOut(Object.keys(room.members), events.roomMessagesCleared(roomId, caller.userId, at));
-  } else if (!(await clearForMember(caller.userId, roomId, room.seq, at))) {
+  } else if (!(await clearForMember(caller.userId, roomId, head.seq, at))) {
     throw notFound('Room');
   }
   return { room_id: roomId, cleared_at: at, for_everyone: forEveryone };

@@ -1,5 +1,5 @@
 import { postToMany, type ServerEvent } from '#platform/post-to-connection.ts';
-import { getConnections } from '#store/connections.ts';
+import { getConnections, type LiveConnection } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
 
 export interface FanOutResult {
@@ -14,7 +14,7 @@ export interface FanOutResult {
  * connection that answers 410 is left alone (the member counts as unreachable, so
  * the message is queued and the connection's flush delivers it).
  */
-const CONNECTING_GRACE_MS = 10_000;
+export const CONNECTING_GRACE_MS = 10_000;
 
 /**
  * Sends frames to every connection of every given user: one BatchGet for the
@@ -28,11 +28,19 @@ export async function fanOut(
   userIds: readonly string[],
   frameOrFrames: ServerEvent | readonly ServerEvent[],
 ): Promise<FanOutResult> {
+  if (userIds.length === 0) return { deliveredTo: new Set(), unreachable: new Set() };
+  return postToUsers(userIds, await getConnections(userIds), frameOrFrames);
+}
+
+/** Posts frames to the given users' known connections; users missing from `connections` have none. */
+export async function postToUsers(
+  userIds: readonly string[],
+  connections: ReadonlyMap<string, readonly LiveConnection[]>,
+  frameOrFrames: ServerEvent | readonly ServerEvent[],
+): Promise<FanOutResult> {
   const frames = Array.isArray(frameOrFrames) ? frameOrFrames : [frameOrFrames as ServerEvent];
   const result: FanOutResult = { deliveredTo: new Set(), unreachable: new Set(userIds) };
-  if (userIds.length === 0) return result;
   const now = Date.now();
-  const connections = await getConnections(userIds);
   const posts = [...connections].flatMap(([userId, conns]) =>
     conns.flatMap((conn) =>
       frames.map((frame) => ({

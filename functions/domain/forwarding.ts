@@ -1,18 +1,13 @@
 import type { Caller } from '#platform/auth.ts';
-import { AppError, conflict, forbidden, notFound } from '#platform/errors.ts';
-import { appendMessages } from '#store/append-message.ts';
-import { sleep } from '#store/batch.ts';
-import { getMembers } from '#store/members.ts';
+import { AppError, forbidden, notFound } from '#platform/errors.ts';
+import { storeMessages } from '#store/append-message.ts';
+import { getMembers, markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
+import { takeSequence } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
-import { fanOut } from './delivery.ts';
-import { events } from './events.ts';
+import { abandon, deliverMessage, headSummary } from './messages.ts';
 import { type ForwardMetadata, isMember, type MessageRecord, type RoomRecord } from './model.ts';
-import { queueForOffline } from './offline-queue.ts';
 import { nowIso, requireMembership } from './rooms.ts';
-import { messageSummary, messageView } from './views.ts';
-
-const MAX_ATTEMPTS = 64;
 
 /**
  * POST /messages/:id/forward (CONTRACT §5 note 5). Every check comes first; then
@@ -39,26 +34,28 @@ export async function forwardMessage(
     throw new AppError('UNPROCESSABLE', 'Encrypted messages cannot be forwarded by the server');
   }
 
-  let rooms = await loadTargets(caller, targets);
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const at = nowIso();
-    const copies = targets.map((id) => copyOf(source, rooms.get(id)!, caller, at));
-    const outcome = await appendMessages(
-      copies.map((message) => ({ message, summary: messageSummary(message) })),
-      { forwardedFrom: source },
-    );
-    if (outcome.kind === 'stored') return deliverCopies(source, copies, rooms);
-    if (outcome.kind === 'source-gone') throw notFound('Message');
-    if (outcome.kind === 'stale' && outcome.room) {
-      if (!isMember(outcome.room, caller.userId))
-        throw forbidden('You are not a member of every target room');
-      rooms.set(outcome.roomId, outcome.room);
-      continue;
-    }
-    await sleep(Math.random() * 20 * attempt);
-    rooms = await loadTargets(caller, targets);
+  const rooms = await loadTargets(caller, targets);
+  const at = nowIso();
+  // Each target room hands out its own next number (one `ADD` each, in parallel).
+  const copies = await Promise.all(
+    targets.map(async (id) => {
+      const seq = await takeSequence(id, headSummary(caller, source, at), at);
+      return copyOf(source, rooms.get(id)!, seq, caller, at);
+    }),
+  );
+  // Forwarding into a room marks it read for the forwarder, as sending does.
+  const [outcome] = await Promise.all([
+    storeMessages(copies, { forwardedFrom: source }).catch(async (error: unknown) => {
+      await abandon(copies);
+      throw error;
+    }),
+    ...copies.map((c) => markReadUpTo(caller.userId, c.room_id, c.seq, c.id, at)),
+  ]);
+  if (outcome.kind !== 'stored') {
+    await abandon(copies);
+    throw notFound('Message');
   }
-  throw conflict('The target rooms are busy; try again');
+  return deliverCopies(source, copies, rooms);
 }
 
 /**
@@ -91,6 +88,7 @@ async function loadTargets(caller: Caller, targets: string[]) {
 function copyOf(
   source: MessageRecord,
   room: RoomRecord,
+  seq: number,
   caller: Caller,
   at: string,
 ): MessageRecord {
@@ -99,7 +97,6 @@ function copyOf(
     original_sender: source.sender_id,
     original_room: source.room_id,
   };
-  const seq = room.seq + 1;
   return {
     ...source,
     id: messageId(room.id, seq),
@@ -124,16 +121,7 @@ async function deliverCopies(
   copies: MessageRecord[],
   rooms: Map<string, RoomRecord>,
 ) {
-  await Promise.all(
-    copies.map(async (copy) => {
-      const view = messageView(copy);
-      const others = Object.keys(rooms.get(copy.room_id)!.members).filter(
-        (u) => u !== copy.sender_id,
-      );
-      const result = await fanOut(others, events.newChatMessage(view));
-      await queueForOffline(result.unreachable, view);
-    }),
-  );
+  await Promise.all(copies.map((copy) => deliverMessage(rooms.get(copy.room_id)!, copy)));
   return {
     original_message_id: source.id,
     forwarded_to: copies.map((c) => c.room_id),

@@ -1,23 +1,34 @@
+import { createHash } from 'node:crypto';
 import type { Caller } from '#platform/auth.ts';
-import { AppError, forbidden, notFound, validationError } from '#platform/errors.ts';
-import { appendMessages } from '#store/append-message.ts';
-import { sleep } from '#store/batch.ts';
+import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
+import { LIMITS } from '#platform/limits.ts';
+import { logger } from '#platform/observability.ts';
+import { putTombstones, storeMessages } from '#store/append-message.ts';
+import { markReadUpTo } from '#store/members.ts';
 import {
   getMessage,
   getSendReceipt,
   markMessageDeleted,
   messageId,
   parseMessageId,
+  type SendReceipt,
   listMessages as storeListMessages,
 } from '#store/messages.ts';
+import {
+  type HeadSummary,
+  markLastMessageTombstone,
+  recordDeletedSeqs,
+  takeSequence,
+} from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
+import { fanOutMessage } from './big-room.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
-import { type MessageView, messageSummary, messageView } from './views.ts';
+import { type MessageView, messageView } from './views.ts';
 
 export interface SendResult {
   message: MessageView;
@@ -27,70 +38,124 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-/**
- * Concurrent sends to one room serialize on its seq: each round one commits and
- * the rest retry at once with the seq the cancellation reports, so the k-th of
- * k concurrent senders needs k attempts. The bound is far above any real room's
- * burst; the cost is one round trip per attempt.
- */
-const MAX_APPEND_ATTEMPTS = 64;
-
 function requireSender(room: RoomRecord | undefined, userId: string): RoomRecord {
   if (!room) throw notFound('Room');
   if (!isMember(room, userId)) throw forbidden('You are not a member of this room');
   return room;
 }
 
+/** What makes two sends "the same request" for a temp_id: every field that shapes the message. */
+function requestHash(roomId: string, input: SendMessageInput): string {
+  const fields = [
+    roomId,
+    input.content,
+    input.message_type,
+    input.reply_to_message_id ?? null,
+    input.file_url ?? null,
+    input.media ?? null,
+    input.is_encrypted,
+    input.encryption_key_id ?? null,
+    input.encrypted_content ?? null,
+  ];
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url');
+}
+
 /**
- * Stores a message, then delivers it. Round trips before the fan-out: one
- * parallel read (room + temp_id receipt), one transaction, one BatchGet of the
- * members' connections (inside fanOut).
+ * Stores a message, then delivers it. Sequential round trips before the
+ * fan-out: (1) the room and the temp_id receipt, in parallel; (2) the room
+ * head's `ADD seq 1`, which hands concurrent senders distinct numbers without
+ * conflicts or retries; (3) the message with its receipt (one transaction), in
+ * parallel with the sender's read marker. No write touches the room item, so a
+ * send's write units don't grow with the room. Offline members are queued by
+ * the table stream from the stored message itself (streams/room-activity.ts),
+ * so a stored message always reaches every member or the DLQ.
  */
 export async function sendMessage(
   caller: Caller,
   roomId: string,
   input: SendMessageInput,
 ): Promise<SendResult> {
+  const hash = requestHash(roomId, input);
   const [loaded, receipt] = await Promise.all([
     getRoom(roomId),
-    input.temp_id ? getSendReceipt(caller.userId, input.temp_id) : undefined,
+    input.temp_id ? getSendReceipt(caller.userId, roomId, input.temp_id) : undefined,
   ]);
-  let room = requireSender(loaded, caller.userId);
-  if (receipt) return redeliver(room, caller, receipt.message_id);
+  const room = requireSender(loaded, caller.userId);
+  if (receipt) return replay(room, caller, receipt, hash);
   if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
     throw validationError('reply_to_message_id must be a message of this room');
   }
-
-  for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-    const message = buildMessage(room, caller, input);
-    const outcome = await appendMessages([{ message, summary: messageSummary(message) }], {
-      tempId: input.temp_id,
-    });
-    switch (outcome.kind) {
-      case 'stored':
-        return deliver(room, message, false);
-      case 'duplicate': {
-        const winner = await getSendReceipt(caller.userId, input.temp_id!);
-        if (winner) return redeliver(room, caller, winner.message_id);
-        break;
-      }
-      case 'stale':
-        room = requireSender(outcome.room, caller.userId);
-        // A little jitter spreads a herd of retries over the next commits.
-        await sleep(Math.random() * 3);
-        continue;
-      case 'conflict':
-      case 'source-gone':
-        break;
-    }
-    await sleep(Math.random() * 20 * attempt);
-    room = requireSender(await getRoom(roomId), caller.userId);
+  const at = nowIso();
+  const seq = await takeSequence(roomId, headSummary(caller, input, at), at);
+  const message = buildMessage(room, seq, caller, input, at);
+  const storing = storeMessages([message], {
+    receipt: input.temp_id
+      ? {
+          receipt: {
+            user_id: caller.userId,
+            room_id: roomId,
+            temp_id: input.temp_id,
+            message_id: message.id,
+            request_hash: hash,
+          },
+          ttl: Math.floor(Date.parse(at) / 1000) + LIMITS.tempIdTtlSeconds,
+        }
+      : undefined,
+  });
+  // Sending marks the room read for the sender (a max: a slower, older send can't undo it).
+  const [outcome] = await Promise.all([
+    storing.catch(async (error: unknown) => {
+      await abandon([message]);
+      throw error;
+    }),
+    markReadUpTo(caller.userId, roomId, seq, message.id, at),
+  ]);
+  if (outcome.kind === 'duplicate') {
+    // A concurrent send with the same temp_id won: this number becomes a tombstone.
+    await abandon([message]);
+    const winner = await getSendReceipt(caller.userId, roomId, input.temp_id!);
+    if (!winner) throw conflict('The temp_id is being used by another send; try again');
+    return replay(room, caller, winner, hash);
   }
-  throw new AppError('CONFLICT', 'The room is busy; try again');
+  return deliver(room, message, false);
 }
 
-function buildMessage(room: RoomRecord, caller: Caller, input: SendMessageInput): MessageRecord {
-  const seq = room.seq + 1;
+/**
+ * A send that took numbers and then failed leaves tombstones, so counts and
+ * lists see no gap. If even that fails, the error still reaches the caller.
+ */
+export async function abandon(messages: readonly MessageRecord[]): Promise<void> {
+  const stones = await putTombstones(messages);
+  await Promise.all(
+    stones.map(async (m) => {
+      await recordDeletedSeqs(m.room_id, [m.seq], LIMITS.deletedSeqsKept);
+      await markLastMessageTombstone(m.room_id, m.seq);
+    }),
+  );
+}
+
+export function headSummary(
+  caller: Caller,
+  input: Pick<SendMessageInput, 'content' | 'message_type' | 'is_encrypted'>,
+  at: string,
+): HeadSummary {
+  return {
+    sender_id: caller.userId,
+    // Encrypted content is opaque to the server and never copied into summaries.
+    content: input.is_encrypted ? '' : input.content.slice(0, 200),
+    message_type: input.message_type,
+    is_encrypted: input.is_encrypted,
+    created_at: at,
+  };
+}
+
+function buildMessage(
+  room: RoomRecord,
+  seq: number,
+  caller: Caller,
+  input: SendMessageInput,
+  at: string,
+): MessageRecord {
   return {
     id: messageId(room.id, seq),
     room_id: room.id,
@@ -109,19 +174,47 @@ function buildMessage(room: RoomRecord, caller: Caller, input: SendMessageInput)
     encryption_key_id: input.encryption_key_id ?? null,
     encrypted_content: input.encrypted_content ?? null,
     is_deleted: false,
-    created_at: nowIso(),
+    created_at: at,
   };
 }
 
 /**
- * A retried temp_id: the same message again, and its fan-out again. A sender
- * that crashed between storing and delivering loses nothing this way; clients
- * de-duplicate by id.
+ * A retried temp_id. The same request gets the same message again, and its
+ * fan-out again (a sender that crashed between storing and delivering loses
+ * nothing; clients de-duplicate by id). Another request under a used temp_id is
+ * refused: confirming it would deliver the wrong message.
  */
-async function redeliver(room: RoomRecord, caller: Caller, id: string): Promise<SendResult> {
-  const message = await getMessage(id);
-  if (!message || message.sender_id !== caller.userId) throw notFound('Message');
+async function replay(
+  room: RoomRecord,
+  caller: Caller,
+  receipt: SendReceipt,
+  hash: string,
+): Promise<SendResult> {
+  if (receipt.request_hash !== hash) {
+    throw conflict('temp_id was already used for a different message in this room');
+  }
+  const message = await getMessage(receipt.message_id);
+  if (!message || message.sender_id !== caller.userId || message.is_tombstone) {
+    throw notFound('Message');
+  }
   return deliver(room, message, true);
+}
+
+/**
+ * Small rooms are fanned out here, to the members' live connections. Big rooms
+ * (over LIMITS.inlineFanOutMembers others) are handed to the fan-out queue in
+ * chunks, so the confirmation doesn't wait on a thousand posts.
+ */
+export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
+  const view = messageView(message);
+  const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
+  if (others.length > LIMITS.inlineFanOutMembers) return fanOutMessage(others, message);
+  const result = await fanOut(others, events.newChatMessage(view));
+  // Best effort: the stream's outbox queues them from the stored message anyway.
+  await queueForOffline(result.unreachable, view).catch((error: unknown) =>
+    logger.warn('Offline queueing left to the stream', { error: error as Error }),
+  );
+  return result;
 }
 
 async function deliver(
@@ -129,13 +222,9 @@ async function deliver(
   message: MessageRecord,
   duplicate: boolean,
 ): Promise<SendResult> {
-  const view = messageView(message);
-  const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
-  const result = await fanOut(others, events.newChatMessage(view));
-  // Members with no connection, or whose every post failed, get it on reconnect.
-  await queueForOffline(result.unreachable, view);
+  const result = await deliverMessage(room, message);
   return {
-    message: view,
+    message: messageView(message),
     delivered_to_count: result.deliveredTo.size,
     queued_for_count: result.unreachable.size,
     duplicate,
@@ -147,9 +236,9 @@ export async function listMessages(
   roomId: string,
   options: { limit: number; before?: string | undefined },
 ) {
-  const { room, member } = await requireMembership(roomId, caller.userId);
+  const { room, member, head } = await requireMembership(roomId, caller.userId);
   const floor = Math.max(member.cleared_seq, room.cleared_seq);
-  let beforeSeq = room.seq + 1;
+  let beforeSeq = head.seq + 1;
   if (options.before) {
     const where = parseMessageId(options.before);
     if (!where || where.roomId !== roomId)
@@ -168,11 +257,14 @@ export async function deleteMessage(caller: Caller, id: string) {
   if (!message || !room) throw notFound('Message');
   if (!isMember(room, caller.userId)) throw forbidden('You are not a member of this room');
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
+  if (message.is_tombstone) throw notFound('Message');
   const deletedAt = nowIso();
   if (!message.is_deleted) {
     const deleted = await markMessageDeleted(message, deletedAt);
     if (!deleted) throw notFound('Message');
   }
+  // Unread counts skip it from now on (the stream repeats this, in case we stop here).
+  await recordDeletedSeqs(room.id, [message.seq], LIMITS.deletedSeqsKept);
   await fanOut(Object.keys(room.members), events.messageDeleted(room.id, id));
   return { message_id: id, room_id: room.id, deleted_at: deletedAt };
 }

@@ -14,6 +14,30 @@ export interface MessageSummary {
   created_at: string;
 }
 
+/**
+ * The room's small, hot record, apart from its member list so a send never
+ * rewrites (or pays for) the members: the sequence every send takes with one
+ * atomic increment, the latest message, and the deleted seqs unread counts skip.
+ */
+export interface RoomHead {
+  room_id: string;
+  /** The highest sequence number handed out (0: none). A failed send leaves a tombstone at its number. */
+  seq: number;
+  /** When the last sequence number was taken (null: never); orders room lists. */
+  last_activity: string | null;
+  last_message: MessageSummary | null;
+  /** Seqs of deleted messages and tombstones, the newest LIMITS.deletedSeqsKept of them. */
+  deleted_seqs: number[];
+}
+
+export const emptyHead = (roomId: string): RoomHead => ({
+  room_id: roomId,
+  seq: 0,
+  last_activity: null,
+  last_message: null,
+  deleted_seqs: [],
+});
+
 export interface RoomRecord {
   id: string;
   type: RoomType;
@@ -25,9 +49,6 @@ export interface RoomRecord {
   members: Record<string, string>;
   /** user id → admin since (ISO). Direct rooms have none. */
   admins: Record<string, string>;
-  /** Sequence number of the last message; 0 when there is none. */
-  seq: number;
-  last_message: MessageSummary | null;
   /** Cleared for everyone up to this seq (0: never). */
   cleared_seq: number;
   cleared_at: string | null;
@@ -40,9 +61,6 @@ export interface MemberState {
   joined_at: string;
   /** Highest message seq the user has read (or sent). */
   read_seq: number;
-  /** Highest message seq the stream consumer has seen for this room. */
-  room_seq: number;
-  last_activity: string;
   last_read_message_id: string | null;
   last_read_at: string | null;
   is_archived: boolean;
@@ -56,8 +74,6 @@ export interface MemberState {
   cleared_seq: number;
   cleared_at: string | null;
   manual_unread: boolean;
-  /** Seqs of others' messages deleted after this user's read marker (an idempotent set). */
-  deleted_seqs: number[];
 }
 
 export interface ForwardMetadata {
@@ -85,6 +101,8 @@ export interface MessageRecord {
   encryption_key_id: string | null;
   encrypted_content: string | null;
   is_deleted: boolean;
+  /** A failed send's sequence number: never shown, never counted. */
+  is_tombstone?: boolean;
   created_at: string;
 }
 
@@ -96,3 +114,29 @@ export const isMember = (room: Pick<RoomRecord, 'members'>, userId: string) =>
   Object.hasOwn(room.members, userId);
 export const isAdmin = (room: Pick<RoomRecord, 'admins'>, userId: string) =>
   Object.hasOwn(room.admins, userId);
+
+/** A member's state when they join a room: everything up to `readSeq` counts as read. */
+export function newMemberState(
+  userId: string,
+  roomId: string,
+  joinedAt: string,
+  readSeq = 0,
+): MemberState {
+  return {
+    user_id: userId,
+    room_id: roomId,
+    joined_at: joinedAt,
+    read_seq: readSeq,
+    last_read_message_id: null,
+    last_read_at: null,
+    is_archived: false,
+    archived_at: null,
+    is_muted: false,
+    muted_until: null,
+    is_deleted: false,
+    deleted_at: null,
+    cleared_seq: readSeq,
+    cleared_at: null,
+    manual_unread: false,
+  };
+}

@@ -9,62 +9,74 @@ import {
   markUnread,
 } from '#store/members.ts';
 import { parseMessageId } from '#store/messages.ts';
+import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { isMember, type MemberState, type RoomRecord } from './model.ts';
+import { isMember, type MemberState, type RoomHead } from './model.ts';
 import { nowIso, requireMembership } from './rooms.ts';
-import { unreadCount } from './unread.ts';
+import { isHidden, unreadCount } from './unread.ts';
 
 /** GET /unread-count?room_id=: one room's count, from its counters. */
 export async function getRoomUnreadCount(caller: Caller, roomId: string) {
-  const { room, member } = await requireMembership(roomId, caller.userId);
+  const { room, member, head } = await requireMembership(roomId, caller.userId);
   return {
     room_id: roomId,
-    unread_count: unreadCount(member, room),
+    unread_count: unreadCount(member, room, head),
     last_read_message_id: member.last_read_message_id,
   };
 }
 
 /**
- * GET /unread-count: read from the counters kept on member items, never by
- * counting messages. One Query per page of the user's own partition.
+ * GET /unread-count: sequence arithmetic over the user's member items (one
+ * Query), their rooms' heads and their rooms' clear markers (BatchGets), never
+ * by counting messages. The total is the sum of the very counts listed, so the
+ * two cannot disagree.
  */
 export async function getAllUnreadCounts(caller: Caller) {
-  const members = (await listAllMembers(caller.userId)).filter((m) => !m.is_deleted);
-  const rooms = members.map((m) => ({
-    room_id: m.room_id,
-    unread_count: unreadCount(m),
-    last_read_message_id: m.last_read_message_id,
-    last_message_timestamp: m.room_seq > 0 ? m.last_activity : null,
-  }));
+  const members = await listAllMembers(caller.userId);
+  const ids = members.map((m) => m.room_id);
+  const [heads, roomRecords] = await Promise.all([getRoomHeads(ids), getRooms(ids)]);
+  const rooms = members.flatMap((m) => {
+    const head = heads.get(m.room_id)!;
+    const room = roomRecords.get(m.room_id);
+    if (!room || isHidden(m, head)) return [];
+    return [
+      {
+        room_id: m.room_id,
+        unread_count: unreadCount(m, room, head),
+        last_read_message_id: m.last_read_message_id,
+        last_message_timestamp: head.last_message?.created_at ?? null,
+      },
+    ];
+  });
   return { total_unread: rooms.reduce((sum, r) => sum + r.unread_count, 0), rooms };
 }
 
 /** The seq a read reaches: a given message of this room, or the latest. */
-function readTarget(room: RoomRecord, messageId: string | null | undefined) {
-  if (!messageId) return { seq: room.seq, id: room.last_message?.id ?? null };
+function readTarget(head: RoomHead, messageId: string | null | undefined) {
+  if (!messageId) return { seq: head.seq, id: head.last_message?.id ?? null };
   const where = parseMessageId(messageId);
-  if (!where || where.roomId !== room.id)
+  if (!where || where.roomId !== head.room_id)
     throw validationError('last_read_message_id must be a message of this room');
-  if (where.seq > room.seq) throw notFound('Message');
+  if (where.seq > head.seq) throw notFound('Message');
   return { seq: where.seq, id: messageId };
 }
 
 async function readUpTo(
   member: MemberState,
-  room: RoomRecord,
   target: { seq: number; id: string | null },
   at: string,
 ) {
-  const stale = member.deleted_seqs.filter((s) => s <= target.seq);
   const advanced =
     target.seq > member.read_seq
-      ? await markReadUpTo(member.user_id, room.id, target.seq, target.id, at, stale)
+      ? await markReadUpTo(member.user_id, member.room_id, target.seq, target.id, at)
       : undefined;
   const state =
     advanced ??
-    (member.manual_unread ? await clearManualUnread(member.user_id, room.id, at) : undefined);
+    (member.manual_unread
+      ? await clearManualUnread(member.user_id, member.room_id, at)
+      : undefined);
   return state ?? member;
 }
 
@@ -74,12 +86,12 @@ export async function setReadStatus(
   roomId: string,
   input: { is_read: boolean; last_read_message_id?: string | null | undefined },
 ) {
-  const { room, member } = await requireMembership(roomId, caller.userId);
+  const { room, member, head } = await requireMembership(roomId, caller.userId);
   const at = nowIso();
   const state = input.is_read
-    ? await readUpTo(member, room, readTarget(room, input.last_read_message_id), at)
+    ? await readUpTo(member, readTarget(head, input.last_read_message_id), at)
     : ((await markUnread(caller.userId, roomId)) ?? member);
-  const count = unreadCount(state, room);
+  const count = unreadCount(state, room, head);
   await fanOut([caller.userId], events.unreadCountUpdate(roomId, count));
   return {
     room_id: roomId,
@@ -92,11 +104,15 @@ export async function setReadStatus(
 /** PUT /read-status: several rooms read at once. Every room is checked before anything is written. */
 export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) {
   const ids = [...new Set(roomIds)];
-  const [rooms, members] = await Promise.all([getRooms(ids), getMembers(caller.userId, ids)]);
+  const [rooms, members, heads] = await Promise.all([
+    getRooms(ids),
+    getMembers(caller.userId, ids),
+    getRoomHeads(ids),
+  ]);
   for (const id of ids) {
     const room = rooms.get(id);
     const member = members.get(id);
-    if (!room || member?.is_deleted) throw notFound(`Room ${id}`);
+    if (!room || (member && isHidden(member, heads.get(id)!))) throw notFound(`Room ${id}`);
     if (!member || !isMember(room, caller.userId))
       throw forbidden(`You are not a member of room ${id}`);
   }
@@ -105,9 +121,9 @@ export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) 
   const results = await Promise.all(
     ids.map((id) =>
       limit(async () => {
-        const room = rooms.get(id)!;
-        const state = await readUpTo(members.get(id)!, room, readTarget(room, null), at);
-        return { room_id: id, unread_count: unreadCount(state, room) };
+        const head = heads.get(id)!;
+        const state = await readUpTo(members.get(id)!, readTarget(head, null), at);
+        return { room_id: id, unread_count: unreadCount(state, rooms.get(id)!, head) };
       }),
     ),
   );

@@ -1,16 +1,14 @@
-import pLimit from 'p-limit';
 import { ENV, requireEnv } from '#platform/env.ts';
+import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
-import {
-  addDeletedSeq,
-  advanceRoomActivity,
-  getMember,
-  raiseClearMarker,
-  restoreHiddenRoom,
-} from '#store/members.ts';
+import { getConnections, type LiveConnection } from '#store/connections.ts';
+import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
-import type { TableChange } from '#store/stream-changes.ts';
-import type { MessageRecord, RoomRecord } from './model.ts';
+import { CONNECTING_GRACE_MS, postToUsers } from './delivery.ts';
+import { events } from './events.ts';
+import type { MessageRecord } from './model.ts';
+import { queueForOffline } from './offline-queue.ts';
+import { messageView } from './views.ts';
 
 /** Body of a room-purge queue message: reclaim storage in the background. */
 export interface PurgeRequest {
@@ -19,62 +17,51 @@ export interface PurgeRequest {
   up_to_seq: number | null;
 }
 
-const perMember = <T>(userIds: string[], work: (userId: string) => Promise<T>) => {
-  const limit = pLimit(16);
-  return Promise.all(userIds.map((userId) => limit(() => work(userId))));
-};
-
 /**
- * The stream consumer's rules. Every member write is a conditional max or a set
- * add, so replays and any delivery order converge on the same state (the
- * argument is in unread.ts).
+ * The outbox: the table stream hands over every stored message, so what the
+ * send's own request could not do still happens (at least once):
+ * - members with no live connection are queued for offline delivery (pending
+ *   copy + push), whether or not the send's request lived to do it;
+ * - connections opened around or after the send (younger than the send plus
+ *   the $connect grace) may have missed the live fan-out: they get it now, and
+ *   clients de-duplicate by id.
+ * One room read and one connection read per room per stream batch, however
+ * many of its messages the batch holds. Nothing is written per recipient.
  */
-export async function applyTableChange(change: TableChange): Promise<void> {
-  switch (change.kind) {
-    case 'room-advanced':
-      return propagateActivity(change.room);
-    case 'room-cleared':
-      await perMember(Object.keys(change.room.members), (userId) =>
-        raiseClearMarker(
-          userId,
-          change.room.id,
-          change.room.cleared_seq,
-          change.room.cleared_at ?? change.room.updated_at,
-        ),
-      );
-      return purge({ room_id: change.room.id, up_to_seq: change.room.cleared_seq });
-    case 'room-removed':
-      return purge({ room_id: change.roomId, up_to_seq: null });
-    case 'message-deleted':
-      return rememberDeletion(change.message);
+export async function deliverStoredMessages(
+  roomId: string,
+  messages: readonly MessageRecord[],
+): Promise<void> {
+  const room = await getRoom(roomId);
+  if (!room) return;
+  const members = Object.keys(room.members);
+  const connections = await getConnections(members);
+  for (const message of messages) {
+    const others = members.filter((u) => u !== message.sender_id);
+    const view = messageView(message);
+    const youngSince = Date.parse(message.created_at) - CONNECTING_GRACE_MS;
+    const offline: string[] = [];
+    const young = new Map<string, LiveConnection[]>();
+    const hasOlder = new Set<string>();
+    for (const userId of others) {
+      const conns = connections.get(userId) ?? [];
+      if (conns.length === 0) offline.push(userId);
+      const fresh = conns.filter((c) => Date.parse(c.connected_at) > youngSince);
+      if (fresh.length > 0) young.set(userId, fresh);
+      if (fresh.length < conns.length) hasOlder.add(userId);
+    }
+    const late = await postToUsers([...young.keys()], young, events.newChatMessage(view));
+    for (const userId of late.unreachable) if (!hasOlder.has(userId)) offline.push(userId);
+    await queueForOffline(offline, view);
   }
 }
 
-/**
- * A new message: every other member's item moves to its seq and to the top of
- * their list (the sender's moved in the send transaction itself).
- */
-async function propagateActivity(room: RoomRecord) {
-  const at = room.last_message?.created_at ?? room.updated_at;
-  const sender = room.last_message?.sender_id;
-  const others = Object.keys(room.members).filter((u) => u !== sender);
-  await perMember(others, async (userId) => {
-    const state =
-      (await advanceRoomActivity(userId, room.id, room.seq, at)) ??
-      (await getMember(userId, room.id));
-    // A deleted direct room comes back with the next message after the deletion.
-    if (state?.is_deleted && room.seq > state.cleared_seq) await restoreHiddenRoom(state);
-  });
+/** A deleted message or a tombstone stops counting as unread (idempotent: a set add). */
+export async function rememberDeletion(message: MessageRecord): Promise<void> {
+  await recordDeletedSeqs(message.room_id, [message.seq], LIMITS.deletedSeqsKept);
 }
 
-/** A deleted message stops counting as unread for every member who had not read it yet. */
-async function rememberDeletion(message: MessageRecord) {
-  const room = await getRoom(message.room_id);
-  if (!room) return;
-  const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
-  await perMember(others, (userId) => addDeletedSeq(userId, room.id, message.seq));
-}
-
-async function purge(request: PurgeRequest) {
+/** Storage of a removed room, or of messages cleared for everyone, is reclaimed in the background. */
+export async function purge(request: PurgeRequest): Promise<void> {
   await enqueue(requireEnv(ENV.purgeQueueUrl), [request]);
 }

@@ -2,16 +2,27 @@ import { ulid } from 'ulid';
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
-import { getMember, listMemberRooms, newMemberState, restoreHiddenRoom } from '#store/members.ts';
+import { decodeCursor, encodeCursor } from '#store/cursor.ts';
+import { getMember, listAllMembers, restoreHiddenRoom } from '#store/members.ts';
+import { getRoomHead, getRoomHeads } from '#store/room-head.ts';
 import {
   addMembers as storeAddMembers,
   createRoom as storeCreateRoom,
   removeMember as storeRemoveMember,
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
-import { isAdmin, isMember, type MemberState, type RoomRecord } from './model.ts';
+import {
+  emptyHead,
+  isAdmin,
+  isMember,
+  type MemberState,
+  newMemberState,
+  type RoomHead,
+  type RoomRecord,
+} from './model.ts';
 import { chargeRoomCreation } from './rate-limits.ts';
 import type { CreateRoomInput } from './schemas.ts';
+import { isHidden } from './unread.ts';
 import { roomView } from './views.ts';
 
 export const nowIso = () => new Date().toISOString();
@@ -23,13 +34,17 @@ export const nowIso = () => new Date().toISOString();
 export async function requireMembership(
   roomId: string,
   userId: string,
-): Promise<{ room: RoomRecord; member: MemberState }> {
-  const [room, member] = await Promise.all([getRoom(roomId), getMember(userId, roomId)]);
+): Promise<{ room: RoomRecord; member: MemberState; head: RoomHead }> {
+  const [room, member, head] = await Promise.all([
+    getRoom(roomId),
+    getMember(userId, roomId),
+    getRoomHead(roomId),
+  ]);
   if (!room) throw notFound('Room');
   if (!isMember(room, userId) || !member) throw forbidden('You are not a member of this room');
   // A room the user deleted is gone for them (CONTRACT §3) until a new message brings it back.
-  if (member.is_deleted) throw notFound('Room');
-  return { room, member };
+  if (isHidden(member, head)) throw notFound('Room');
+  return { room, member, head };
 }
 
 export async function createRoom(caller: Caller, input: CreateRoomInput) {
@@ -48,7 +63,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
       if (!winner) throw conflict('The direct room is being created; try again');
       return { created: false, room: await reopenDirect(winner, caller.userId) };
     }
-    return { created: true, room: roomView(room, members[0]!) };
+    return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };
   }
   const memberIds = [...new Set([caller.userId, ...input.member_ids])];
   if (memberIds.length > LIMITS.groupMembers) {
@@ -59,7 +74,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
     throw conflict('The room could not be created; try again');
-  return { created: true, room: roomView(room, members[0]!) };
+  return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };
 }
 
 function newRoom(
@@ -78,8 +93,6 @@ function newRoom(
     updated_at: now,
     members: Object.fromEntries(memberIds.map((u) => [u, now])),
     admins: type === 'group' ? { [creator]: now } : {},
-    seq: 0,
-    last_message: null,
     cleared_seq: 0,
     cleared_at: null,
   };
@@ -93,35 +106,58 @@ async function reopenDirect(roomId: string, userId: string) {
 }
 
 async function viewFor(roomId: string, userId: string) {
-  const { room, member } = await requireMembership(roomId, userId);
-  return roomView(room, member);
+  const { room, member, head } = await requireMembership(roomId, userId);
+  return roomView(room, member, head);
 }
 
 export async function getRoomForCaller(caller: Caller, roomId: string) {
   return viewFor(roomId, caller.userId);
 }
 
-/** One Query for the page of member items, one BatchGet for their rooms. */
+/** Where a room sorts in a list: newest activity first, room id breaking ties. */
+const listPosition = (member: MemberState, head: RoomHead) =>
+  `${head.last_activity ?? member.joined_at}#${member.room_id}`;
+
+/**
+ * The caller's rooms, newest activity first: one Query of their member items
+ * and one BatchGet of those rooms' heads, sorted here (no per-message write
+ * keeps an index in order), then one BatchGet of the page's rooms. The cost
+ * grows with the user's rooms, never with messages. The cursor is the last
+ * room's list position.
+ */
 export async function listRooms(
   caller: Caller,
   options: { archived: boolean; limit: number; cursor?: string | undefined },
 ) {
-  const page = await listMemberRooms(
-    caller.userId,
-    options.archived,
-    options.limit,
-    options.cursor,
+  const position = decodeCursor(options.cursor)?.p;
+  if (options.cursor && typeof position !== 'string') throw validationError('cursor is not valid');
+  const after = typeof position === 'string' ? position : undefined;
+  const members = (await listAllMembers(caller.userId)).filter(
+    (m) => m.is_archived === options.archived,
   );
-  const rooms = await getRooms(page.members.map((m) => m.room_id));
-  const views = page.members.flatMap((member) => {
+  const heads = await getRoomHeads(members.map((m) => m.room_id));
+  const ordered = members
+    .flatMap((member) => {
+      const head = heads.get(member.room_id)!;
+      return isHidden(member, head) ? [] : [{ member, head, at: listPosition(member, head) }];
+    })
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0))
+    .filter((entry) => after === undefined || entry.at < after);
+  const page = ordered.slice(0, options.limit);
+  const rooms = await getRooms(page.map((e) => e.member.room_id));
+  const views = page.flatMap(({ member, head }) => {
     const room = rooms.get(member.room_id);
-    return room && isMember(room, caller.userId) ? [roomView(room, member)] : [];
+    return room && isMember(room, caller.userId) ? [roomView(room, member, head)] : [];
   });
-  return { rooms: views, next_cursor: page.nextCursor };
+  const last = page.at(-1);
+  return {
+    rooms: views,
+    next_cursor: ordered.length > options.limit && last ? encodeCursor({ p: last.at }) : null,
+  };
 }
 
 export async function addMembers(caller: Caller, roomId: string, userIds: string[]) {
-  const { room } = await requireMembership(roomId, caller.userId);
+  const { room, head } = await requireMembership(roomId, caller.userId);
   requireGroupAdmin(room, caller.userId);
   const newcomers = [...new Set(userIds)].filter((u) => !isMember(room, u));
   if (newcomers.length === 0) return viewFor(roomId, caller.userId);
@@ -129,7 +165,7 @@ export async function addMembers(caller: Caller, roomId: string, userIds: string
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
   const now = nowIso();
-  const states = newcomers.map((u) => newMemberState(u, roomId, now, room.seq));
+  const states = newcomers.map((u) => newMemberState(u, roomId, now, head.seq));
   if (!(await storeAddMembers(roomId, caller.userId, states, LIMITS.groupMembers))) {
     throw conflict('The room changed while adding members; try again');
   }

@@ -1,4 +1,5 @@
 import type { Caller } from '#platform/auth.ts';
+import { LIMITS } from '#platform/limits.ts';
 import { markReadUpTo } from '#store/members.ts';
 import { getMessagesBySeq, parseMessageId } from '#store/messages.ts';
 import { recordSeen } from '#store/seen.ts';
@@ -18,12 +19,12 @@ export async function markMessagesSeen(
   roomId: string,
   messageIds: readonly string[],
 ) {
-  const { room, member } = await requireMembership(roomId, caller.userId);
+  const { room, member, head } = await requireMembership(roomId, caller.userId);
   const seqs = [
     ...new Set(
       messageIds.flatMap((id) => {
         const where = parseMessageId(id);
-        return where && where.roomId === roomId && where.seq <= room.seq ? [where.seq] : [];
+        return where && where.roomId === roomId && where.seq <= head.seq ? [where.seq] : [];
       }),
     ),
   ];
@@ -40,6 +41,7 @@ export async function markMessagesSeen(
         messages.map((m) => m.seq),
         caller.userId,
         seenAt,
+        LIMITS.seenReceiptTtlSeconds,
       ),
       markReadUpTo(caller.userId, roomId, newest.seq, newest.id, seenAt),
     ]);
@@ -52,7 +54,7 @@ export async function markMessagesSeen(
   const bySender = new Map<string, string[]>();
   for (const m of messages) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
   const seenBy = { user_id: caller.userId, user_name: caller.name, seen_at: seenAt };
-  const unread = unreadCount(state, room);
+  const unread = unreadCount(state, room, head);
   await Promise.all([
     ...[...bySender].map(([sender, ids]) =>
       fanOut([sender], events.messagesSeen(roomId, ids, seenBy)),

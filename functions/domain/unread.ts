@@ -1,33 +1,47 @@
-import type { MemberState, RoomRecord } from './model.ts';
+import type { MemberState, RoomHead, RoomRecord } from './model.ts';
 
 /**
  * Unread count, derived from sequence numbers instead of counting messages
  * (CONTRACT §5 note 4): the messages from others after the user's read marker
  * and clear markers, less the deleted ones.
  *
- * Why it is exact under the stream's at-least-once, per-item-ordered delivery:
- * - seqs are allocated in the transaction that writes each message, so (read, top]
- *   holds exactly top − read messages — there are no gaps;
- * - the user's own messages never fall in (read, top]: sending moves the sender's
- *   read marker to the message's seq in that same transaction, and read markers
- *   only move forward (every write is a conditional max);
- * - `room_seq`, `read_seq` and the clear markers are maxima and `deleted_seqs` is
- *   a set: replaying or reordering any stream record leaves them unchanged;
- * - a deleted seq counts only inside (read, top], so a deletion that lands before
- *   the room_seq update for it, or after a read that covered it, is still right;
- * - a read that lands before the stream catches up gives top < read: the floor at
- *   0 covers it, and the later room_seq update only raises top to read.
- *
- * `room`, when given, is fresher than the member item (it is read consistently):
- * its seq and clear-for-everyone marker apply at once, before the stream runs.
+ * `top` is the room head's seq, read when the count is asked for; nothing is
+ * written per recipient when a message is sent. Why it is exact:
+ * - every number in (read, top] is a stored message, a deleted message or the
+ *   tombstone of a send that failed after taking its number; deletions and
+ *   tombstones are both in the head's `deleted_seqs`, so top − read − |deleted in
+ *   (read, top]| counts exactly the stored, visible messages;
+ * - the user's own messages never fall in (read, top]: sending moves the
+ *   sender's read marker to the message's seq, and read markers only move
+ *   forward (conditional max);
+ * - clear markers only rise, and a read marker past `top` (a read racing a send)
+ *   is floored at 0.
+ * The head keeps the newest LIMITS.deletedSeqsKept deleted seqs: the count is
+ * exact unless more messages than that were deleted since the user last read.
  */
 export function unreadCount(
-  member: MemberState,
-  room?: Pick<RoomRecord, 'seq' | 'cleared_seq'>,
+  member: Pick<MemberState, 'read_seq' | 'cleared_seq' | 'manual_unread'>,
+  room: Pick<RoomRecord, 'cleared_seq'>,
+  head: Pick<RoomHead, 'seq' | 'deleted_seqs'>,
 ): number {
-  const read = Math.max(member.read_seq, member.cleared_seq, room?.cleared_seq ?? 0);
-  const top = Math.max(member.room_seq, room?.seq ?? 0);
-  const deleted = member.deleted_seqs.filter((seq) => seq > read && seq <= top).length;
+  const read = readFloor(member, room);
+  const top = head.seq;
+  const deleted = head.deleted_seqs.filter((seq) => seq > read && seq <= top).length;
   const count = Math.max(0, top - read - deleted);
   return member.manual_unread ? Math.max(1, count) : count;
 }
+
+/** Messages at or below this seq are read or cleared for the member. */
+export const readFloor = (
+  member: Pick<MemberState, 'read_seq' | 'cleared_seq'>,
+  room: Pick<RoomRecord, 'cleared_seq'>,
+) => Math.max(member.read_seq, member.cleared_seq, room.cleared_seq);
+
+/**
+ * A direct room the user deleted stays hidden until a message newer than the
+ * deletion arrives; no write is needed to bring it back.
+ */
+export const isHidden = (
+  member: Pick<MemberState, 'is_deleted' | 'cleared_seq'>,
+  head: Pick<RoomHead, 'seq'>,
+) => member.is_deleted && head.seq <= member.cleared_seq;

@@ -1,5 +1,5 @@
-import type { MemberState, MessageRecord, MessageSummary, RoomRecord } from './model.ts';
-import { unreadCount } from './unread.ts';
+import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
+import { isHidden, unreadCount } from './unread.ts';
 
 /** The wire Message of CONTRACT §4: the record less internal fields. */
 export function messageView(m: MessageRecord) {
@@ -26,18 +26,6 @@ export function messageView(m: MessageRecord) {
 
 export type MessageView = ReturnType<typeof messageView>;
 
-export function messageSummary(m: MessageRecord): MessageSummary {
-  return {
-    id: m.id,
-    sender_id: m.sender_id,
-    // Encrypted content is opaque to the server and never copied into summaries.
-    content: m.is_encrypted ? '' : m.content.slice(0, 200),
-    message_type: m.message_type,
-    is_encrypted: m.is_encrypted,
-    created_at: m.created_at,
-  };
-}
-
 /** Members in the order they joined (the order admin hand-over follows). */
 export function membersByJoinOrder(members: Record<string, string>): string[] {
   return Object.entries(members)
@@ -54,7 +42,7 @@ export function isMutedNow(
 }
 
 /** The wire Room of CONTRACT §4, as `member` sees it. */
-export function roomView(room: RoomRecord, member: MemberState) {
+export function roomView(room: RoomRecord, member: MemberState, head: RoomHead) {
   return {
     id: room.id,
     type: room.type,
@@ -63,14 +51,17 @@ export function roomView(room: RoomRecord, member: MemberState) {
     admins: membersByJoinOrder(room.admins),
     created_by: room.created_by,
     created_at: room.created_at,
-    updated_at: room.updated_at,
-    last_message: room.last_message,
+    updated_at:
+      head.last_activity && head.last_activity > room.updated_at
+        ? head.last_activity
+        : room.updated_at,
+    last_message: head.last_message,
     is_archived: member.is_archived,
     archived_at: member.archived_at,
-    is_deleted: member.is_deleted,
+    is_deleted: isHidden(member, head),
     is_muted: isMutedNow(member, Date.now()),
     muted_until: member.muted_until,
-    unread_count: unreadCount(member, room),
+    unread_count: unreadCount(member, room, head),
     last_read_message_id: member.last_read_message_id,
   };
 }

@@ -1,114 +1,72 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { MessageRecord, MessageSummary, RoomRecord } from '#domain/model.ts';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { MessageRecord } from '#domain/model.ts';
 import { ddb, tableName } from '#platform/clients.ts';
-import { LIMITS } from '#platform/limits.ts';
-import { activitySortKey, memberKey } from './members.ts';
-import { messageKey, messageToItem, sendReceiptKey } from './messages.ts';
-import { roomFromItem, roomKey } from './rooms.ts';
+import { sleep } from './batch.ts';
+import { putIf } from './conditional.ts';
+import { messageKey, messageToItem, type SendReceipt, sendReceiptItem } from './messages.ts';
 
-export type AppendOutcome =
+export type StoreOutcome =
   | { kind: 'stored' }
-  /** A room's sequence moved on (a concurrent send): retry with this room state. */
-  | { kind: 'stale'; roomId: string; room: RoomRecord | undefined }
-  /** The sender's temp_id was taken by a concurrent send. */
+  /** The sender's (room, temp_id) receipt was written by a concurrent send. */
   | { kind: 'duplicate' }
   /** The message being forwarded is gone or deleted. */
-  | { kind: 'source-gone' }
-  /** Two transactions touched the same item at once; retry after a pause. */
-  | { kind: 'conflict' };
+  | { kind: 'source-gone' };
 
 type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
 >[number];
 
-/**
- * The three writes that store one message, so its sequence number is never lost:
- * - the room's seq moves from `message.seq - 1` to `message.seq` (an optimistic
- *   check that also re-checks membership), with last_message and updated_at;
- * - the sender's member item is marked read up to the message (sending marks the
- *   room read for the sender) and moves to the top of their list;
- * - the message item, created only if absent.
- */
-function messageWrites(message: MessageRecord, summary: MessageSummary): TransactItem[] {
-  const table = tableName();
-  const now = message.created_at;
-  return [
-    {
-      Update: {
-        TableName: table,
-        Key: roomKey(message.room_id),
-        UpdateExpression: 'SET seq = :seq, last_message = :summary, updated_at = :now',
-        ConditionExpression: 'attribute_exists(members.#sender) AND seq = :prev',
-        ExpressionAttributeNames: { '#sender': message.sender_id },
-        ExpressionAttributeValues: {
-          ':seq': message.seq,
-          ':prev': message.seq - 1,
-          ':summary': summary,
-          ':now': now,
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
-    {
-      Update: {
-        TableName: table,
-        Key: memberKey(message.sender_id, message.room_id),
-        UpdateExpression:
-          'SET read_seq = :seq, room_seq = :seq, last_read_message_id = :id, last_read_at = :now, last_activity = :now, gsi1sk = :sk, manual_unread = :no',
-        ExpressionAttributeValues: {
-          ':seq': message.seq,
-          ':id': message.id,
-          ':now': now,
-          ':no': false,
-          ':sk': activitySortKey(now, message.room_id),
-        },
-      },
-    },
-    {
-      Put: {
-        TableName: table,
-        Item: messageToItem(message),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      },
-    },
-  ];
-}
-
-export interface AppendOptions {
+export interface StoreOptions {
   /**
-   * The sender's temp_id: its receipt is created only if absent (the idempotency
-   * key). Not Powertools idempotency: the receipt rides in the message's own
-   * transaction, so "stored" and "remembered" can never disagree, at no extra
-   * round trip; the utility would add its own writes around the handler.
+   * The send receipt rides in the message's own transaction, so "stored" and
+   * "remembered" never disagree: a retry always finds the message it made. (Not
+   * Powertools idempotency: that adds its own writes and round trips around the
+   * handler; here it costs nothing extra.)
    */
-  tempId?: string | undefined;
+  receipt?: { receipt: SendReceipt; ttl: number } | undefined;
   /** Forwarding: the source message's forwarded_count moves with the copies. */
   forwardedFrom?: MessageRecord | undefined;
 }
 
-/** Stores one or more messages (forwarding writes up to 10) as one all-or-nothing transaction. */
-export async function appendMessages(
-  messages: readonly { message: MessageRecord; summary: MessageSummary }[],
-  options: AppendOptions = {},
-): Promise<AppendOutcome> {
+/** Transactions that touch one item at once conflict rather than wait: retry these few times. */
+const CONFLICT_RETRIES = 5;
+
+/**
+ * Writes messages whose sequence numbers are already taken. One message without
+ * a receipt is a plain conditional put (1 write unit); otherwise one
+ * all-or-nothing transaction with the receipt and the forward source. Nothing
+ * here touches the room or its head, so concurrent senders never conflict.
+ */
+export async function storeMessages(
+  messages: readonly MessageRecord[],
+  options: StoreOptions = {},
+): Promise<StoreOutcome> {
   const table = tableName();
-  const items = messages.flatMap((m) => messageWrites(m.message, m.summary));
+  if (messages.length === 1 && !options.receipt && !options.forwardedFrom) {
+    await ddb().send(
+      new PutCommand({
+        TableName: table,
+        Item: messageToItem(messages[0]!),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return { kind: 'stored' };
+  }
+  const items: TransactItem[] = messages.map((message) => ({
+    Put: {
+      TableName: table,
+      Item: messageToItem(message),
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  }));
   const extra: ('receipt' | 'source')[] = [];
-  const first = messages[0]!.message;
-  if (options.tempId) {
+  if (options.receipt) {
     extra.push('receipt');
     items.push({
       Put: {
         TableName: table,
-        Item: {
-          ...sendReceiptKey(first.sender_id, options.tempId),
-          entity: 'send-receipt',
-          message_id: first.id,
-          room_id: first.room_id,
-          ttl: Math.floor(Date.parse(first.created_at) / 1000) + LIMITS.tempIdTtlSeconds,
-        },
+        Item: sendReceiptItem(options.receipt.receipt, options.receipt.ttl),
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     });
@@ -119,31 +77,67 @@ export async function appendMessages(
       Update: {
         TableName: table,
         Key: messageKey(options.forwardedFrom.room_id, options.forwardedFrom.seq),
-        UpdateExpression: 'ADD forwarded_count :one',
+        UpdateExpression: 'ADD forwarded_count :n',
         ConditionExpression: 'attribute_exists(pk) AND is_deleted = :no',
-        ExpressionAttributeValues: { ':one': messages.length, ':no': false },
+        ExpressionAttributeValues: { ':n': messages.length, ':no': false },
       },
     });
   }
-  try {
-    await ddb().send(new TransactWriteCommand({ TransactItems: items }));
-    return { kind: 'stored' };
-  } catch (error) {
-    if (!(error instanceof TransactionCanceledException)) throw error;
-    const reasons = error.CancellationReasons ?? [];
-    const base = messages.length * 3;
-    for (const [i, kind] of extra.entries()) {
-      if (reasons[base + i]?.Code !== 'ConditionalCheckFailed') continue;
-      return kind === 'receipt' ? { kind: 'duplicate' } : { kind: 'source-gone' };
-    }
-    for (const [i, m] of messages.entries()) {
-      const reason = reasons[i * 3];
-      if (reason?.Code === 'ConditionalCheckFailed') {
-        const room = reason.Item ? roomFromItem(unmarshall(reason.Item)) : undefined;
-        return { kind: 'stale', roomId: m.message.room_id, room };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ddb().send(new TransactWriteCommand({ TransactItems: items }));
+      return { kind: 'stored' };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      for (const [i, kind] of extra.entries()) {
+        if (reasons[messages.length + i]?.Code !== 'ConditionalCheckFailed') continue;
+        return kind === 'receipt' ? { kind: 'duplicate' } : { kind: 'source-gone' };
       }
+      const conflicted = reasons.some((r) => r.Code === 'TransactionConflict');
+      if (!conflicted || attempt >= CONFLICT_RETRIES) throw error;
+      await sleep(10 * 2 ** attempt * Math.random());
     }
-    if (reasons.some((r) => r.Code === 'TransactionConflict')) return { kind: 'conflict' };
-    throw error;
   }
+}
+
+/**
+ * Fills the numbers of a send that failed after taking them, so unread counts
+ * and the message list see no gap. Conditional: if the message was stored after
+ * all (an ambiguous timeout), it stays. Returns the seqs actually tombstoned.
+ */
+export async function putTombstones(
+  messages: readonly Pick<MessageRecord, 'room_id' | 'seq' | 'sender_id' | 'created_at'>[],
+): Promise<Pick<MessageRecord, 'room_id' | 'seq'>[]> {
+  const written = await Promise.all(
+    messages.map(async (m) => {
+      const stone: MessageRecord = {
+        id: `${m.room_id}.${m.seq}`,
+        room_id: m.room_id,
+        seq: m.seq,
+        sender_id: m.sender_id,
+        sender_name: m.sender_id,
+        content: '',
+        message_type: 'text',
+        file_url: null,
+        media: null,
+        reply_to_message_id: null,
+        forwarded_from: null,
+        metadata: null,
+        forwarded_count: 0,
+        is_encrypted: false,
+        encryption_key_id: null,
+        encrypted_content: null,
+        is_deleted: true,
+        is_tombstone: true,
+        created_at: m.created_at,
+      };
+      const put = await putIf({
+        Item: messageToItem(stone),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+      return put ? [m] : [];
+    }),
+  );
+  return written.flat();
 }

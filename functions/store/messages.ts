@@ -6,9 +6,10 @@ import { updateIf } from './conditional.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
- * their room sequence, which is allocated in the same transaction that writes
- * them, so there are no gaps. The public id is `<room_id>.<seq>`: it locates the
- * item with one GetItem and no index.
+ * their room sequence (taken from the room head before the message is written;
+ * a send that fails after taking its number leaves a tombstone there, so there
+ * are no silent gaps). The public id is `<room_id>.<seq>`: it locates the item
+ * with one GetItem and no index.
  */
 const SEQ_WIDTH = 12;
 
@@ -27,11 +28,32 @@ export const messageKey = (roomId: string, seq: number): Key => ({
   sk: messageSortKey(seq),
 });
 
-/** Remembers a sender's temp_id so a retried send confirms the first message again. */
-export const sendReceiptKey = (userId: string, tempId: string): Key => ({
+/**
+ * Send receipt: pk USER#<user_id>, sk TEMP#<room_id>#<temp_id>. Makes a send
+ * idempotent per (sender, room, temp_id); it keeps a hash of the request so a
+ * replay of another message under the same temp_id is refused, not confirmed.
+ */
+export const sendReceiptKey = (userId: string, roomId: string, tempId: string): Key => ({
   pk: `USER#${userId}`,
-  sk: `TEMP#${tempId}`,
+  sk: `TEMP#${roomId}#${tempId}`,
 });
+
+export interface SendReceipt {
+  user_id: string;
+  room_id: string;
+  temp_id: string;
+  message_id: string;
+  request_hash: string;
+}
+
+export function sendReceiptItem(receipt: SendReceipt, ttl: number): Item {
+  return {
+    ...sendReceiptKey(receipt.user_id, receipt.room_id, receipt.temp_id),
+    entity: 'send-receipt',
+    ...receipt,
+    ttl,
+  };
+}
 
 export function messageToItem(message: MessageRecord): Item {
   return { ...messageKey(message.room_id, message.seq), entity: 'message', ...message };
@@ -56,15 +78,23 @@ export function messageFromItem(item: Item): MessageRecord {
     encryption_key_id: (item.encryption_key_id as string | null | undefined) ?? null,
     encrypted_content: (item.encrypted_content as string | null | undefined) ?? null,
     is_deleted: item.is_deleted === true,
+    ...(item.is_tombstone === true ? { is_tombstone: true } : {}),
     created_at: item.created_at as string,
   };
 }
 
-export async function getMessage(id: string): Promise<MessageRecord | undefined> {
+export async function getMessage(
+  id: string,
+  options: { consistent?: boolean } = {},
+): Promise<MessageRecord | undefined> {
   const where = parseMessageId(id);
   if (!where) return undefined;
   const out = await ddb().send(
-    new GetCommand({ TableName: tableName(), Key: messageKey(where.roomId, where.seq) }),
+    new GetCommand({
+      TableName: tableName(),
+      Key: messageKey(where.roomId, where.seq),
+      ConsistentRead: options.consistent,
+    }),
   );
   return out.Item ? messageFromItem(out.Item) : undefined;
 }
@@ -87,15 +117,26 @@ export async function getMessagesByIds(ids: readonly string[]): Promise<MessageR
   return (await batchGet(keys)).map(messageFromItem);
 }
 
-export async function getSendReceipt(userId: string, tempId: string) {
+export async function getSendReceipt(
+  userId: string,
+  roomId: string,
+  tempId: string,
+): Promise<SendReceipt | undefined> {
   const out = await ddb().send(
     new GetCommand({
       TableName: tableName(),
-      Key: sendReceiptKey(userId, tempId),
+      Key: sendReceiptKey(userId, roomId, tempId),
       ConsistentRead: true,
     }),
   );
-  return out.Item ? { message_id: out.Item.message_id as string } : undefined;
+  if (!out.Item) return undefined;
+  return {
+    user_id: userId,
+    room_id: roomId,
+    temp_id: tempId,
+    message_id: out.Item.message_id as string,
+    request_hash: (out.Item.request_hash as string | undefined) ?? '',
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 
-/** Room META item: pk ROOM#<room_id>, sk META. Holds membership, admins and the message sequence. */
+/** Room META item: pk ROOM#<room_id>, sk META. Holds membership and admins; the sequence lives on the room head (room-head.ts), so a send never rewrites this item. */
 export const roomKey = (roomId: string): Key => ({ pk: `ROOM#${roomId}`, sk: 'META' });
 
 /** Uniqueness lock for the one direct room of a pair: pk DIRECT#<a>#<b> (sorted ids). */
@@ -27,8 +27,6 @@ export function roomFromItem(item: Item): RoomRecord {
     updated_at: item.updated_at as string,
     members: (item.members as Record<string, string> | undefined) ?? {},
     admins: (item.admins as Record<string, string> | undefined) ?? {},
-    seq: Number(item.seq ?? 0),
-    last_message: (item.last_message as RoomRecord['last_message'] | undefined) ?? null,
     cleared_seq: Number(item.cleared_seq ?? 0),
     cleared_at: (item.cleared_at as string | null | undefined) ?? null,
   };

@@ -7,30 +7,32 @@ import { roomFromItem } from './rooms.ts';
 
 /** The table changes the domain reacts to, decoded from a stream record. */
 export type TableChange =
-  | { kind: 'room-advanced'; room: RoomRecord }
+  /** A message was written (not a tombstone): the outbox delivers it to whoever the send could not. */
+  | { kind: 'message-stored'; message: MessageRecord }
+  /** A message was deleted, or a failed send left a tombstone: unread counts skip its seq. */
+  | { kind: 'message-deleted'; message: MessageRecord }
   | { kind: 'room-cleared'; room: RoomRecord }
-  | { kind: 'room-removed'; roomId: string }
-  | { kind: 'message-deleted'; message: MessageRecord };
+  | { kind: 'room-removed'; roomId: string };
 
 function image(value: unknown): Record<string, unknown> | undefined {
   return value ? unmarshall(value as Record<string, AttributeValue>) : undefined;
 }
 
-/** Only the store knows which items a record is about (entity tags and keys). One record may carry several changes. */
+/** Only the store knows which items a record is about (entity tags and keys). */
 export function decodeChanges(record: DynamoDBRecord): TableChange[] {
   const after = image(record.dynamodb?.NewImage);
   const before = image(record.dynamodb?.OldImage);
   const entity = (after ?? before)?.entity;
-  const changes: TableChange[] = [];
   if (entity === 'room') {
     if (!after) return [{ kind: 'room-removed', roomId: before!.id as string }];
     const room = roomFromItem(after);
     const previous = before ? roomFromItem(before) : undefined;
-    if (room.seq > (previous?.seq ?? 0)) changes.push({ kind: 'room-advanced', room });
-    if (room.cleared_seq > (previous?.cleared_seq ?? 0))
-      changes.push({ kind: 'room-cleared', room });
-  } else if (entity === 'message' && after?.is_deleted === true && before?.is_deleted !== true) {
-    changes.push({ kind: 'message-deleted', message: messageFromItem(after) });
+    return room.cleared_seq > (previous?.cleared_seq ?? 0) ? [{ kind: 'room-cleared', room }] : [];
   }
-  return changes;
+  if (entity !== 'message' || !after) return [];
+  const message = messageFromItem(after);
+  if (!before && !message.is_deleted) return [{ kind: 'message-stored', message }];
+  if (message.is_deleted && before?.is_deleted !== true)
+    return [{ kind: 'message-deleted', message }];
+  return [];
 }

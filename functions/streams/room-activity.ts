@@ -1,44 +1,59 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { applyTableChange } from '#domain/room-activity.ts';
+import type { MessageRecord } from '#domain/model.ts';
+import { deliverStoredMessages, purge, rememberDeletion } from '#domain/room-activity.ts';
 import { decodeChanges, type TableChange } from '#store/stream-changes.ts';
 
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
+type Work = () => Promise<void>;
+
 /**
- * Within one batch, a room that advanced several times needs only its newest
- * state applied: member updates are maxima, so the newest record covers the
- * older ones. Under load this turns one member write per message into one per
- * batch. If the newest record fails it is retried, and still covers the rest.
+ * Plans a batch: the messages stored in one room are delivered together (one
+ * room read, one connection read), as the work of the first record that holds
+ * one of them. A failed record makes Lambda retry from it onwards, so the
+ * later records of its room come back with it and nothing is skipped.
  */
-function newestRoomRecords(records: readonly DynamoDBRecord[]): Map<DynamoDBRecord, TableChange[]> {
-  const decoded = new Map(records.map((r) => [r, decodeChanges(r)]));
-  const newest = new Map<string, { record: DynamoDBRecord; seq: number }>();
-  for (const [record, changes] of decoded) {
-    for (const change of changes) {
-      if (change.kind !== 'room-advanced') continue;
-      const current = newest.get(change.room.id);
-      if (!current || change.room.seq > current.seq)
-        newest.set(change.room.id, { record, seq: change.room.seq });
+function plan(records: readonly DynamoDBRecord[]): Map<DynamoDBRecord, Work[]> {
+  const work = new Map<DynamoDBRecord, Work[]>(records.map((r) => [r, []]));
+  const stored = new Map<string, { first: DynamoDBRecord; messages: MessageRecord[] }>();
+  for (const record of records) {
+    for (const change of decodeChanges(record)) {
+      if (change.kind === 'message-stored') {
+        const group = stored.get(change.message.room_id);
+        if (group) group.messages.push(change.message);
+        else stored.set(change.message.room_id, { first: record, messages: [change.message] });
+      } else {
+        work.get(record)!.push(() => applyChange(change));
+      }
     }
   }
-  for (const [record, changes] of decoded) {
-    decoded.set(
-      record,
-      changes.filter((c) => c.kind !== 'room-advanced' || newest.get(c.room.id)?.record === record),
-    );
+  for (const [roomId, group] of stored) {
+    work.get(group.first)!.push(() => deliverStoredMessages(roomId, group.messages));
   }
-  return decoded;
+  return work;
+}
+
+function applyChange(change: Exclude<TableChange, { kind: 'message-stored' }>) {
+  switch (change.kind) {
+    case 'message-deleted':
+      return rememberDeletion(change.message);
+    case 'room-cleared':
+      return purge({ room_id: change.room.id, up_to_seq: change.room.cleared_seq });
+    case 'room-removed':
+      return purge({ room_id: change.roomId, up_to_seq: null });
+  }
 }
 
 /**
- * Table stream → members' activity, unread bookkeeping and background purges.
- * A failed record is reported alone (partial batch response) and retried.
+ * Table stream → the outbox (offline delivery of stored messages), unread
+ * bookkeeping of deletions, and background purges. A failed record is reported
+ * (partial batch response) and retried.
  */
 export const handler = async (event: DynamoDBStreamEvent, context: Context) => {
-  const plan = newestRoomRecords(event.Records);
+  const work = plan(event.Records);
   const onRecord = async (record: DynamoDBRecord) => {
-    for (const change of plan.get(record) ?? []) await applyTableChange(change);
+    for (const step of work.get(record) ?? []) await step();
   };
   return processPartialResponse(event, onRecord, processor, {
     context,

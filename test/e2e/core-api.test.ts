@@ -139,11 +139,18 @@ describe('messages', () => {
       ids.push(sent.body.data.id);
     }
     const retry = await alice.http<Message>('POST', `/api/chat/rooms/${room.id}/messages`, {
-      content: 'm0 again',
+      content: 'm0',
       temp_id: `t-${room.id}-0`,
     });
     expect(retry.status).toBe(200);
     expect(retry.body.data.id).toBe(ids[0]);
+    // Another message under a used temp_id is refused, never confirmed as the first one.
+    const reused = await alice.http<Message>('POST', `/api/chat/rooms/${room.id}/messages`, {
+      content: 'm0 again',
+      temp_id: `t-${room.id}-0`,
+    });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error?.code).toBe('CONFLICT');
 
     const page1 = await bob.http<{ messages: Message[]; next_cursor: string | null }>(
       'GET',
@@ -251,7 +258,7 @@ describe('WebSocket', () => {
     alice.send({
       action: 'send-message',
       room_id: room.id,
-      content: 'hello again',
+      content: 'hello all',
       temp_id: 'live-1',
     });
     const again = await alice.waitFor(

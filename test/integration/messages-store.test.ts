@@ -71,13 +71,14 @@ describe('sending', () => {
 });
 
 describe('forwarding atomicity', () => {
-  it('writes no copy and leaves forwarded_count alone when one target fails inside the transaction', async () => {
+  it('writes no copy and leaves forwarded_count alone when one copy fails inside the transaction', async () => {
     const owner = caller('f_a');
     const source = (await domain.createRoom(owner, { type: 'group', name: 'src', member_ids: [] }))
       .room;
     const t1 = (await domain.createRoom(owner, { type: 'group', name: 't1', member_ids: [] })).room;
     const t2 = (await domain.createRoom(owner, { type: 'group', name: 't2', member_ids: [] })).room;
     const original = (await domain.sendMessage(owner, source.id, text('fwd me'))).message;
+    const taken = (await domain.sendMessage(owner, t2.id, text('already here'))).message;
     const sourceRecord = (await store.getMessage(original.id))!;
     const copy = (roomId: string, seq: number) => ({
       ...sourceRecord,
@@ -86,25 +87,14 @@ describe('forwarding atomicity', () => {
       seq,
       forwarded_from: original.id,
     });
-    const summary = {
-      id: 'x',
-      sender_id: owner.userId,
-      content: '',
-      message_type: 'text',
-      is_encrypted: false,
-      created_at: sourceRecord.created_at,
-    };
-    // t2's copy claims seq 5, but t2 has no messages: its room condition fails.
-    const outcome = await store.appendMessages(
-      [
-        { message: copy(t1.id, 1), summary },
-        { message: copy(t2.id, 5), summary },
-      ],
-      { forwardedFrom: sourceRecord },
-    );
-    expect(outcome).toMatchObject({ kind: 'stale', roomId: t2.id });
+    // t2's copy claims a number that already holds a message: its put's condition fails.
+    await expect(
+      store.storeMessages([copy(t1.id, 1), copy(t2.id, 1)], { forwardedFrom: sourceRecord }),
+    ).rejects.toThrow();
     expect((await domain.listMessages(owner, t1.id, { limit: 10 })).messages).toEqual([]);
-    expect((await domain.listMessages(owner, t2.id, { limit: 10 })).messages).toEqual([]);
+    const t2Messages = (await domain.listMessages(owner, t2.id, { limit: 10 })).messages;
+    expect(t2Messages.map((m) => m.id)).toEqual([taken.id]);
+    expect(t2Messages[0]!.content).toBe('already here');
     expect((await store.getMessage(original.id))!.forwarded_count).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { ulid } from 'ulid';
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
-import { decodeCursor, encodeCursor } from '#store/cursor.ts';
+import { openCursor, sealCursor } from '#store/cursor.ts';
 import { getMember, listAllMembers, restoreHiddenRoom } from '#store/members.ts';
 import { getRoomHead, getRoomHeads } from '#store/room-head.ts';
 import {
@@ -129,8 +129,11 @@ export async function listRooms(
   caller: Caller,
   options: { archived: boolean; limit: number; cursor?: string | undefined },
 ) {
-  const position = decodeCursor(options.cursor)?.p;
-  if (options.cursor && typeof position !== 'string') throw validationError('cursor is not valid');
+  const purpose = options.archived ? 'rooms:archived' : 'rooms:inbox';
+  const position = options.cursor ? openCursor(purpose, caller.userId, options.cursor) : undefined;
+  if (options.cursor && typeof position !== 'string') {
+    throw validationError('Invalid query: cursor: is not a cursor of this list');
+  }
   const after = typeof position === 'string' ? position : undefined;
   const members = (await listAllMembers(caller.userId)).filter(
     (m) => m.is_archived === options.archived,
@@ -152,7 +155,8 @@ export async function listRooms(
   const last = page.at(-1);
   return {
     rooms: views,
-    next_cursor: ordered.length > options.limit && last ? encodeCursor({ p: last.at }) : null,
+    next_cursor:
+      ordered.length > options.limit && last ? sealCursor(purpose, caller.userId, last.at) : null,
   };
 }
 

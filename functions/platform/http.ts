@@ -15,16 +15,18 @@ import { chargeHttpRoute } from './rate-limit.ts';
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-export interface HttpReply {
+export interface HttpReply<D = unknown> {
   status?: number;
   message?: string;
-  data: unknown;
+  data: D;
 }
 
-interface Schemas<B, Q, P> {
+interface Schemas<B, Q, P, D> {
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
   params?: z.ZodMiniType<P>;
+  /** The success `data` (domain/responses.ts): the handler's answer must type-check against it. */
+  response?: z.ZodMiniType<D>;
 }
 
 export interface HttpRequest<B, Q, P> {
@@ -100,9 +102,9 @@ function readJsonBody(event: HttpEvent): unknown {
  * Wraps an authenticated JSON route: verify the JWT, parse and validate body,
  * query and path with zod, run `handle`, answer in the envelope.
  */
-export function httpRoute<B = undefined, Q = undefined, P = undefined>(
-  schemas: Schemas<B, Q, P>,
-  handle: (request: HttpRequest<B, Q, P>) => Promise<HttpReply>,
+export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unknown>(
+  schemas: Schemas<B, Q, P, D>,
+  handle: (request: HttpRequest<B, Q, P>) => Promise<HttpReply<NoInfer<D>>>,
 ) {
   const handler = middy<HttpEvent, HttpResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))

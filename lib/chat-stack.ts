@@ -104,7 +104,14 @@ export class ChatStack extends Stack {
       if (props.pushPlatformApplicationArn) {
         fn.addToRolePolicy(
           new PolicyStatement({
-            actions: ['sns:CreatePlatformEndpoint', 'sns:DeleteEndpoint', 'sns:Publish'],
+            actions: [
+              'sns:CreatePlatformEndpoint',
+              'sns:DeleteEndpoint',
+              'sns:Publish',
+              // The owner check before each push, and moving a re-registered token's endpoint.
+              'sns:GetEndpointAttributes',
+              'sns:SetEndpointAttributes',
+            ],
             resources: [
               props.pushPlatformApplicationArn,
               `${props.pushPlatformApplicationArn.replace(':app/', ':endpoint/')}/*`,

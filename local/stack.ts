@@ -7,6 +7,7 @@ import { createHttpGateway } from './http-gateway.ts';
 import { createIssuer, type IssueOptions } from './issuer.ts';
 import { warm } from './lambda-runtime.ts';
 import { startMessaging } from './messaging.ts';
+import { startPushPlatform } from './push-platform.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 import { startQueuePoller } from './queue-poller.ts';
 import { startScheduler } from './scheduler.ts';
@@ -24,15 +25,18 @@ export interface LocalAwsOptions {
  */
 export async function startLocalAws(options: LocalAwsOptions = {}) {
   const [dynamo, messaging] = await Promise.all([startDynamo(options), startMessaging(options)]);
+  // Mobile push goes through a local platform application in front of fauxqs's SNS.
+  const push = await startPushPlatform(messaging.endpoint);
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SQS: messaging.endpoint,
-    AWS_ENDPOINT_URL_SNS: messaging.endpoint,
+    AWS_ENDPOINT_URL_SNS: push.endpoint,
     [ENV.tableName]: dynamo.tableName,
     [ENV.pushTopicArn]: messaging.topicArn,
+    [ENV.pushPlatformApplicationArn]: push.applicationArn,
     [ENV.cursorKey]: loadOrCreateCursorKey(options.dataDir),
     ...messaging.queueUrls,
   };
@@ -40,9 +44,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
   return {
     dynamo,
     messaging,
+    push,
     env,
     async stop() {
-      await Promise.allSettled([dynamo.stop(), messaging.stop()]);
+      await Promise.allSettled([dynamo.stop(), messaging.stop(), push.stop()]);
     },
   };
 }

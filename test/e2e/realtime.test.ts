@@ -57,10 +57,17 @@ async function pendingCount(userId: string): Promise<number> {
   return out.Count ?? 0;
 }
 
+/** Pushes sent to the user's own device endpoints (the local SNS platform application). */
 function pushesTo(userId: string) {
-  return env.stack.aws.messaging.server.spy
-    .getAllMessages()
-    .filter((m) => m.service === 'sns' && m.messageAttributes.user_id?.StringValue === userId);
+  return env.stack.aws.push.pushes(userId);
+}
+
+async function registerPhone(client: ChatClient) {
+  const res = await client.http('POST', '/api/chat/devices', {
+    platform: 'fcm',
+    token: `phone-of-${client.userId}`,
+  });
+  expect(res.status).toBe(201);
 }
 
 describe('presence', () => {
@@ -143,6 +150,7 @@ describe('delivery that never loses a message', () => {
   it('queues for an offline member and delivers on reconnect, in send order, with no action from the client', async () => {
     const [ivy, jon] = await Promise.all([env.client('d_ivy', 'Ivy'), env.client('d_jon', 'Jon')]);
     const room = await group(ivy, ['d_jon']);
+    await registerPhone(jon);
     await ivy.connect();
     const sent: string[] = [];
     for (const [i, text] of ['one', 'two', 'three'].entries()) {
@@ -173,6 +181,7 @@ describe('delivery that never loses a message', () => {
   it('sends no push for a muted room', async () => {
     const [kim, leo] = await Promise.all([env.client('d_kim'), env.client('d_leo')]);
     const room = await group(kim, ['d_leo']);
+    await registerPhone(leo);
     expect(
       (await leo.http('PUT', `/api/chat/rooms/${room.id}/mute`, { is_muted: true })).status,
     ).toBe(200);

@@ -11,12 +11,18 @@ let consume: (
   event: SQSEvent,
   context: Context,
 ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-let domain: typeof import('#domain/rooms.ts') & typeof import('#domain/messages.ts');
+let domain: typeof import('#domain/rooms.ts') &
+  typeof import('#domain/messages.ts') &
+  typeof import('#domain/devices.ts');
 
 beforeAll(async () => {
   aws = await localAws();
   consume = (await import('#functions/queues/offline-delivery.ts')).handler as never;
-  domain = { ...(await import('#domain/rooms.ts')), ...(await import('#domain/messages.ts')) };
+  domain = {
+    ...(await import('#domain/rooms.ts')),
+    ...(await import('#domain/messages.ts')),
+    ...(await import('#domain/devices.ts')),
+  };
 });
 afterAll(async () => aws?.stop());
 
@@ -42,14 +48,11 @@ async function pending(userId: string) {
   return out.Count ?? 0;
 }
 
-const pushesTo = (userId: string) =>
-  aws.messaging.server.spy
-    .getAllMessages()
-    .flatMap((m) =>
-      m.service === 'sns' && m.messageAttributes.user_id?.StringValue === userId ? [m] : [],
-    );
+/** Pushes reach only the user's own device endpoints (the local platform application). */
+const pushesTo = (userId: string) => aws.push.pushes(userId);
 
 async function offlineMessage(sender: string, recipient: string) {
+  await domain.registerDevice(caller(recipient), 'fcm', `token-of-${recipient}`);
   const room = (
     await domain.createRoom(caller(sender), { type: 'group', name: 'o', member_ids: [recipient] })
   ).room;
@@ -70,20 +73,19 @@ describe('offline delivery', () => {
     expect((await consume(event, {} as Context)).batchItemFailures).toEqual([]);
     expect(await pending('o_b')).toBe(1);
     expect(pushesTo('o_b')).toHaveLength(1);
-    const push = JSON.parse(pushesTo('o_b')[0]!.body);
+    const push = JSON.parse(pushesTo('o_b')[0]!.message);
     expect(JSON.parse(push.GCM).notification.body).toBe('are you there?');
   });
 
   it('sends the lost push, once, when the consumer crashed after storing and is redelivered', async () => {
     const body = await offlineMessage('o_c', 'o_d');
-    const topic = process.env.PUSH_TOPIC_ARN;
-    process.env.PUSH_TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:no-such-topic';
+    aws.push.setOutage(true);
     const failed = await consume({ Records: [record('m2', body)] }, {} as Context);
     expect(failed.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
     expect(await pending('o_d')).toBe(1);
     expect(pushesTo('o_d')).toHaveLength(0);
 
-    process.env.PUSH_TOPIC_ARN = topic;
+    aws.push.setOutage(false);
     expect(
       (await consume({ Records: [record('m2', body)] }, {} as Context)).batchItemFailures,
     ).toEqual([]);
@@ -95,6 +97,7 @@ describe('offline delivery', () => {
   });
 
   it('pushes an encrypted message without its content', async () => {
+    await domain.registerDevice(caller('o_f'), 'apns', 'token-of-o_f');
     const room = (
       await domain.createRoom(caller('o_e'), { type: 'group', name: 'e', member_ids: ['o_f'] })
     ).room;
@@ -110,7 +113,9 @@ describe('offline delivery', () => {
       {} as Context,
     );
     const [push] = pushesTo('o_f');
-    expect(push?.body).not.toContain('c2VjcmV0');
-    expect(JSON.parse(JSON.parse(push!.body).GCM).notification.body).toBe('New encrypted message');
+    expect(push?.message).not.toContain('c2VjcmV0');
+    expect(JSON.parse(JSON.parse(push!.message).GCM).notification.body).toBe(
+      'New encrypted message',
+    );
   });
 });

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatClient } from '../support/chat-client.ts';
+import { eventually } from '../support/chat-client.ts';
+import { startStack } from '../support/stack.ts';
+
+/**
+ * Push goes only to the recipient's own SNS device endpoints (issue 11, hole 9):
+ * never to a shared topic, never to an endpoint that now belongs to someone
+ * else, and an encrypted message's push carries no ciphertext. The local stack
+ * has a platform application (local/push-platform.ts) in front of fauxqs.
+ */
+type Env = Awaited<ReturnType<typeof startStack>>;
+let env: Env;
+beforeAll(async () => {
+  env = await startStack();
+});
+afterAll(async () => env?.stop());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Everything that reached the SNS emulator's topics: a shared topic must get nothing. */
+const topicMessages = () =>
+  env.stack.aws.messaging.server.spy.getAllMessages().filter((m) => m.service === 'sns');
+
+async function group(owner: ChatClient, others: string[]) {
+  const res = await owner.http<{ id: string }>('POST', '/api/chat/rooms', {
+    type: 'group',
+    name: 'push',
+    member_ids: others,
+  });
+  expect(res.status).toBe(201);
+  return res.body.data;
+}
+
+async function register(client: ChatClient, token: string) {
+  const res = await client.http('POST', '/api/chat/devices', { platform: 'fcm', token });
+  expect(res.status).toBe(201);
+}
+
+const pushText = (message: string) =>
+  JSON.parse(JSON.parse(message).GCM as string).notification.body as string;
+
+describe('push', () => {
+  it("reaches only the recipient's own endpoint, with the text, and no topic", async () => {
+    const [amy, bea, cal] = await Promise.all([
+      env.client('pu_amy', 'Amy'),
+      env.client('pu_bea', 'Bea'),
+      env.client('pu_cal', 'Cal'),
+    ]);
+    await register(bea, 'phone-of-bea-0001');
+    await register(cal, 'phone-of-cal-0001');
+    const room = await group(amy, ['pu_bea']);
+    expect(
+      (await amy.http('POST', `/api/chat/rooms/${room.id}/messages`, { content: 'for bea only' }))
+        .status,
+    ).toBe(201);
+    const [push] = await eventually(async () => {
+      const pushes = env.stack.aws.push.pushes('pu_bea');
+      expect(pushes).toHaveLength(1);
+      return pushes;
+    });
+    expect(push!.token).toBe('phone-of-bea-0001');
+    expect(pushText(push!.message)).toBe('for bea only');
+    // Cal, not in the room, got nothing; nothing went to any topic.
+    expect(env.stack.aws.push.pushes().filter((p) => p.message.includes('for bea only'))).toEqual([
+      push,
+    ]);
+    expect(env.stack.aws.push.pushes('pu_cal')).toEqual([]);
+    expect(topicMessages()).toEqual([]);
+  });
+
+  it('sends nothing anywhere for a user with no device, and still delivers on reconnect', async () => {
+    const [dan, eve] = await Promise.all([env.client('pu_dan'), env.client('pu_eve')]);
+    const room = await group(dan, ['pu_eve']);
+    const before = env.stack.aws.push.pushes().length;
+    const sent = await dan.http<{ id: string }>('POST', `/api/chat/rooms/${room.id}/messages`, {
+      content: 'secret plans',
+    });
+    expect(sent.status).toBe(201);
+    await eve.connect();
+    await eve.waitFor(
+      'new-chat-message',
+      (d) => (d.message as { id: string }).id === sent.body.data.id,
+    );
+    await sleep(300);
+    expect(env.stack.aws.push.pushes().length).toBe(before);
+    expect(JSON.stringify(topicMessages())).not.toContain('secret plans');
+    expect(topicMessages()).toEqual([]);
+  });
+
+  it('stops pushing to a phone once another user registers its token', async () => {
+    const [fay, gus, hal] = await Promise.all([
+      env.client('pu_fay'),
+      env.client('pu_gus'),
+      env.client('pu_hal'),
+    ]);
+    // Fay's phone passes to Gus, who signs in on it; Fay never removed the device.
+    await register(fay, 'shared-phone-0001');
+    await register(gus, 'shared-phone-0001');
+    const room = await group(hal, ['pu_fay', 'pu_gus']);
+    await hal.http('POST', `/api/chat/rooms/${room.id}/messages`, { content: 'to both' });
+    await eventually(async () => expect(env.stack.aws.push.pushes('pu_gus')).toHaveLength(1));
+    await sleep(300);
+    // Fay's push would have gone to the phone Gus now holds: it is not sent.
+    expect(env.stack.aws.push.pushes('pu_fay')).toEqual([]);
+    const toPhone = env.stack.aws.push.pushes().filter((p) => p.token === 'shared-phone-0001');
+    expect(toPhone.map((p) => p.user_id)).toEqual(['pu_gus']);
+  });
+
+  it('pushes an encrypted message with no ciphertext', async () => {
+    const [ida, jay] = await Promise.all([env.client('pu_ida'), env.client('pu_jay')]);
+    await register(jay, 'phone-of-jay-0001');
+    const room = await group(ida, ['pu_jay']);
+    const res = await ida.http('POST', `/api/chat/rooms/${room.id}/messages`, {
+      is_encrypted: true,
+      encryption_key_id: 'k1',
+      encrypted_content: 'Q0lQSEVSVEVYVA==',
+    });
+    expect(res.status).toBe(201);
+    const [push] = await eventually(async () => {
+      const pushes = env.stack.aws.push.pushes('pu_jay');
+      expect(pushes).toHaveLength(1);
+      return pushes;
+    });
+    expect(push!.message).not.toContain('Q0lQSEVSVEVYVA');
+    expect(pushText(push!.message)).toBe('New encrypted message');
+  });
+});

@@ -63,33 +63,3 @@ export function openCursor(
     throw invalid();
   }
 }
-
-/**
- * The first cursor API, kept until every list passes its purpose and user to
- * sealCursor/openCursor. Its cursors are sealed too, under one shared purpose;
- * `expected` pins fields (e.g. the user's own partition), so a cursor still
- * cannot wander into another user's list.
- */
-const LEGACY_PURPOSE = 'legacy';
-
-export function encodeCursor(key: Record<string, unknown> | undefined): string | null {
-  return key ? sealCursor(LEGACY_PURPOSE, '', key) : null;
-}
-
-export function decodeCursor(
-  cursor: string | undefined,
-  expected: Record<string, string> = {},
-): Record<string, unknown> | undefined {
-  if (!cursor) return undefined;
-  const value = openCursor(LEGACY_PURPOSE, '', cursor);
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const entries = Object.entries(value);
-    const pinned = Object.entries(expected).every(
-      ([k, v]) => Object.hasOwn(value, k) && (value as Record<string, unknown>)[k] === v,
-    );
-    if (pinned && entries.length > 0 && entries.every(([, v]) => typeof v === 'string')) {
-      return value as Record<string, unknown>;
-    }
-  }
-  throw new AppError('VALIDATION_ERROR', 'Invalid query: cursor: is not valid');
-}

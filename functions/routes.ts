@@ -52,11 +52,30 @@ export interface ScheduleDefinition {
 }
 
 /**
- * HTTP routes have no authorizer: each handler verifies the JWT itself (same
- * aws-jwt-verify code), so a bad token answers 401 in the contract's envelope.
- * The WebSocket $connect has a REQUEST authorizer.
+ * Every HTTP route sits behind API Gateway's JWT authorizer (issuer + audience,
+ * lib/http-api.ts; emulated by the local gateway), and handlers read the verified
+ * claims. The WebSocket $connect has this REQUEST Lambda authorizer, with the
+ * same aws-jwt-verify code.
  */
 export const wsAuthorizer = 'ws/authorizer';
+
+/**
+ * Identity sources of the $connect authorizer. API Gateway calls a REQUEST
+ * authorizer only when *every* listed source is present and non-empty (else it
+ * answers 401 itself); a list is all-of, never one-of, and a WebSocket authorizer
+ * has no result-TTL setting of its own (AuthorizerResultTtlInSeconds is for HTTP
+ * APIs only). So no list accepts both token forms of CONTRACT §2:
+ * `route.request.querystring.token` would refuse token-less connects for free and
+ * key any cached result on the token, but it would also refuse every subprotocol
+ * connect (`Sec-WebSocket-Protocol: chat, <token>`) before the authorizer could
+ * read it. The contract keeps both forms, so the list is empty: every connect
+ * runs the authorizer (a cached-JWKS verify, about a millisecond; a missing token
+ * is refused before any work), and $connect's stage throttling
+ * (lib/websocket-api.ts) bounds what a flood of strangers can cost. Setting it to
+ * ['route.request.querystring.token'] switches the stack and the local gateway
+ * to the query-only arrangement.
+ */
+export const wsConnectIdentitySource: readonly string[] = [];
 
 export const httpRoutes: readonly HttpRoute[] = [
   // Creating a room charges `roomsCreated` per room actually created (domain/rooms.ts),

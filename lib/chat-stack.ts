@@ -53,7 +53,10 @@ export class ChatStack extends Stack {
     const { table } = new ChatTable(this, 'Data', { retain });
     const delivery = new Delivery(this, 'Delivery');
     const ws = new ChatWebSocketApi(this, 'WebSocket', { stageName: props.stage });
-    const http = new ChatHttpApi(this, 'Http');
+    const http = new ChatHttpApi(this, 'Http', {
+      jwtIssuer: props.jwtIssuer,
+      jwtAudience: props.jwtAudience,
+    });
     const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail, retain });
     const scheduled = new Schedules(this, 'Schedules');
     this.nagScope = { table, webSocketApi: ws.api, stageName: props.stage };

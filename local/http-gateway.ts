@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
 import { type HttpRoute, httpRoutes } from '#functions/routes.ts';
+import { bearerToken, createTokenVerifier, type TokenVerifier } from '#platform/auth.ts';
 import { LIMITS } from '#platform/limits.ts';
 import type { LocalIssuer } from './issuer.ts';
 import { invoke } from './lambda-runtime.ts';
 
 /**
- * The local API Gateway HTTP API: matches the route table, builds a payload
- * v2.0 event as AWS does, and invokes the route's handler module. /local/* is
- * the dev issuer, which a deployed stack does not have.
+ * The local API Gateway HTTP API: matches the route table, runs the JWT
+ * authorizer every route has on AWS (lib/http-api.ts), builds a payload v2.0
+ * event as AWS does, and invokes the route's handler module. /local/* is the dev
+ * issuer, which a deployed stack does not have.
  */
 interface CompiledRoute {
   route: HttpRoute;
@@ -81,13 +86,55 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
+/**
+ * Claims as API Gateway's JWT authorizer hands them to the integration: every
+ * value a string (numbers and booleans printed, arrays as `[a b]`).
+ */
+export function gatewayClaims(payload: Record<string, unknown>): Record<string, string> {
+  const text = (value: unknown): string =>
+    Array.isArray(value)
+      ? `[${value.map(text).join(' ')}]`
+      : value !== null && typeof value === 'object'
+        ? `map[${Object.entries(value)
+            .map(([k, v]) => `${k}:${text(v)}`)
+            .join(' ')}]`
+        : String(value);
+  return Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, text(v)]));
+}
+
+/**
+ * The JWT authorizer of the deployed HTTP API (issuer + audience, RS256 keys from
+ * the issuer's JWKS), with the same aws-jwt-verify code the $connect authorizer
+ * uses. Like API Gateway it takes the token with or without `Bearer `.
+ */
+function jwtAuthorizer(issuer: LocalIssuer) {
+  let verifier: TokenVerifier | undefined;
+  return async (authorization: string | undefined) => {
+    if (!verifier) {
+      verifier = createTokenVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        jwksUri: `${issuer.issuer}/.well-known/jwks.json`,
+      });
+      // API Gateway fetches the issuer's JWKS; here the gateway already holds it.
+      verifier.cacheJwks(issuer.jwks as Parameters<TokenVerifier['cacheJwks']>[0]);
+    }
+    try {
+      return gatewayClaims((await verifier.verify(bearerToken(authorization))).claims);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 function toEvent(
   req: IncomingMessage,
   url: URL,
   route: HttpRoute,
   pathParameters: Record<string, string>,
   body: string,
-): APIGatewayProxyEventV2 {
+  claims: Record<string, string>,
+): APIGatewayProxyEventV2WithJWTAuthorizer {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
@@ -118,6 +165,8 @@ function toEvent(
       },
       requestId: randomUUID(),
       routeKey,
+      // Where the deployed API's JWT authorizer puts the verified token's claims.
+      authorizer: { jwt: { claims, scopes: null } },
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
@@ -130,6 +179,7 @@ async function handle(
   res: ServerResponse,
   issuer: LocalIssuer,
   isReady: () => boolean,
+  authorize: ReturnType<typeof jwtAuthorizer>,
 ) {
   let url: URL;
   try {
@@ -176,7 +226,13 @@ async function handle(
   const pathParameters = decodeParameters(found.rawParameters);
   if (!pathParameters)
     return send(res, 400, envelope('VALIDATION_ERROR', 'Malformed percent-encoding in the path'));
-  const event = toEvent(req, url, found.route, pathParameters, body);
+  // As on AWS, a request without a valid token never reaches a handler.
+  const claims = await authorize(req.headers.authorization);
+  if (!claims)
+    return send(res, 401, envelope('UNAUTHORIZED', 'A valid bearer token is required'), {
+      'www-authenticate': 'Bearer',
+    });
+  const event = toEvent(req, url, found.route, pathParameters, body, claims);
   const result = await invoke<APIGatewayProxyStructuredResultV2>(found.route.handler, event);
   const headers = Object.fromEntries(
     Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]),
@@ -185,8 +241,9 @@ async function handle(
 }
 
 export function createHttpGateway(issuer: LocalIssuer, isReady: () => boolean): Server {
+  const authorize = jwtAuthorizer(issuer);
   return createServer((req, res) => {
-    handle(req, res, issuer, isReady).catch((error: unknown) => {
+    handle(req, res, issuer, isReady, authorize).catch((error: unknown) => {
       // A handler that throws is a Lambda error: API Gateway answers a plain 500.
       console.error('[http] handler failed', error);
       if (!res.headersSent) send(res, 500, envelope('INTERNAL', 'Internal server error'));

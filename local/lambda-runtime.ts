@@ -44,7 +44,11 @@ export function lambdaContext(handlerPath: string, timeoutMs = 30_000): Context 
   };
 }
 
+/** Invocations per handler: lets tests see that the gateway refused a request before any function ran. */
+export const invocationCounts = new Map<string, number>();
+
 export async function invoke<T = unknown>(handlerPath: string, event: unknown): Promise<T> {
+  invocationCounts.set(handlerPath, (invocationCounts.get(handlerPath) ?? 0) + 1);
   const handler = await load(handlerPath);
   return (await handler(event, lambdaContext(handlerPath))) as T;
 }

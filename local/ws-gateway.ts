@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { wsAuthorizer, wsRoutes } from '#functions/routes.ts';
+import { wsAuthorizer, wsConnectIdentitySource, wsRoutes } from '#functions/routes.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { invoke } from './lambda-runtime.ts';
 
@@ -64,6 +64,24 @@ function requestContext(
   };
 }
 
+/**
+ * API Gateway calls a REQUEST authorizer only when every identity source is
+ * present and non-empty; otherwise it answers 401 itself.
+ */
+export function identitySourcesPresent(
+  sources: readonly string[],
+  headers: Record<string, string>,
+  query: Record<string, string> | undefined,
+): boolean {
+  return sources.every((source) => {
+    const header = /^route\.request\.header\.(.+)$/.exec(source)?.[1];
+    if (header) return Boolean(headers[header.toLowerCase()]);
+    const param = /^route\.request\.querystring\.(.+)$/.exec(source)?.[1];
+    if (param) return Boolean(query?.[param]);
+    return true; // stage variables and context values are always there
+  });
+}
+
 function rejectUpgrade(socket: Duplex, status: number, reason: string) {
   socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   socket.destroy();
@@ -118,6 +136,8 @@ export function createWsGateway(getPort: () => number): WsGateway {
     const connectionId = newConnectionId();
     const base = { connectedAt: Date.now(), sourceIp: req.socket.remoteAddress ?? '127.0.0.1' };
     let authorizer: Record<string, string>;
+    if (!identitySourcesPresent(wsConnectIdentitySource, headers, query))
+      return rejectUpgrade(socket, 401, 'Unauthorized');
     try {
       const policy = await invoke<{
         principalId: string;

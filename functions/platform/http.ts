@@ -6,7 +6,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type * as z from 'zod/mini';
-import { bearerToken, type Caller, InvalidTokenError, verifyToken } from './auth.ts';
+import { type Caller, callerFromClaims, InvalidTokenError } from './auth.ts';
 import { AppError, describeIssues, type ErrorCode, errorBody } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
@@ -99,8 +99,20 @@ function readJsonBody(event: HttpEvent): unknown {
 }
 
 /**
- * Wraps an authenticated JSON route: verify the JWT, parse and validate body,
- * query and path with zod, run `handle`, answer in the envelope.
+ * The claims API Gateway's JWT authorizer verified (lib/http-api.ts; the local
+ * gateway does the same): handlers never see or verify a token themselves.
+ */
+function claimsOf(event: HttpEvent): Record<string, unknown> | undefined {
+  const context = event.requestContext as {
+    authorizer?: { jwt?: { claims?: Record<string, unknown> } };
+  };
+  return context.authorizer?.jwt?.claims;
+}
+
+/**
+ * Wraps an authenticated JSON route: take the caller from the verified claims,
+ * parse and validate body, query and path with zod, run `handle`, answer in the
+ * envelope.
  */
 export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unknown>(
   schemas: Schemas<B, Q, P, D>,
@@ -110,7 +122,7 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(errorEnvelope())
     .handler(async (event) => {
-      const { caller } = await verifyToken(bearerToken(event.headers.authorization));
+      const caller = callerFromClaims(claimsOf(event));
       logger.appendKeys({ user_id: caller.userId });
       const request: HttpRequest<B, Q, P> = {
         caller,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { gatewayClaims } from '#local/http-gateway.ts';
+import { invocationCounts } from '#local/lambda-runtime.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
@@ -54,11 +56,38 @@ describe('tokens the gateway refuses', () => {
       status: 401,
       body: { success: false, error: { code: 'UNAUTHORIZED', message: expect.any(String) } },
     };
+    const bad = await badTokens();
+    const ran = () => invocationCounts.get('http/list-rooms') ?? 0;
+    const before = ran();
     expect(await http(undefined)).toEqual(unauthorized);
-    for (const [what, token] of Object.entries(await badTokens()))
+    for (const [what, token] of Object.entries(bad))
       expect({ what, ...(await http(token)) }).toEqual({ what, ...unauthorized });
+    // The gateway refused them all: the route's function never ran.
+    expect(ran()).toBe(before);
     const good = await env.stack.issueToken('edge_eve');
     expect((await http(good)).status).toBe(200);
+    expect(ran()).toBe(before + 1);
+  });
+
+  it('hands the handler the verified claims, and takes the token with or without Bearer', async () => {
+    const token = await env.stack.issueToken('edge_finn', 'Finn');
+    for (const authorization of [`Bearer ${token}`, token]) {
+      const res = await fetch(`${env.stack.httpUrl}/api/chat/rooms`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'group', name: 'claims', member_ids: [] }),
+      });
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as { data: { created_by: string } }).data.created_by).toBe(
+        'edge_finn',
+      );
+    }
+  });
+
+  it('formats claims as API Gateway does: every value a string', () => {
+    expect(
+      gatewayClaims({ sub: 'u', exp: 1700000000, admin: true, groups: ['a', 'b'], o: { k: 1 } }),
+    ).toEqual({ sub: 'u', exp: '1700000000', admin: 'true', groups: '[a b]', o: 'map[k:1]' });
   });
 
   it('refuses the WebSocket upgrade (401) for each bad token, by query or subprotocol', async () => {

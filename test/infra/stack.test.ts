@@ -2,14 +2,24 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { httpRoutes, queues, schedules, streamConsumers, wsRoutes } from '#functions/routes.ts';
+import {
+  httpRoutes,
+  queues,
+  schedules,
+  streamConsumers,
+  wsConnectIdentitySource,
+  wsRoutes,
+} from '#functions/routes.ts';
 import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
 import { buildApp } from '../../lib/app.ts';
 import { ChatStack } from '../../lib/chat-stack.ts';
+import { HTTP_THROTTLE } from '../../lib/http-api.ts';
+import { WS_THROTTLE } from '../../lib/websocket-api.ts';
 
 const CONTEXT = {
   stage: 'test',
   jwtIssuer: 'https://issuer.example.com',
+  jwtAudience: 'chat-test',
   presenceGraceSeconds: 30,
 };
 
@@ -82,10 +92,55 @@ describe('the synthesized stack', () => {
     });
   });
 
-  it('guards $connect with the Lambda authorizer, with no identity source', () => {
+  it('guards every HTTP route with the JWT authorizer (issuer and audience from context)', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: CONTEXT.jwtIssuer, Audience: [CONTEXT.jwtAudience] },
+    });
+    const httpRoutesInTemplate = Object.values(
+      template.findResources('AWS::ApiGatewayV2::Route'),
+    ).filter((r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey.includes(' '));
+    expect(httpRoutesInTemplate).toHaveLength(httpRoutes.length);
+    for (const r of httpRoutesInTemplate)
+      expect((r as { Properties: Record<string, unknown> }).Properties).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: expect.anything(),
+      });
+  });
+
+  it('throttles each stage, tighter on the send routes, naming only routes that exist', () => {
+    const stages = Object.values(template.findResources('AWS::ApiGatewayV2::Stage')).map(
+      (s) => s as { Properties: Record<string, never>; DependsOn?: string[] },
+    );
+    const routeKeys = new Set([
+      ...httpRoutes.map((r) => `${r.method} ${r.path}`),
+      ...wsRoutes.map((r) => r.routeKey),
+    ]);
+    const settings = stages.map((s) => s.Properties.RouteSettings ?? {});
+    const throttled = Object.assign({}, ...settings) as Record<string, Record<string, number>>;
+    expect(Object.keys(throttled).sort()).toEqual(
+      [...Object.keys(HTTP_THROTTLE.routes), ...Object.keys(WS_THROTTLE.routes)].sort(),
+    );
+    for (const [key, value] of Object.entries(throttled)) {
+      expect(routeKeys.has(key), key).toBe(true);
+      expect(value.ThrottlingRateLimit).toBeLessThan(HTTP_THROTTLE.default.rateLimit);
+    }
+    for (const stage of stages) {
+      expect(stage.Properties.DefaultRouteSettings).toMatchObject({
+        ThrottlingRateLimit: expect.any(Number),
+        ThrottlingBurstLimit: expect.any(Number),
+      });
+      // CloudFormation refuses route settings for a route the stage may not see yet.
+      if (Object.keys(stage.Properties.RouteSettings ?? {}).length)
+        expect(stage.DependsOn?.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('guards $connect with the Lambda authorizer and the chosen identity sources', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
-      IdentitySource: [],
+      IdentitySource: [...wsConnectIdentitySource],
     });
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       RouteKey: '$connect',

@@ -60,7 +60,7 @@ it('never writes encrypted_content to the logs, even when the send fails', async
       encrypted_content: CIPHERTEXT,
     }),
     isBase64Encoded: false,
-    requestContext: { http: { method: 'POST' } },
+    requestContext: { http: { method: 'POST' }, authorizer: { jwt: { claims: { sub: 'alice' } } } },
   } as unknown as APIGatewayProxyEventV2;
   const res = (await sendHandler(event, {
     awsRequestId: 'r',

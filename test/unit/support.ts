@@ -15,6 +15,7 @@ export function setTestEnv() {
     FLUSH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/flush',
     PRESENCE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/presence',
     PURGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/purge',
+    FANOUT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout',
     PUSH_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:push',
     CURSOR_KEY: 'unit-test-cursor-key-material-32-bytes-or-more',
     POWERTOOLS_LOG_LEVEL: 'SILENT',

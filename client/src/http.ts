@@ -1,0 +1,206 @@
+import type { OperationId, Operations } from './wire.ts';
+
+/** Returns a current token; called before every request and connection, so it may refresh. */
+export type TokenProvider = () => string | Promise<string>;
+
+/** `{method, path}` of every operation, as functions/routes.ts has them (a unit test compares). */
+export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } = {
+  createRoom: ['POST', '/api/chat/rooms'],
+  listRooms: ['GET', '/api/chat/rooms'],
+  getRoom: ['GET', '/api/chat/rooms/{room_id}'],
+  addMembers: ['POST', '/api/chat/rooms/{room_id}/members'],
+  removeMember: ['DELETE', '/api/chat/rooms/{room_id}/members/{user_id}'],
+  listMessages: ['GET', '/api/chat/rooms/{room_id}/messages'],
+  sendMessage: ['POST', '/api/chat/rooms/{room_id}/messages'],
+  deleteMessage: ['DELETE', '/api/chat/messages/{message_id}'],
+  forwardMessage: ['POST', '/api/chat/messages/{message_id}/forward'],
+  deleteRoom: ['DELETE', '/api/chat/rooms/{room_id}'],
+  clearMessages: ['DELETE', '/api/chat/rooms/{room_id}/messages'],
+  archiveRoom: ['PUT', '/api/chat/rooms/{room_id}/archive'],
+  muteRoom: ['PUT', '/api/chat/rooms/{room_id}/mute'],
+  unreadCount: ['GET', '/api/chat/unread-count'],
+  readStatus: ['PUT', '/api/chat/rooms/{room_id}/read-status'],
+  batchReadStatus: ['PUT', '/api/chat/read-status'],
+  uploadKey: ['POST', '/api/chat/encryption/keys'],
+  getKeys: ['GET', '/api/chat/encryption/keys/{user_id}'],
+  verifyKey: ['POST', '/api/chat/encryption/verify'],
+  registerDevice: ['POST', '/api/chat/devices'],
+  deleteDevice: ['DELETE', '/api/chat/devices/{device_id}'],
+  sync: ['GET', '/api/chat/sync'],
+};
+
+/** A refused request: the envelope's `error`, with the HTTP status. */
+export class ChatApiError extends Error {
+  override readonly name = 'ChatApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds, from `Retry-After` on a 429. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiOptions {
+  /** e.g. `http://127.0.0.1:3000` or the stack's `HttpApiUrl`. */
+  baseUrl: string;
+  token: TokenProvider;
+  /** Defaults to the global fetch (browsers, React Native, Node 18+). */
+  fetch?: typeof fetch;
+}
+
+type Request<K extends OperationId> = ([Operations[K]['params']] extends [never]
+  ? { params?: undefined }
+  : { params: Record<Operations[K]['params'], string> }) &
+  ([Operations[K]['query']] extends [never]
+    ? { query?: undefined }
+    : { query?: Operations[K]['query'] }) &
+  ([Operations[K]['body']] extends [never]
+    ? { body?: undefined }
+    : { body: Operations[K]['body'] });
+
+/** The success answer: the envelope's `data`, with the status (201 when something was created). */
+export interface Answer<T> {
+  status: number;
+  message?: string;
+  data: T;
+}
+
+/**
+ * Typed calls for every route of the HTTP API (CONTRACT §5). Each method
+ * answers the envelope's `data`, or throws a ChatApiError.
+ */
+export class ChatApi {
+  private readonly fetch: typeof fetch;
+  constructor(private readonly options: ApiOptions) {
+    this.fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+  }
+
+  /** Any operation by id, with the status and message. */
+  async call<K extends OperationId>(
+    op: K,
+    request: Request<K>,
+  ): Promise<Answer<Operations[K]['data']>> {
+    const [method, template] = ROUTES[op];
+    const params = (request.params ?? {}) as Record<string, string>;
+    const path = template.replace(/\{(\w+)\}/g, (_m, name: string) =>
+      encodeURIComponent(params[name] ?? ''),
+    );
+    const query = Object.entries((request.query ?? {}) as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await this.options.token()}`,
+    };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.fetch(
+      `${this.options.baseUrl.replace(/\/$/, '')}${path}${query ? `?${query}` : ''}`,
+      {
+        method,
+        headers,
+        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+      },
+    );
+    const text = await res.text();
+    let envelope: {
+      success?: boolean;
+      message?: string;
+      data?: unknown;
+      error?: { code?: string; message?: string };
+    } = {};
+    try {
+      envelope = text ? JSON.parse(text) : {};
+    } catch {
+      // not JSON: answered below from the status
+    }
+    if (!res.ok || envelope.success !== true) {
+      const retry = Number(res.headers.get('retry-after'));
+      throw new ChatApiError(
+        res.status,
+        envelope.error?.code ?? 'HTTP_ERROR',
+        envelope.error?.message ?? `HTTP ${res.status}`,
+        Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      );
+    }
+    return {
+      status: res.status,
+      ...(envelope.message ? { message: envelope.message } : {}),
+      data: envelope.data as Operations[K]['data'],
+    };
+  }
+
+  private async data<K extends OperationId>(op: K, request: Request<K>) {
+    return (await this.call(op, request)).data;
+  }
+
+  createRoom(body: Operations['createRoom']['body']) {
+    return this.data('createRoom', { body });
+  }
+  listRooms(query: Operations['listRooms']['query'] = {}) {
+    return this.data('listRooms', { query });
+  }
+  getRoom(roomId: string) {
+    return this.data('getRoom', { params: { room_id: roomId } });
+  }
+  addMembers(roomId: string, body: Operations['addMembers']['body']) {
+    return this.data('addMembers', { params: { room_id: roomId }, body });
+  }
+  removeMember(roomId: string, userId: string) {
+    return this.data('removeMember', { params: { room_id: roomId, user_id: userId } });
+  }
+  listMessages(roomId: string, query: Operations['listMessages']['query'] = {}) {
+    return this.data('listMessages', { params: { room_id: roomId }, query });
+  }
+  sendMessage(roomId: string, body: Operations['sendMessage']['body']) {
+    return this.data('sendMessage', { params: { room_id: roomId }, body });
+  }
+  deleteMessage(messageId: string) {
+    return this.data('deleteMessage', { params: { message_id: messageId } });
+  }
+  forwardMessage(messageId: string, body: Operations['forwardMessage']['body']) {
+    return this.data('forwardMessage', { params: { message_id: messageId }, body });
+  }
+  deleteRoom(roomId: string) {
+    return this.data('deleteRoom', { params: { room_id: roomId } });
+  }
+  clearMessages(roomId: string, query: Operations['clearMessages']['query'] = {}) {
+    return this.data('clearMessages', { params: { room_id: roomId }, query });
+  }
+  archiveRoom(roomId: string, body: Operations['archiveRoom']['body']) {
+    return this.data('archiveRoom', { params: { room_id: roomId }, body });
+  }
+  muteRoom(roomId: string, body: Operations['muteRoom']['body']) {
+    return this.data('muteRoom', { params: { room_id: roomId }, body });
+  }
+  unreadCount(query: Operations['unreadCount']['query'] = {}) {
+    return this.data('unreadCount', { query });
+  }
+  readStatus(roomId: string, body: Operations['readStatus']['body']) {
+    return this.data('readStatus', { params: { room_id: roomId }, body });
+  }
+  batchReadStatus(body: Operations['batchReadStatus']['body']) {
+    return this.data('batchReadStatus', { body });
+  }
+  uploadKey(body: Operations['uploadKey']['body']) {
+    return this.data('uploadKey', { body });
+  }
+  getKeys(userId: string) {
+    return this.data('getKeys', { params: { user_id: userId } });
+  }
+  verifyKey(body: Operations['verifyKey']['body']) {
+    return this.data('verifyKey', { body });
+  }
+  registerDevice(body: Operations['registerDevice']['body']) {
+    return this.data('registerDevice', { body });
+  }
+  deleteDevice(deviceId: string) {
+    return this.data('deleteDevice', { params: { device_id: deviceId } });
+  }
+  /** Catch-up since a cursor (CONTRACT §6 Sync); without `since`, takes a first cursor. */
+  sync(query: Operations['sync']['query'] = {}) {
+    return this.data('sync', { query });
+  }
+}

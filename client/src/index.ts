@@ -1,0 +1,47 @@
+/**
+ * The chat backend's TypeScript client: `ChatApi` (typed HTTP calls for every
+ * route) and `RealtimeConnection` (the WebSocket protocol with reconnects,
+ * heartbeats, rollover, resends, de-duplication and sync). No runtime
+ * dependencies and no Node-only APIs.
+ */
+import { type ApiOptions, ChatApi, ChatApiError, type TokenProvider } from './http.ts';
+import { RealtimeConnection, type RealtimeOptions } from './realtime.ts';
+
+export * from './http.ts';
+export * from './realtime.ts';
+export type * from './wire.ts';
+
+export interface ChatClientOptions {
+  /** The HTTP API, e.g. `http://127.0.0.1:3000`. */
+  httpUrl: string;
+  /** The WebSocket API, e.g. `ws://127.0.0.1:3001`. */
+  wsUrl: string;
+  /** Called before each request and connection: return a fresh token when the old one nears expiry. */
+  token: TokenProvider;
+  fetch?: ApiOptions['fetch'];
+  realtime?: Omit<RealtimeOptions, 'url' | 'token'>;
+}
+
+/** Both halves wired together: the realtime connection takes its first sync cursor over HTTP. */
+export function createChatClient(options: ChatClientOptions) {
+  const api = new ChatApi({
+    baseUrl: options.httpUrl,
+    token: options.token,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const realtime = new RealtimeConnection({
+    url: options.wsUrl,
+    token: options.token,
+    firstCursor: async () => {
+      try {
+        return (await api.sync()).next_since;
+      } catch (error) {
+        // The server's sync may not have landed yet (404): live delivery still works.
+        if (error instanceof ChatApiError) return null;
+        throw error;
+      }
+    },
+    ...options.realtime,
+  });
+  return { api, realtime };
+}

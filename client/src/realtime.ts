@@ -1,0 +1,606 @@
+import type { TokenProvider } from './http.ts';
+import type {
+  ClientAction,
+  ClientActions,
+  MessageConfirmed,
+  ServerEventName,
+  ServerEvents,
+  ServerFrame,
+  SyncPage,
+} from './wire.ts';
+
+/**
+ * The realtime connection (CONTRACT §6), built for API Gateway's limits and a
+ * phone's network:
+ * - a heartbeat `ping` every 5 minutes (API Gateway drops a connection idle for
+ *   10), and a connection that does not answer within `pongTimeoutMs` is
+ *   treated as dropped;
+ * - a new connection opened at 110 minutes, before API Gateway's 2-hour limit
+ *   closes the old one, which is closed only once the new one is open;
+ * - reconnection with exponential backoff and full jitter;
+ * - sends are kept until confirmed and resent with the same `temp_id` after a
+ *   reconnect (the server confirms a repeated `temp_id` with the same message);
+ * - events are de-duplicated by id (the server delivers at least once);
+ * - after a reconnect it catches up with `sync` from its last cursor.
+ * Only `WebSocket`, timers and `JSON` are used: it runs in browsers, React
+ * Native and Node 22 alike.
+ */
+
+/** The part of the WebSocket API used here (browsers, React Native, Node 22's global, `ws`). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onclose: ((event: { code?: number; reason?: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+export type SocketFactory = (url: string, protocols?: string[]) => SocketLike;
+
+/** Timers, injectable so tests can drive time. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export const DEFAULTS = {
+  /** API Gateway closes a connection after 10 minutes without a frame. */
+  heartbeatMs: 5 * 60_000,
+  pongTimeoutMs: 10_000,
+  /** API Gateway closes every connection at 2 hours. */
+  rolloverMs: 110 * 60_000,
+  /** How long the old connection stays open after the new one is up. */
+  rolloverGraceMs: 5_000,
+  backoffInitialMs: 500,
+  backoffMaxMs: 30_000,
+  syncTimeoutMs: 10_000,
+  /** A send refused as RATE_LIMITED is written again after about this long. */
+  rateLimitRetryMs: 1_000,
+  /** How many event ids are remembered for de-duplication. */
+  dedupeWindow: 5_000,
+  /** Frames other than sends kept while disconnected (mark seen, archive). */
+  outboxLimit: 100,
+} as const;
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface RealtimeOptions {
+  /** e.g. `ws://127.0.0.1:3001` or the stack's `WebSocketUrl`. */
+  url: string;
+  token: TokenProvider;
+  /** Defaults to the global WebSocket. */
+  webSocket?: SocketFactory;
+  /** `query` (default): `?token=`; `protocol`: `Sec-WebSocket-Protocol: chat, <token>`. */
+  tokenIn?: 'query' | 'protocol';
+  /** The cursor to catch up from (a persisted `cursor`); without one, `firstCursor` is asked. */
+  cursor?: string | null;
+  /** Takes a first sync cursor (e.g. `api.sync()`); null when the server has no sync. */
+  firstCursor?: () => Promise<string | null>;
+  heartbeatMs?: number;
+  pongTimeoutMs?: number;
+  rolloverMs?: number;
+  rolloverGraceMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  syncTimeoutMs?: number;
+  rateLimitRetryMs?: number;
+  dedupeWindow?: number;
+  clock?: Clock;
+  /** In [0, 1); for the backoff jitter. */
+  random?: () => number;
+}
+
+type Listener<T> = (data: T) => void;
+type SendInput = Omit<ClientActions['send-message'], 'temp_id'> & { temp_id?: string };
+
+interface PendingSend {
+  frame: ClientActions['send-message'] & { action: 'send-message'; temp_id: string };
+  /** Generation of the socket it was last written to (0: not written yet). */
+  sentOn: number;
+  resolve: (confirmed: MessageConfirmed) => void;
+  reject: (error: RealtimeError) => void;
+}
+
+interface Live {
+  socket: SocketLike;
+  generation: number;
+  heartbeat?: unknown;
+  pongWait?: unknown;
+  rollover?: unknown;
+}
+
+/** A refused frame (`error` event), or a send abandoned by `close()`. */
+export class RealtimeError extends Error {
+  override readonly name = 'RealtimeError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly action?: string,
+  ) {
+    super(message);
+  }
+}
+
+const OPEN = 1;
+
+function newTempId(random: () => number): string {
+  const uuid = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto?.randomUUID;
+  if (uuid) return uuid.call((globalThis as { crypto?: unknown }).crypto);
+  return `t${Date.now().toString(36)}${Math.floor(random() * 2 ** 52).toString(36)}`;
+}
+
+/** The id under which a repeated event is recognized; undefined: state events, applied as they come. */
+function eventKey(frame: ServerFrame): string | undefined {
+  switch (frame.event) {
+    case 'new-chat-message':
+      return `m:${frame.data.message.id}`;
+    case 'message-deleted':
+      return `d:${frame.data.message_id}`;
+    case 'room-deleted':
+      return `rd:${frame.data.room_id}:${frame.data.deleted_at}`;
+    case 'room-messages-cleared':
+      return `rc:${frame.data.room_id}:${frame.data.cleared_at}`;
+    case 'encryption-key-changed':
+      return `k:${frame.data.user_id}:${frame.data.device_id}:${frame.data.key_id}`;
+    default:
+      return undefined;
+  }
+}
+
+export class RealtimeConnection {
+  private readonly o: Required<
+    Omit<RealtimeOptions, 'cursor' | 'firstCursor' | 'webSocket' | 'tokenIn'>
+  > &
+    Pick<RealtimeOptions, 'firstCursor'>;
+  private readonly socketFactory: SocketFactory;
+  private readonly listeners = new Map<string, Set<Listener<never>>>();
+  private readonly pending = new Map<string, PendingSend>();
+  private readonly seen = new Set<string>();
+  private outbox: string[] = [];
+  private live: Live | undefined;
+  private next: Live | undefined;
+  private generation = 0;
+  private attempt = 0;
+  private reconnectTimer: unknown;
+  private retryTimer: unknown;
+  private syncing = false;
+  private syncWaiter: ((frame: ServerFrame | undefined) => void) | undefined;
+  private _state: ConnectionState = 'idle';
+  private _cursor: string | null;
+  /** Set once the server showed it has no `sync` with `since` (CONTRACT §6, landing later). */
+  private syncUnsupported = false;
+
+  constructor(options: RealtimeOptions) {
+    this.o = {
+      url: options.url,
+      token: options.token,
+      firstCursor: options.firstCursor,
+      heartbeatMs: options.heartbeatMs ?? DEFAULTS.heartbeatMs,
+      pongTimeoutMs: options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
+      rolloverMs: options.rolloverMs ?? DEFAULTS.rolloverMs,
+      rolloverGraceMs: options.rolloverGraceMs ?? DEFAULTS.rolloverGraceMs,
+      backoffInitialMs: options.backoffInitialMs ?? DEFAULTS.backoffInitialMs,
+      backoffMaxMs: options.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
+      syncTimeoutMs: options.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs,
+      rateLimitRetryMs: options.rateLimitRetryMs ?? DEFAULTS.rateLimitRetryMs,
+      dedupeWindow: options.dedupeWindow ?? DEFAULTS.dedupeWindow,
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
+    };
+    this._cursor = options.cursor ?? null;
+    const tokenIn = options.tokenIn ?? 'query';
+    const factory =
+      options.webSocket ??
+      ((url: string, protocols?: string[]) => {
+        const Ctor = (globalThis as { WebSocket?: new (u: string, p?: string[]) => SocketLike })
+          .WebSocket;
+        if (!Ctor)
+          throw new Error('No global WebSocket: pass `webSocket` (e.g. from the ws package)');
+        return new Ctor(url, protocols);
+      });
+    this.socketFactory = factory;
+    this.connectUrl = async () => {
+      const token = await this.o.token();
+      if (tokenIn === 'protocol') return { url: this.o.url, protocols: ['chat', token] };
+      const sep = this.o.url.includes('?') ? '&' : '?';
+      return { url: `${this.o.url}${sep}token=${encodeURIComponent(token)}` };
+    };
+  }
+
+  private readonly connectUrl: () => Promise<{ url: string; protocols?: string[] }>;
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+  /** The sync cursor; persist it to catch up after the app restarts. */
+  get cursor(): string | null {
+    return this._cursor;
+  }
+  /** Sends not confirmed yet, oldest first. */
+  get unconfirmed(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  /** Subscribes to a server event; returns the unsubscribe function. */
+  on<K extends ServerEventName>(event: K, listener: Listener<ServerEvents[K]>): () => void;
+  on(event: 'state', listener: Listener<ConnectionState>): () => void;
+  /** The server's sync cursor expired (410): reload rooms over HTTP. */
+  on(event: 'resync-required', listener: Listener<undefined>): () => void;
+  on(event: 'cursor', listener: Listener<string>): () => void;
+  on(event: string, listener: Listener<never>): () => void {
+    const set = this.listeners.get(event) ?? new Set();
+    this.listeners.set(event, set);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private emit(event: string, data: unknown) {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        (listener as Listener<unknown>)(data);
+      } catch (error) {
+        // A listener's bug must not break the connection.
+        console.error('[chat-client] listener failed', error);
+      }
+    }
+  }
+
+  private setState(state: ConnectionState) {
+    if (this._state === state) return;
+    this._state = state;
+    this.emit('state', state);
+  }
+
+  /** Opens the connection (and keeps it open until `close()`). */
+  start(): void {
+    if (this._state !== 'idle') return;
+    this.setState('connecting');
+    void this.open(false);
+  }
+
+  /** Closes for good; unconfirmed sends are rejected. */
+  close(): void {
+    this.setState('closed');
+    this.o.clock.clearTimeout(this.reconnectTimer);
+    this.o.clock.clearTimeout(this.retryTimer);
+    for (const conn of [this.live, this.next]) if (conn) this.retire(conn, 1000);
+    this.live = undefined;
+    this.next = undefined;
+    for (const [tempId, p] of this.pending) {
+      this.pending.delete(tempId);
+      p.reject(new RealtimeError('CLOSED', 'The connection was closed', 'send-message'));
+    }
+    this.syncWaiter?.(undefined);
+  }
+
+  /**
+   * Sends a message; resolves with its confirmation. Kept until confirmed:
+   * written now if connected, and again (same `temp_id`) after any reconnect.
+   */
+  sendMessage(input: SendInput): Promise<MessageConfirmed> {
+    const tempId = input.temp_id ?? newTempId(this.o.random);
+    const existing = this.pending.get(tempId);
+    if (existing) return new Promise((resolve, reject) => this.chain(existing, resolve, reject));
+    return new Promise((resolve, reject) => {
+      const p: PendingSend = {
+        frame: { ...input, action: 'send-message', temp_id: tempId },
+        sentOn: 0,
+        resolve,
+        reject,
+      };
+      this.pending.set(tempId, p);
+      if (this.live && this.live.socket.readyState === OPEN) this.write(this.live, p);
+    });
+  }
+
+  private chain(
+    p: PendingSend,
+    resolve: (c: MessageConfirmed) => void,
+    reject: (e: RealtimeError) => void,
+  ) {
+    const [r1, j1] = [p.resolve, p.reject];
+    p.resolve = (c) => {
+      r1(c);
+      resolve(c);
+    };
+    p.reject = (e) => {
+      j1(e);
+      reject(e);
+    };
+  }
+
+  /** Any other client frame. Typing is dropped while disconnected; the rest wait in a small outbox. */
+  send<K extends Exclude<ClientAction, 'send-message'>>(action: K, frame: ClientActions[K]): void {
+    const text = JSON.stringify({ ...frame, action });
+    if (this.live && this.live.socket.readyState === OPEN) {
+      this.live.socket.send(text);
+    } else if (action !== 'typing' && action !== 'ping') {
+      this.outbox.push(text);
+      if (this.outbox.length > DEFAULTS.outboxLimit) this.outbox.shift();
+    }
+  }
+
+  markSeen(roomId: string, messageIds: string[]) {
+    this.send('mark-messages-seen', { room_id: roomId, message_ids: messageIds });
+  }
+  typing(roomId: string, isTyping: boolean) {
+    this.send('typing', { room_id: roomId, is_typing: isTyping });
+  }
+  archive(roomId: string, isArchived: boolean) {
+    this.send('room-archive', { room_id: roomId, is_archived: isArchived });
+  }
+
+  private write(conn: Live, p: PendingSend) {
+    p.sentOn = conn.generation;
+    conn.socket.send(JSON.stringify(p.frame));
+  }
+
+  /** Opens a socket: the live one, or (rollover) its successor. */
+  private async open(rollover: boolean): Promise<void> {
+    const generation = ++this.generation;
+    let socket: SocketLike;
+    try {
+      const { url, protocols } = await this.connectUrl();
+      if (this._state === 'closed') return;
+      socket = this.socketFactory(url, protocols);
+    } catch {
+      if (!rollover || !this.live) this.scheduleReconnect();
+      return;
+    }
+    const conn: Live = { socket, generation };
+    if (rollover) this.next = conn;
+    else this.live = conn;
+    socket.onmessage = (event) => this.onFrame(conn, event.data);
+    socket.onerror = () => undefined; // a close follows
+    socket.onclose = () => this.onClose(conn);
+    socket.onopen = () => this.onOpen(conn, rollover);
+  }
+
+  private onOpen(conn: Live, rollover: boolean) {
+    if (this._state === 'closed') return this.retire(conn, 1000);
+    this.attempt = 0;
+    this.armHeartbeat(conn);
+    conn.rollover = this.o.clock.setTimeout(() => this.rollover(conn), this.o.rolloverMs);
+    const old = rollover ? this.live : undefined;
+    this.live = conn;
+    if (rollover) this.next = undefined;
+    if (old) {
+      // The successor is up and live; the old connection drains its answers, then closes.
+      this.stopTimers(old);
+      this.o.clock.setTimeout(() => {
+        this.retire(old, 1000);
+        this.resendFrom(old.generation);
+      }, this.o.rolloverGraceMs);
+      this.flushOutbox(conn);
+      return;
+    }
+    // A fresh connection (or a successor that outlived its predecessor): recover everything.
+    this.setState('open');
+    this.resendFrom(Number.POSITIVE_INFINITY);
+    this.flushOutbox(conn);
+    void this.catchUp(conn);
+  }
+
+  /** Resends, in order, every unconfirmed send last written to a socket of `generation` or older. */
+  private resendFrom(generation: number) {
+    const conn = this.live;
+    if (!conn || conn.socket.readyState !== OPEN) return;
+    for (const p of this.pending.values()) if (p.sentOn <= generation) this.write(conn, p);
+  }
+
+  private flushOutbox(conn: Live) {
+    const frames = this.outbox;
+    this.outbox = [];
+    for (const text of frames) conn.socket.send(text);
+  }
+
+  private rollover(conn: Live) {
+    if (this.live !== conn || this._state === 'closed') return;
+    void this.open(true);
+  }
+
+  /**
+   * A ping every `heartbeatMs` whatever else flows: API Gateway's idle timer and
+   * the server's own heartbeat bookkeeping count the client's frames.
+   */
+  private armHeartbeat(conn: Live) {
+    this.o.clock.clearTimeout(conn.heartbeat);
+    conn.heartbeat = this.o.clock.setTimeout(() => {
+      if (conn.socket.readyState !== OPEN) return;
+      conn.socket.send(JSON.stringify({ action: 'ping' }));
+      this.armHeartbeat(conn);
+      // No frame back in time: the connection is dead even if the socket does not know yet.
+      this.o.clock.clearTimeout(conn.pongWait);
+      conn.pongWait = this.o.clock.setTimeout(() => {
+        this.retire(conn, 4000);
+        this.onClose(conn);
+      }, this.o.pongTimeoutMs);
+    }, this.o.heartbeatMs);
+  }
+
+  private stopTimers(conn: Live) {
+    this.o.clock.clearTimeout(conn.heartbeat);
+    this.o.clock.clearTimeout(conn.pongWait);
+    this.o.clock.clearTimeout(conn.rollover);
+  }
+
+  private retire(conn: Live, code: number) {
+    this.stopTimers(conn);
+    conn.socket.onclose = null;
+    conn.socket.onmessage = null;
+    conn.socket.onopen = null;
+    try {
+      conn.socket.close(code);
+    } catch {
+      // already closed
+    }
+  }
+
+  private onClose(conn: Live) {
+    this.stopTimers(conn);
+    if (this.next === conn) {
+      this.next = undefined;
+      // A failed rollover: try again in a minute while the live connection lasts.
+      const live = this.live;
+      if (!live) this.scheduleReconnect();
+      else live.rollover = this.o.clock.setTimeout(() => this.rollover(live), 60_000);
+      return;
+    }
+    if (this.live !== conn || this._state === 'closed') return;
+    this.live = undefined;
+    this.syncWaiter?.(undefined);
+    // A successor on its way takes over when it opens.
+    if (this.next) this.setState('reconnecting');
+    else this.scheduleReconnect();
+  }
+
+  private scheduleRetry() {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = this.o.clock.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.resendFrom(0);
+      },
+      this.o.rateLimitRetryMs * (0.5 + this.o.random()),
+    );
+  }
+
+  /** Exponential backoff with full jitter: a uniform delay in [0, min(max, initial·2^n)). */
+  reconnectDelay(attempt: number): number {
+    const ceiling = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** attempt);
+    return Math.floor(this.o.random() * ceiling);
+  }
+
+  private scheduleReconnect() {
+    if (this._state === 'closed') return;
+    this.setState('reconnecting');
+    const delay = this.reconnectDelay(this.attempt++);
+    this.o.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = this.o.clock.setTimeout(() => void this.open(false), delay);
+  }
+
+  private onFrame(conn: Live, raw: unknown) {
+    if (typeof raw !== 'string') return;
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(raw) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame.event !== 'string') return;
+    // Any frame proves the connection alive.
+    this.o.clock.clearTimeout(conn.pongWait);
+    this.dispatch(frame);
+  }
+
+  private dispatch(frame: ServerFrame) {
+    switch (frame.event) {
+      case 'message-confirmed': {
+        const tempId = frame.data.temp_id;
+        const p = tempId ? this.pending.get(tempId) : undefined;
+        if (!p || !tempId) return; // a repeated confirmation
+        this.pending.delete(tempId);
+        p.resolve(frame.data);
+        break;
+      }
+      case 'sync-result':
+        this.syncWaiter?.(frame);
+        return;
+      case 'error': {
+        const { temp_id: tempId, action } = frame.data;
+        const p = tempId && action === 'send-message' ? this.pending.get(tempId) : undefined;
+        if (p && frame.data.code === 'RATE_LIMITED') {
+          // Over the per-user rate: kept, and written again in a moment.
+          p.sentOn = 0;
+          this.scheduleRetry();
+        } else if (p && tempId) {
+          this.pending.delete(tempId);
+          p.reject(new RealtimeError(frame.data.code, frame.data.message, action));
+        }
+        if (this.syncing && (action === 'sync' || action === '$default')) this.syncWaiter?.(frame);
+        break;
+      }
+      default: {
+        const key = eventKey(frame);
+        if (key) {
+          if (this.seen.has(key)) return;
+          this.seen.add(key);
+          if (this.seen.size > this.o.dedupeWindow) {
+            this.seen.delete(this.seen.values().next().value as string);
+          }
+        }
+      }
+    }
+    this.emit(frame.event, frame.data);
+  }
+
+  /**
+   * After a (re)connect: pages through `sync` from the cursor, feeding every
+   * event through the same de-duplication as live ones. Without a cursor it
+   * takes a first one. A server without sync (404, unknown action, no answer)
+   * is tolerated: live delivery and the server's offline queue still work.
+   */
+  private async catchUp(conn: Live) {
+    if (this.syncing || this.syncUnsupported) return;
+    this.syncing = true;
+    try {
+      if (this._cursor === null) {
+        const first = await this.o.firstCursor?.().catch(() => null);
+        if (first) this.setCursor(first);
+        return;
+      }
+      for (let page = 0; page < 1000; page++) {
+        if (this.live !== conn || conn.socket.readyState !== OPEN) return;
+        const answer = await this.request(conn, this._cursor);
+        if (!answer) return; // no answer in time: tried again after the next reconnect
+        if (answer.event === 'error') {
+          if (answer.data.code === 'CURSOR_EXPIRED') {
+            this._cursor = null;
+            this.emit('resync-required', undefined);
+            const first = await this.o.firstCursor?.().catch(() => null);
+            if (first) this.setCursor(first);
+          } else if (
+            answer.data.code === 'VALIDATION_ERROR' &&
+            /action/i.test(answer.data.message)
+          ) {
+            this.syncUnsupported = true;
+          }
+          return;
+        }
+        if (answer.event !== 'sync-result') return;
+        const result: SyncPage = answer.data;
+        for (const event of result.events) this.dispatch(event as ServerFrame);
+        this.setCursor(result.next_since);
+        if (!result.has_more) return;
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private setCursor(cursor: string) {
+    this._cursor = cursor;
+    this.emit('cursor', cursor);
+  }
+
+  private request(conn: Live, since: string): Promise<ServerFrame | undefined> {
+    return new Promise((resolve) => {
+      const timer = this.o.clock.setTimeout(() => finish(undefined), this.o.syncTimeoutMs);
+      const finish = (frame: ServerFrame | undefined) => {
+        this.o.clock.clearTimeout(timer);
+        this.syncWaiter = undefined;
+        resolve(frame);
+      };
+      this.syncWaiter = finish;
+      conn.socket.send(JSON.stringify({ action: 'sync', since }));
+    });
+  }
+}

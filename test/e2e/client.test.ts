@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as z from 'zod/mini';
+import { type ChatApi, createChatClient, type RealtimeConnection } from '#client';
+import * as responses from '#domain/responses.ts';
+import { eventually } from '../support/chat-client.ts';
+import { startStack } from '../support/stack.ts';
+
+/**
+ * The TypeScript client (client/) against the local stack: typed calls and
+ * events whose shapes are exactly the documented ones, and a gateway that drops
+ * every connection while sends are in flight.
+ */
+type Env = Awaited<ReturnType<typeof startStack>>;
+let env: Env;
+const clients: RealtimeConnection[] = [];
+
+beforeAll(async () => {
+  env = await startStack();
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await env?.stop();
+});
+
+/** The value has exactly the schema's fields: parsing neither fails nor strips anything. */
+function exactly(schema: z.ZodMiniType, value: unknown, what: string) {
+  const parsed = schema.safeParse(value);
+  expect(parsed.success, `${what}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+  expect(JSON.parse(JSON.stringify(parsed.data)), `${what} has undocumented fields`).toEqual(value);
+}
+
+async function user(userId: string) {
+  const token = await env.stack.issueToken(userId, userId);
+  const client = createChatClient({
+    httpUrl: env.stack.httpUrl,
+    wsUrl: env.stack.wsUrl,
+    token: () => token,
+    // Quick reconnects for the test; the defaults are for phones.
+    realtime: { backoffInitialMs: 50, backoffMaxMs: 500 },
+  });
+  clients.push(client.realtime);
+  const events: { event: string; data: unknown }[] = [];
+  for (const event of Object.keys(responses.allServerEventData) as responses.ServerEventName[])
+    client.realtime.on(event, (data) => events.push({ event, data }));
+  return { ...client, events };
+}
+
+async function opened(realtime: RealtimeConnection) {
+  if (realtime.state === 'idle') realtime.start();
+  await eventually(async () => expect(realtime.state).toBe('open'), 5000, 20);
+}
+
+describe('client', () => {
+  it('answers typed calls with exactly the documented shapes', async () => {
+    const alice = await user('u_cl_alice');
+    const bob = await user('u_cl_bob');
+    const api: ChatApi = alice.api;
+    const created = await api.call('createRoom', {
+      body: { type: 'group', name: 'client', member_ids: ['u_cl_bob'] },
+    });
+    expect(created.status).toBe(201);
+    exactly(responses.room, created.data, 'room');
+    const room = created.data;
+    const sent = await api.call('sendMessage', {
+      params: { room_id: room.id },
+      body: { content: 'over http', temp_id: 'h1' },
+    });
+    expect(sent.status).toBe(201);
+    exactly(responses.sentMessage, sent.data, 'sent message');
+    exactly(responses.roomPage, await api.listRooms(), 'room page');
+    exactly(responses.messagePage, await api.listMessages(room.id), 'message page');
+    exactly(responses.unreadCounts, await bob.api.unreadCount(), 'unread counts');
+    exactly(responses.readStatus, await bob.api.readStatus(room.id, { is_read: true }), 'read');
+    exactly(responses.muteState, await bob.api.muteRoom(room.id, { is_muted: true }), 'mute');
+    exactly(
+      responses.archiveState,
+      await bob.api.archiveRoom(room.id, { is_archived: true }),
+      'archive',
+    );
+    await expect(api.getRoom('no-such-room')).rejects.toMatchObject({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+    await expect(
+      api.readStatus(room.id, { is_read: 'yes' as unknown as boolean }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('is_read: expected boolean'),
+    });
+
+    // Live events carry exactly the documented data too.
+    await Promise.all([opened(alice.realtime), opened(bob.realtime)]);
+    const confirmed = await alice.realtime.sendMessage({ room_id: room.id, content: 'live' });
+    await eventually(async () =>
+      expect(bob.events.some((e) => e.event === 'new-chat-message')).toBe(true),
+    );
+    exactly(responses.serverEventData['message-confirmed'], confirmed, 'message-confirmed');
+    for (const e of [...alice.events, ...bob.events])
+      exactly(
+        responses.allServerEventData[e.event as responses.ServerEventName],
+        e.data,
+        `event ${e.event}`,
+      );
+  });
+
+  it('confirms every unconfirmed send exactly once after the gateway drops every connection', async () => {
+    const alice = await user('u_drop_alice');
+    const bob = await user('u_drop_bob');
+    const room = await alice.api.createRoom({ type: 'direct', member_ids: ['u_drop_bob'] });
+    await Promise.all([opened(alice.realtime), opened(bob.realtime)]);
+    const states: string[] = [];
+    alice.realtime.on('state', (s) => states.push(s));
+
+    const total = 30;
+    const confirmations = new Map<string, string[]>();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const temp_id = `drop-${i}`;
+      sends.push(
+        alice.realtime.sendMessage({ room_id: room.id, content: `m${i}`, temp_id }).then((c) => {
+          confirmations.set(temp_id, [...(confirmations.get(temp_id) ?? []), c.message_id]);
+        }),
+      );
+      // The gateway drops every socket (a network outage) while sends are in flight.
+      if (i === 10 || i === 20) {
+        for (const conn of env.stack.ws.connections.values()) conn.socket.terminate();
+      }
+    }
+    await Promise.all(sends);
+    expect(states).toContain('reconnecting');
+    expect(alice.realtime.unconfirmed).toEqual([]);
+    expect(confirmations.size).toBe(total);
+    for (const ids of confirmations.values()) expect(ids).toHaveLength(1);
+    // One message per temp_id was stored, whatever was resent.
+    const stored = await alice.api.listMessages(room.id, { limit: 100 });
+    expect(stored.messages.map((m) => m.content).sort()).toEqual(
+      Array.from({ length: total }, (_, i) => `m${i}`).sort(),
+    );
+    expect(new Set([...confirmations.values()].flat()).size).toBe(total);
+    // Bob gets each message once after de-duplication, live or from the offline queue.
+    await eventually(
+      async () => {
+        const received = bob.events
+          .filter((e) => e.event === 'new-chat-message')
+          .map((e) => (e.data as { message: { content: string } }).message.content);
+        expect(received.sort()).toEqual(stored.messages.map((m) => m.content).sort());
+      },
+      15_000,
+      100,
+    );
+  });
+});

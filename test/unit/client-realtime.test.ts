@@ -1,0 +1,394 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { httpRoutes } from '#functions/routes.ts';
+import { type Clock, RealtimeConnection, ROUTES, type SocketLike } from '../../client/src/index.ts';
+
+/** Timers that run only when the test advances time. */
+class FakeClock implements Clock {
+  private t = 0;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (id: unknown) => {
+    this.timers.delete(id as number);
+  };
+  /** Runs every timer due within `ms`, in time order, letting promises settle between them. */
+  async advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      await flush();
+      const due = [...this.timers.entries()]
+        .filter(([, x]) => x.at <= end)
+        .sort(([ia, a], [ib, b]) => a.at - b.at || ia - ib)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+    await flush();
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+};
+
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  closedWith: number | undefined;
+  onopen: ((e: unknown) => void) | null = null;
+  onclose: ((e: { code?: number }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  autoPong = false;
+  constructor(readonly url: string) {}
+  send(data: string) {
+    if (this.readyState !== 1) throw new Error('not open');
+    const frame = JSON.parse(data);
+    this.sent.push(frame);
+    if (this.autoPong && frame.action === 'ping')
+      queueMicrotask(() => this.push('pong', { server_time: 'now' }));
+  }
+  close(code?: number) {
+    this.closedWith = code;
+    this.readyState = 3;
+  }
+  // server side
+  accept() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  push(event: string, data: unknown) {
+    this.onmessage?.({ data: JSON.stringify({ event, data }) });
+  }
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006 });
+  }
+  actions(name: string) {
+    return this.sent.filter((f) => f.action === name);
+  }
+}
+
+function setup(options: Partial<ConstructorParameters<typeof RealtimeConnection>[0]> = {}) {
+  const clock = new FakeClock();
+  const sockets: FakeSocket[] = [];
+  let tokens = 0;
+  const conn = new RealtimeConnection({
+    url: 'ws://chat.test',
+    token: async () => `tok${++tokens}`,
+    webSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    clock,
+    random: () => 0.5,
+    ...options,
+  });
+  const states: string[] = [];
+  conn.on('state', (s) => states.push(s));
+  return { clock, sockets, conn, states, last: () => sockets.at(-1)! };
+}
+
+const message = (id: string) => ({
+  message: {
+    id,
+    room_id: 'r1',
+    sender_id: 'u_bob',
+    sender_name: 'Bob',
+    content: 'hi',
+    message_type: 'text',
+    file_url: null,
+    media: null,
+    reply_to_message_id: null,
+    forwarded_from: null,
+    metadata: null,
+    forwarded_count: 0,
+    is_encrypted: false,
+    encryption_key_id: null,
+    encrypted_content: null,
+    is_deleted: false,
+    created_at: '2026-01-01T00:00:00.000Z',
+  },
+});
+
+const confirmation = (tempId: string, messageId: string) => ({
+  temp_id: tempId,
+  message_id: messageId,
+  delivered_to_count: 1,
+  queued_for_count: 0,
+  timestamp: '2026-01-01T00:00:00.000Z',
+});
+
+describe('RealtimeConnection', () => {
+  it('reconnects with exponential backoff and full jitter, asking for a fresh token each time', async () => {
+    const { clock, sockets, conn, last } = setup();
+    conn.start();
+    await clock.advance(0);
+    expect(sockets).toHaveLength(1);
+    expect(last().url).toBe('ws://chat.test?token=tok1');
+    const opened: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const before = sockets.length;
+      last().drop();
+      // random() = 0.5: each delay is half its ceiling, min(30 s, 500 ms · 2^n).
+      while (sockets.length === before) await clock.advance(1);
+      opened.push(clock.now());
+    }
+    const gaps = opened.map((t, i) => t - (i === 0 ? 0 : opened[i - 1]!));
+    expect(gaps).toEqual([250, 500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(last().url).toBe('ws://chat.test?token=tok9');
+    expect(conn.reconnectDelay(3)).toBe(2000);
+    const spread = new RealtimeConnection({
+      url: 'ws://x',
+      token: () => 't',
+      random: () => 0.999,
+    }).reconnectDelay(20);
+    expect(spread).toBeLessThan(30_000);
+    expect(spread).toBeGreaterThan(29_000);
+  });
+
+  it('pings every 5 minutes and treats a connection that does not answer as dropped', async () => {
+    const { clock, sockets, conn, last, states } = setup();
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await clock.advance(5 * 60_000 - 1);
+    expect(last().actions('ping')).toHaveLength(0);
+    await clock.advance(1);
+    expect(last().actions('ping')).toHaveLength(1);
+    last().push('pong', { server_time: 'now' });
+    await clock.advance(5 * 60_000);
+    expect(last().actions('ping')).toHaveLength(2);
+    expect(sockets).toHaveLength(1);
+    // No answer to this ping within 10 s: closed and replaced.
+    await clock.advance(10_000);
+    expect(sockets[0]!.closedWith).toBe(4000);
+    expect(states).toContain('reconnecting');
+    await clock.advance(1000);
+    expect(sockets).toHaveLength(2);
+  });
+
+  it('rolls over before API Gateway’s 2-hour limit: the new connection opens before the old one closes', async () => {
+    const { clock, sockets, conn, states } = setup();
+    conn.start();
+    await clock.advance(0);
+    const first = sockets[0]!;
+    first.autoPong = true;
+    first.accept();
+    const confirmedSend = conn.sendMessage({ room_id: 'r1', content: 'before', temp_id: 'a' });
+    const unconfirmedSend = conn.sendMessage({ room_id: 'r1', content: 'lost', temp_id: 'b' });
+    await clock.advance(110 * 60_000 - 1);
+    expect(sockets).toHaveLength(1);
+    await clock.advance(1);
+    expect(sockets).toHaveLength(2);
+    const second = sockets[1]!;
+    second.autoPong = true;
+    expect(first.closedWith).toBeUndefined();
+    second.accept();
+    // New frames go to the new connection; the old one still delivers its answers.
+    void conn.sendMessage({ room_id: 'r1', content: 'after', temp_id: 'c' });
+    expect(second.actions('send-message').map((f) => f.temp_id)).toEqual(['c']);
+    first.push('message-confirmed', confirmation('a', 'r1#1'));
+    await expect(confirmedSend).resolves.toMatchObject({ message_id: 'r1#1' });
+    await clock.advance(5_000);
+    expect(first.closedWith).toBe(1000);
+    // What the old connection never confirmed is sent again, with its temp_id, on the new one.
+    expect(second.actions('send-message').map((f) => f.temp_id)).toEqual(['c', 'b']);
+    second.push('message-confirmed', confirmation('b', 'r1#2'));
+    await expect(unconfirmedSend).resolves.toMatchObject({ message_id: 'r1#2' });
+    expect(states).not.toContain('reconnecting');
+  });
+
+  it('resends unconfirmed sends with the same temp_id after a reconnect, and resolves each once', async () => {
+    const { clock, conn, last } = setup();
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    const results: string[] = [];
+    const sends = ['t1', 't2', 't3'].map((temp_id) =>
+      conn.sendMessage({ room_id: 'r1', content: temp_id, temp_id }).then((c) => {
+        results.push(`${c.temp_id}=${c.message_id}`);
+      }),
+    );
+    last().push('message-confirmed', confirmation('t1', 'm1'));
+    last().drop();
+    // Sent while disconnected: kept, written once connected.
+    void conn.sendMessage({ room_id: 'r1', content: 't4', temp_id: 't4' }).then((c) => {
+      results.push(`${c.temp_id}=${c.message_id}`);
+    });
+    await clock.advance(250);
+    last().accept();
+    expect(
+      last()
+        .actions('send-message')
+        .map((f) => [f.temp_id, f.content]),
+    ).toEqual([
+      ['t2', 't2'],
+      ['t3', 't3'],
+      ['t4', 't4'],
+    ]);
+    // t2 had been stored before the drop: the server confirms it again with the same id.
+    for (const [t, m] of [
+      ['t2', 'm2'],
+      ['t2', 'm2'],
+      ['t3', 'm3'],
+      ['t4', 'm4'],
+      ['t1', 'm1'],
+    ] as const)
+      last().push('message-confirmed', confirmation(t, m));
+    await Promise.all(sends);
+    await flush();
+    expect(results).toEqual(['t1=m1', 't2=m2', 't3=m3', 't4=m4']);
+    expect(conn.unconfirmed).toEqual([]);
+  });
+
+  it('rejects a refused send and does not resend it', async () => {
+    const { clock, conn, last } = setup();
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    const send = conn.sendMessage({ room_id: 'r9', content: 'x', temp_id: 'bad' });
+    last().push('error', {
+      code: 'FORBIDDEN',
+      message: 'not a member',
+      action: 'send-message',
+      temp_id: 'bad',
+    });
+    await expect(send).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(conn.unconfirmed).toEqual([]);
+  });
+
+  it('writes a send refused as RATE_LIMITED again a moment later, with the same temp_id', async () => {
+    const { clock, conn, last } = setup();
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    const send = conn.sendMessage({ room_id: 'r1', content: 'x', temp_id: 'fast' });
+    last().push('error', {
+      code: 'RATE_LIMITED',
+      message: 'Too many requests',
+      action: 'send-message',
+      temp_id: 'fast',
+    });
+    await clock.advance(999);
+    expect(last().actions('send-message')).toHaveLength(1);
+    await clock.advance(1);
+    expect(
+      last()
+        .actions('send-message')
+        .map((f) => f.temp_id),
+    ).toEqual(['fast', 'fast']);
+    last().push('message-confirmed', confirmation('fast', 'm1'));
+    await expect(send).resolves.toMatchObject({ message_id: 'm1' });
+  });
+
+  it('de-duplicates events by id, live or replayed by sync, and catches up from its cursor after a reconnect', async () => {
+    const { clock, conn, last } = setup({ cursor: 'c1' });
+    const got: string[] = [];
+    conn.on('new-chat-message', (d) => got.push(d.message.id));
+    const cursors: string[] = [];
+    conn.on('cursor', (c) => cursors.push(c));
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await flush();
+    expect(last().actions('sync')).toEqual([{ action: 'sync', since: 'c1' }]);
+    last().push('new-chat-message', message('m1'));
+    last().push('new-chat-message', message('m1'));
+    last().push('sync-result', {
+      events: [
+        { event: 'new-chat-message', data: message('m1') },
+        { event: 'new-chat-message', data: message('m2') },
+      ],
+      next_since: 'c2',
+      has_more: true,
+    });
+    await flush();
+    expect(last().actions('sync').at(-1)).toEqual({ action: 'sync', since: 'c2' });
+    last().push('sync-result', { events: [], next_since: 'c3', has_more: false });
+    await flush();
+    expect(conn.cursor).toBe('c3');
+    last().drop();
+    await clock.advance(250);
+    last().accept();
+    await flush();
+    expect(last().actions('sync')).toEqual([{ action: 'sync', since: 'c3' }]);
+    last().push('sync-result', {
+      events: [
+        { event: 'new-chat-message', data: message('m2') },
+        { event: 'new-chat-message', data: message('m3') },
+      ],
+      next_since: 'c4',
+      has_more: false,
+    });
+    last().push('new-chat-message', message('m3'));
+    await flush();
+    expect(got).toEqual(['m1', 'm2', 'm3']);
+    expect(cursors).toEqual(['c2', 'c3', 'c4']);
+  });
+
+  it('tolerates a server without sync: takes no cursor on 404, and stops asking after an unknown-action error', async () => {
+    const noCursor = setup({ firstCursor: async () => null });
+    noCursor.conn.start();
+    await noCursor.clock.advance(0);
+    noCursor.last().accept();
+    await flush();
+    expect(noCursor.conn.cursor).toBeNull();
+    expect(noCursor.last().actions('sync')).toEqual([]);
+
+    const { clock, conn, last } = setup({ cursor: 'c1' });
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await flush();
+    last().push('error', {
+      code: 'VALIDATION_ERROR',
+      message: 'Unknown action: sync',
+      action: 'sync',
+    });
+    await flush();
+    last().drop();
+    await clock.advance(250);
+    last().accept();
+    await flush();
+    expect(last().actions('sync')).toEqual([]);
+    // Everything else still works.
+    const send = conn.sendMessage({ room_id: 'r1', content: 'hi', temp_id: 'x' });
+    last().push('message-confirmed', confirmation('x', 'm9'));
+    await expect(send).resolves.toMatchObject({ message_id: 'm9' });
+  });
+});
+
+describe('client package', () => {
+  it('has a typed call for every route of functions/routes.ts', () => {
+    for (const route of httpRoutes) {
+      const op = route.handler
+        .replace('http/', '')
+        .replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+      expect(ROUTES[op as keyof typeof ROUTES], `${route.method} ${route.path}`).toEqual([
+        route.method,
+        route.path,
+      ]);
+    }
+  });
+
+  it('uses no Node-only API and imports nothing of the server at run time', () => {
+    const dir = resolve(import.meta.dirname, '../../client/src');
+    for (const file of readdirSync(dir)) {
+      const source = readFileSync(resolve(dir, file), 'utf8');
+      expect(source, file).not.toMatch(/from 'node:|require\(|\bprocess\.|\bBuffer\b/);
+      for (const m of source.matchAll(/^import (type )?.* from '(.+)';$/gm))
+        if (!m[2]!.startsWith('./')) expect(m[1], `${file}: ${m[2]}`).toBe('type ');
+    }
+  });
+});

@@ -47,10 +47,19 @@ export function lambdaContext(handlerPath: string, timeoutMs = 30_000): Context 
 /** Invocations per handler: lets tests see that the gateway refused a request before any function ran. */
 export const invocationCounts = new Map<string, number>();
 
+/** Benchmarks listen here for every invocation and its duration (bench/meter.ts). */
+export const invocationObservers = new Set<(handlerPath: string, ms: number) => void>();
+
 export async function invoke<T = unknown>(handlerPath: string, event: unknown): Promise<T> {
   invocationCounts.set(handlerPath, (invocationCounts.get(handlerPath) ?? 0) + 1);
   const handler = await load(handlerPath);
-  return (await handler(event, lambdaContext(handlerPath))) as T;
+  const started = performance.now();
+  try {
+    return (await handler(event, lambdaContext(handlerPath))) as T;
+  } finally {
+    const ms = performance.now() - started;
+    for (const observe of invocationObservers) observe(handlerPath, ms);
+  }
 }
 
 /** Imports every handler up front, so the first request does not pay the cold start. */

@@ -7,7 +7,7 @@ import type {
 import { type HttpRoute, httpRoutes } from '#functions/routes.ts';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '#platform/auth.ts';
 import { LIMITS } from '#platform/limits.ts';
-import type { LocalIssuer } from './issuer.ts';
+import { DEFAULT_TOKEN_SECONDS, type LocalIssuer } from './issuer.ts';
 import { invoke } from './lambda-runtime.ts';
 
 /**
@@ -203,7 +203,7 @@ async function handle(
     return send(res, 200, JSON.stringify(issuer.jwks));
   }
   if (url.pathname === '/local/token' && method === 'POST') {
-    let input: { sub?: unknown; name?: unknown } = {};
+    let input: { sub?: unknown; name?: unknown; expires_in?: unknown } = {};
     try {
       input = JSON.parse(body || '{}');
     } catch {
@@ -217,7 +217,15 @@ async function handle(
       );
     }
     const name = typeof input.name === 'string' ? input.name : undefined;
-    return send(res, 200, JSON.stringify({ token: await issuer.issue(input.sub, name) }));
+    const expiresIn = input.expires_in ?? DEFAULT_TOKEN_SECONDS;
+    if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn < 1)
+      return send(
+        res,
+        400,
+        envelope('VALIDATION_ERROR', 'expires_in must be a whole number of seconds, at least 1'),
+      );
+    const token = await issuer.issue(input.sub, name, { expiresInSeconds: expiresIn });
+    return send(res, 200, JSON.stringify({ token, expires_in: expiresIn }));
   }
 
   const found = match(method, url.pathname);

@@ -6,12 +6,14 @@ import type { Caller } from './auth.ts';
 import { AppError, describeIssues } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
-import { postToConnection } from './post-to-connection.ts';
+import { closeConnection, postToConnection } from './post-to-connection.ts';
 import { chargeLifecycle, chargeWsFrame, wsActionBuckets } from './rate-limit.ts';
 
 /** What the $connect authorizer put in the context reaches every route of the connection. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
-  requestContext: { authorizer?: { principalId?: string; user_id?: string; name?: string } };
+  requestContext: {
+    authorizer?: { principalId?: string; user_id?: string; name?: string; exp?: string | number };
+  };
   headers?: Record<string, string | undefined>;
   queryStringParameters?: Record<string, string | undefined>;
 };
@@ -23,6 +25,26 @@ export function callerOf(event: WsEvent): Caller {
   const userId = auth?.user_id ?? auth?.principalId;
   if (!userId) throw new AppError('UNAUTHORIZED', 'Connection is not authenticated');
   return { userId, name: auth?.name ?? userId };
+}
+
+/**
+ * The connection outlived its token: the $connect authorizer put the token's `exp`
+ * (epoch seconds) in the context, which API Gateway passes to every later route
+ * of the connection. A connection without one is refused as well.
+ */
+export function tokenExpired(event: WsEvent, nowMs = Date.now()): boolean {
+  const exp = Number(event.requestContext.authorizer?.exp);
+  return !Number.isFinite(exp) || exp * 1000 <= nowMs;
+}
+
+/** The frame as far as it parses, for naming its action and temp_id in an answer. */
+function lenientFrame(body: string | undefined): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(body ?? '');
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 export interface WsRequest<T> {
@@ -53,6 +75,8 @@ export function wsAction<T>(
   action: string,
   schema: z.ZodMiniType<T>,
   handle: (request: WsRequest<T>) => Promise<void>,
+  /** The action an answer names ($default names the one the client sent). */
+  reportedAction: (frame: Record<string, unknown>) => string = () => action,
 ) {
   // Resolved at cold start: an action without a rate-limit declaration fails to load.
   const buckets = wsActionBuckets(action);
@@ -60,6 +84,18 @@ export function wsAction<T>(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
       const connectionId = event.requestContext.connectionId;
+      if (tokenExpired(event)) {
+        // Checked before anything else: an expired socket can do nothing but go.
+        const seen = lenientFrame(event.body);
+        const tempId = typeof seen.temp_id === 'string' ? seen.temp_id : undefined;
+        const expired = new AppError('UNAUTHORIZED', 'The token has expired: connect again');
+        await postToConnection(connectionId, {
+          event: 'error',
+          data: errorData(expired, reportedAction(seen), tempId),
+        });
+        await closeConnection(connectionId);
+        return OK;
+      }
       let frame: Record<string, unknown> = {};
       try {
         frame = parseFrame(event.body);
@@ -79,7 +115,7 @@ export function wsAction<T>(
         const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;
         await postToConnection(connectionId, {
           event: 'error',
-          data: errorData(error, action, tempId),
+          data: errorData(error, reportedAction(frame), tempId),
         });
       }
       return OK;

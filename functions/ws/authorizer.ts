@@ -29,7 +29,7 @@ export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> => {
   // API Gateway answers 401 only to this exact error message.
-  const { caller } = await verifyToken(tokenFrom(event)).catch(() => {
+  const { caller, expiresAt } = await verifyToken(tokenFrom(event)).catch(() => {
     throw new Error('Unauthorized');
   });
   return {
@@ -38,6 +38,8 @@ export const handler = async (
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
     },
-    context: { user_id: caller.userId, name: caller.name },
+    // API Gateway hands this context to every later route of the connection; `exp`
+    // lets each action refuse a connection that outlived its token (platform/ws.ts).
+    context: { user_id: caller.userId, name: caller.name, exp: String(expiresAt) },
   };
 };

@@ -102,3 +102,91 @@ describe('tokens the gateway refuses', () => {
     expect(await upgrade(env.stack.wsUrl, ['chat', good])).toBe(101);
   });
 });
+
+describe('a socket whose token expires', () => {
+  async function shortToken(sub: string, seconds: number) {
+    const res = await fetch(`${env.stack.httpUrl}/local/token`, {
+      method: 'POST',
+      body: JSON.stringify({ sub, expires_in: seconds }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  function open(token: string) {
+    const socket = new WebSocket(`${env.stack.wsUrl}?token=${encodeURIComponent(token)}`);
+    const frames: { event: string; data: Record<string, unknown> }[] = [];
+    socket.on('message', (raw) => frames.push(JSON.parse(`${raw}`)));
+    const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+    const opened = new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const next = async (event: string) => {
+      for (let i = 0; i < 100 && !frames.some((f) => f.event === event); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      return frames.find((f) => f.event === event);
+    };
+    return { socket, frames, closed, opened, next };
+  }
+
+  it('answers its next action with UNAUTHORIZED (naming the action and temp_id) and closes it', async () => {
+    const token = await shortToken('edge_gil', 3);
+    const room = (
+      (await (
+        await fetch(`${env.stack.httpUrl}/api/chat/rooms`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'group', name: 'short', member_ids: [] }),
+        })
+      ).json()) as { data: { id: string } }
+    ).data;
+    const pinger = open(token);
+    const sender = open(token);
+    await Promise.all([pinger.opened, sender.opened]);
+    pinger.socket.send(JSON.stringify({ action: 'ping' }));
+    expect(await pinger.next('pong')).toBeDefined();
+
+    await new Promise((r) => setTimeout(r, 3200));
+    pinger.socket.send(JSON.stringify({ action: 'ping' }));
+    sender.socket.send(
+      JSON.stringify({ action: 'send-message', room_id: room.id, content: 'late', temp_id: 't-1' }),
+    );
+    expect((await pinger.next('error'))?.data).toMatchObject({
+      code: 'UNAUTHORIZED',
+      action: 'ping',
+    });
+    expect((await sender.next('error'))?.data).toMatchObject({
+      code: 'UNAUTHORIZED',
+      action: 'send-message',
+      temp_id: 't-1',
+    });
+    await Promise.all([pinger.closed, sender.closed]);
+    expect(sender.frames.map((f) => f.event)).not.toContain('message-confirmed');
+
+    // Nothing was stored, HTTP refuses the token too, and a fresh token works.
+    const fresh = await env.stack.issueToken('edge_gil');
+    const listed = await fetch(`${env.stack.httpUrl}/api/chat/rooms/${room.id}/messages`, {
+      headers: { authorization: `Bearer ${fresh}` },
+    });
+    expect(((await listed.json()) as { data: { messages: unknown[] } }).data.messages).toEqual([]);
+    expect((await http(token)).status).toBe(401);
+    const again = open(fresh);
+    await again.opened;
+    again.socket.send(JSON.stringify({ action: 'ping' }));
+    expect(await again.next('pong')).toBeDefined();
+    again.socket.close();
+  });
+
+  it('POST /local/token refuses an expires_in that is not a positive whole number', async () => {
+    for (const expires_in of [0, -5, 1.5, '10'])
+      expect(
+        (
+          await fetch(`${env.stack.httpUrl}/local/token`, {
+            method: 'POST',
+            body: JSON.stringify({ sub: 'edge_gil', expires_in }),
+          })
+        ).status,
+      ).toBe(400);
+  });
+});

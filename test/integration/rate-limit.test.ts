@@ -159,7 +159,12 @@ describe('only valid requests are charged', () => {
       connectionId: 'conn-rl',
       routeKey: 'send-message',
       eventType: 'MESSAGE',
-      authorizer: { principalId: userId, user_id: userId, name: userId },
+      authorizer: {
+        principalId: userId,
+        user_id: userId,
+        name: userId,
+        exp: String(Math.floor(Date.now() / 1000) + 600),
+      },
     },
   });
 

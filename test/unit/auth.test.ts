@@ -108,3 +108,20 @@ describe('the audience', () => {
     ).toThrow(/audience/);
   });
 });
+
+describe('the connection context', () => {
+  it("carries the token's exp, and an action refuses a connection past it (or without one)", async () => {
+    const { tokenExpired } = await import('#platform/ws.ts');
+    const exp = Math.floor(Date.now() / 1000) + 120;
+    const result = await connect(await issuer.sign({ sub: 'alice', exp }));
+    expect(result.context).toMatchObject({ exp: String(exp) });
+    const event = (value?: string | number) =>
+      ({ requestContext: { authorizer: { user_id: 'alice', exp: value } } }) as never;
+    expect(tokenExpired(event(String(exp)))).toBe(false);
+    expect(tokenExpired(event(exp))).toBe(false);
+    expect(tokenExpired(event(String(exp)), (exp + 1) * 1000)).toBe(true);
+    expect(tokenExpired(event(String(exp)), exp * 1000)).toBe(true);
+    expect(tokenExpired(event(undefined))).toBe(true);
+    expect(tokenExpired(event('soon'))).toBe(true);
+  });
+});

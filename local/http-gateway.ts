@@ -44,6 +44,18 @@ function match(method: string, path: string) {
   return undefined;
 }
 
+/** Methods that have a route on this path: a wrong method gets 405 with them in `Allow`. */
+function allowedMethods(path: string): string[] {
+  return [...new Set(compiled.filter((c) => c.pattern.test(path)).map((c) => c.route.method))];
+}
+
+/** As the deployed API's CORS configuration (lib/http-api.ts) answers a preflight. */
+const CORS_PREFLIGHT = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'authorization,content-type',
+  'access-control-allow-methods': 'GET,POST,PUT,DELETE',
+};
+
 /** Decodes path parameters; a malformed `%` escape is the client's error (400), not ours. */
 function decodeParameters(raw: Record<string, string>): Record<string, string> | undefined {
   try {
@@ -228,9 +240,22 @@ async function handle(
     return send(res, 200, JSON.stringify({ token, expires_in: expiresIn }));
   }
 
+  if (method === 'OPTIONS' && req.headers['access-control-request-method']) {
+    res.writeHead(204, CORS_PREFLIGHT).end();
+    return;
+  }
   const found = match(method, url.pathname);
-  if (!found)
+  if (!found) {
+    const allow = allowedMethods(url.pathname);
+    if (allow.length)
+      return send(
+        res,
+        405,
+        envelope('METHOD_NOT_ALLOWED', `${method} is not allowed here; use ${allow.join(', ')}`),
+        { allow: allow.join(', ') },
+      );
     return send(res, 404, envelope('NOT_FOUND', `No route for ${method} ${url.pathname}`));
+  }
   const pathParameters = decodeParameters(found.rawParameters);
   if (!pathParameters)
     return send(res, 400, envelope('VALIDATION_ERROR', 'Malformed percent-encoding in the path'));

@@ -152,3 +152,43 @@ describe('the local HTTP gateway', () => {
     expect((await fetch(`${env.stack.httpUrl}/local/health`)).status).toBe(200);
   });
 });
+
+describe('answers that name what went wrong (issue 16)', () => {
+  it('answers a wrong method on an existing path with 405 and Allow, in the envelope', async () => {
+    const token = await env.stack.issueToken('rb_method');
+    const res = await fetch(`${env.stack.httpUrl}/api/chat/rooms/r1`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')?.split(', ').sort()).toEqual(['DELETE', 'GET']);
+    expect(await res.json()).toEqual({
+      success: false,
+      error: { code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining('GET') },
+    });
+    const unknown = await fetch(`${env.stack.httpUrl}/api/chat/nowhere`, { method: 'PUT' });
+    expect(unknown.status).toBe(404);
+    const preflight = await fetch(`${env.stack.httpUrl}/api/chat/rooms/r1`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://app.test', 'access-control-request-method': 'DELETE' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('DELETE');
+  });
+
+  it('answers an unknown WebSocket action naming the action sent, not $default', async () => {
+    const socket = await openSocket('rb_action');
+    const frame = nextFrame(socket);
+    socket.send(JSON.stringify({ action: 'send-mesage', temp_id: 't9' }));
+    expect(await frame).toEqual({
+      event: 'error',
+      data: {
+        code: 'VALIDATION_ERROR',
+        message: expect.stringContaining('send-mesage'),
+        action: 'send-mesage',
+        temp_id: 't9',
+      },
+    });
+    socket.close();
+  });
+});

@@ -9,8 +9,12 @@ export const LIMITS = {
   batchReadRooms: 100,
   forwardTargets: 10,
   publicKeyBytes: 8 * 1024,
-  /** Members one request may add (creating a group or adding members); a group still holds groupMembers. */
-  membersPerRequest: 100,
+  /**
+   * Members one request may add (creating a group or adding members); a group
+   * still holds groupMembers. 99: adding is one transaction of the room and the
+   * new member items, and a transaction holds at most 100 items.
+   */
+  membersPerRequest: 99,
   /** Push devices per user: registering one more drops the least recently registered. */
   devicesPerUser: 10,
   /** Open WebSocket connections per user: a new one closes the oldest beyond this. */

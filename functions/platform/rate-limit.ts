@@ -37,19 +37,19 @@ function config(): RateLimitConfig {
  * is most likely to succeed first time, and it may refuse a request without a
  * round trip (the table would refuse it too). It never lets a request through:
  * only the conditional write does. Losing it costs at most one extra call.
+ * (Deleting a user's item by hand resets the table, not warm containers: they
+ * may refuse until the TATs they saw have passed, at most one burst's length.)
  */
 const seenTats = new Map<string, number>();
 const HINTS_MAX = 10_000;
 const hintKey = (userId: string, bucket: string) => `${userId}\n${bucket}`;
 
 function remember(userId: string, bucket: string, tat: number | undefined) {
+  if (tat === undefined) return;
   const key = hintKey(userId, bucket);
-  if (tat === undefined) {
-    seenTats.delete(key);
-    return;
-  }
   if (seenTats.size >= HINTS_MAX) seenTats.clear();
-  seenTats.set(key, tat);
+  // Several requests of one user may answer out of order: keep the latest TAT seen.
+  seenTats.set(key, Math.max(tat, seenTats.get(key) ?? tat));
 }
 
 /** What a cold container knows: nothing (tests use it to stand for another container). */
@@ -57,7 +57,15 @@ export function forgetSeenTats() {
   seenTats.clear();
 }
 
-/** A write whose condition failed learns the stored TATs; a few tries absorb races with the user's other requests. */
+/**
+ * A write whose condition failed learns the stored TATs and tries again. Every
+ * attempt judges the request at its arrival time, never a later clock: TATs
+ * only grow, so once a bucket is seen past that time a "queue" write can fail
+ * only by being over the limit, and a check ends after at most one wrong guess
+ * and one lost race per bucket. (Re-reading the clock instead lets a bucket whose
+ * interval is shorter than a round trip flip between plans under a burst, and
+ * refuse requests the bucket had room for.)
+ */
 const MAX_ATTEMPTS = 4;
 
 export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
@@ -73,8 +81,8 @@ export async function takeTokens(
     return rule ? [{ bucket, rule }] : [];
   });
   if (active.length === 0) return { allowed: true };
+  const now = clock();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const now = clock();
     const writes: BucketWrite[] = [];
     let refusedMs = 0;
     for (const { bucket, rule } of active) {

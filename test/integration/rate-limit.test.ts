@@ -18,6 +18,7 @@ beforeAll(async () => {
     send: '10/s burst 5',
     forward: '1/min burst 10',
     frames: '1/min burst 100',
+    keyRead: '200/s burst 30',
   });
   limiter = await import('#platform/rate-limit.ts');
   store = await import('#store/rate-limits.ts');
@@ -66,6 +67,18 @@ describe('token buckets in DynamoDB', () => {
     expect(results.filter((r) => r.allowed)).toHaveLength(10);
     const refused = results.filter((r) => !r.allowed);
     expect(refused.every((r) => !r.allowed && r.retryAfterMs >= 1)).toBe(true);
+  });
+
+  it('a burst within the bucket all passes, even when it refills faster than a round trip', async () => {
+    limiter.forgetSeenTats();
+    // 30 requests arrive at the same instant; the clock then runs on while they race.
+    const arrival = Date.now();
+    let reads = 0;
+    const clock = () => (reads++ < 30 ? arrival : Date.now());
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => limiter.takeTokens('rl_fast', ['keyRead', 'frames'], clock)),
+    );
+    expect(results.filter((r) => r.allowed)).toHaveLength(30);
   });
 
   it('a check on two buckets charges both or neither', async () => {

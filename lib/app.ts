@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
 
@@ -16,6 +17,8 @@ export function buildApp(app = new App()) {
     jwtAudience: context('jwtAudience'),
     pushPlatformApplicationArn: context('pushPlatformApplicationArn'),
     presenceGraceSeconds: Number(context('presenceGraceSeconds', '30')),
+    // e.g. -c 'rateLimits={"send":"20/s burst 80"}'; checked here, so a typo fails the synth.
+    rateLimits: rateLimitsFromContext(app.node.tryGetContext('rateLimits')),
     alarmEmail: context('alarmEmail') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',

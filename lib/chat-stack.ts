@@ -34,6 +34,8 @@ export interface ChatStackProps extends StackProps {
   jwtAudience: string;
   pushPlatformApplicationArn: string;
   presenceGraceSeconds: number;
+  /** Per-stage rate-limit overrides (RATE_LIMITS JSON), or '' for the defaults. */
+  rateLimits?: string;
   alarmEmail?: string | undefined;
   /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
   apiGatewayCloudWatchRole?: boolean;
@@ -75,6 +77,7 @@ export class ChatStack extends Stack {
       [ENV.pushTopicArn]: delivery.pushTopic.topicArn,
       [ENV.pushPlatformApplicationArn]: props.pushPlatformApplicationArn,
       [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
+      ...(props.rateLimits ? { [ENV.rateLimits]: props.rateLimits } : {}),
       ...Object.fromEntries([...delivery.queues].map(([env, queue]) => [env, queue.queueUrl])),
     };
 

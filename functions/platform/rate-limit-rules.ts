@@ -116,3 +116,15 @@ export function horizonMs(config: RateLimitConfig): number {
   for (const rule of config.values()) if (rule) max = Math.max(max, rule.intervalMs * rule.burst);
   return max;
 }
+
+/**
+ * A stage's `rateLimits` CDK context value (an object in cdk.json, a JSON
+ * string on the command line) as the RATE_LIMITS value, checked with the
+ * parser the functions use: a bad override fails `cdk synth`, not a request.
+ */
+export function rateLimitsFromContext(value: unknown): string {
+  if (value === undefined || value === null || value === '') return '';
+  const json = typeof value === 'string' ? value : JSON.stringify(value);
+  rateLimitConfig(json);
+  return json;
+}

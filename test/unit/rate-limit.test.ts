@@ -9,6 +9,7 @@ import {
   horizonMs,
   parseRule,
   rateLimitConfig,
+  rateLimitsFromContext,
 } from '#platform/rate-limit-rules.ts';
 
 /** Runs arrivals (ms, in order) through a GCRA bucket, as the stored TAT would evolve. */
@@ -178,6 +179,16 @@ describe('rules and overrides', () => {
     expect(() => rateLimitConfig('{"send":5}')).toThrow();
     // The TTL horizon is the slowest bucket's time from empty to full.
     expect(horizonMs(rateLimitConfig(undefined))).toBe(86_400_000);
+  });
+});
+
+describe('a stage override from CDK context', () => {
+  it('takes an object (cdk.json) or a JSON string (-c), and fails the synth on a bad one', () => {
+    expect(rateLimitsFromContext(undefined)).toBe('');
+    expect(rateLimitsFromContext({ send: '20/s burst 80' })).toBe('{"send":"20/s burst 80"}');
+    expect(rateLimitsFromContext('{"typing":"off"}')).toBe('{"typing":"off"}');
+    expect(() => rateLimitsFromContext({ send: '20 per second' })).toThrow(/send|20 per second/);
+    expect(() => rateLimitsFromContext('{"sends":"1/s burst 1"}')).toThrow(/unknown bucket/);
   });
 });
 

@@ -5,17 +5,17 @@
  */
 import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
+import { isStorableUserId } from '#platform/user-id.ts';
 import { acceptPublicKey } from './public-key.ts';
 
 /** Ids are opaque; this bounds their shape so keys stay well-formed. */
-export const userId = z
-  .string()
-  .check(
-    z.trim(),
-    z.minLength(1),
-    z.maxLength(128),
-    z.regex(/^[^#\s]+$/, 'must not contain # or spaces'),
-  );
+export const userId = z.string().check(
+  z.trim(),
+  z.minLength(1),
+  z.maxLength(128),
+  // The same rule as a token's subject: no # or spaces, and not a reserved name.
+  z.refine(isStorableUserId, 'must have no # or spaces and not be __proto__'),
+);
 export const roomId = z
   .string()
   .check(z.minLength(1), z.maxLength(64), z.regex(/^[0-9A-Za-z_-]+$/, 'is not a room id'));

@@ -2,6 +2,7 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { ENV, requireEnv } from './env.ts';
+import { isStorableUserId } from './user-id.ts';
 
 export interface Caller {
   userId: string;
@@ -46,13 +47,13 @@ export class InvalidTokenError extends Error {
 }
 
 /**
- * The caller a token names: `sub` is the user id (1–128 characters), `name` the
- * display name (falls back to the id). Claims come as JSON values from a token,
- * or as strings from API Gateway's JWT authorizer; both read the same here.
+ * The caller a token names: `sub` is the user id (see isStorableUserId), `name`
+ * the display name (falls back to the id). Claims come as JSON values from a
+ * token, or as strings from API Gateway's JWT authorizer; both read the same here.
  */
 export function callerFromClaims(claims: Record<string, unknown> | undefined): Caller {
   const sub = claims?.sub;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
+  if (typeof sub !== 'string' || !isStorableUserId(sub)) {
     throw new InvalidTokenError();
   }
   const name = typeof claims?.name === 'string' && claims.name ? claims.name : sub;

@@ -12,7 +12,14 @@ import { ENV, requireEnv } from './env.ts';
 let documentClient: DynamoDBDocumentClient | undefined;
 export function ddb(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    marshallOptions: {
+      removeUndefinedValues: true,
+      convertEmptyValues: false,
+      // The marshaller tells a plain object by `value.constructor.name`, so a map with
+      // a key named "constructor" (a member map with a user of that id) would fail:
+      // every object is a map here, whatever its keys.
+      convertClassInstanceToMap: true,
+    },
   });
   return documentClient;
 }

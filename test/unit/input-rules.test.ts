@@ -174,3 +174,25 @@ describe('encryption flags must agree with the fields (hole 9)', () => {
     ).toMatchObject({ ok: true });
   });
 });
+
+describe('user ids (hole 2)', () => {
+  it('accepts ids named like built-ins, refuses __proto__ and key separators, in bodies and tokens', async () => {
+    const { createRoomBody } = await import('#domain/schemas.ts');
+    const { callerFromClaims } = await import('#platform/auth.ts');
+    const asMember = (id: string) =>
+      createRoomBody.safeParse({ type: 'group', name: 'g', member_ids: [id] }).success;
+    const asSubject = (id: string) => {
+      try {
+        return callerFromClaims({ sub: id }).userId === id;
+      } catch {
+        return false;
+      }
+    };
+    for (const id of ['toString', 'constructor', 'hasOwnProperty', 'valueOf', 'prototype', 'u_1']) {
+      expect([id, asMember(id), asSubject(id)]).toEqual([id, true, true]);
+    }
+    for (const id of ['__proto__', 'a#INBOX', 'a b', '', 'x'.repeat(129)]) {
+      expect([id, asMember(id), asSubject(id)]).toEqual([id, false, false]);
+    }
+  });
+});

@@ -19,6 +19,7 @@ beforeAll(async () => {
     forward: '1/min burst 10',
     frames: '1/min burst 100',
     keyRead: '200/s burst 30',
+    typing: '1/min burst 1',
   });
   limiter = await import('#platform/rate-limit.ts');
   store = await import('#store/rate-limits.ts');
@@ -161,6 +162,29 @@ describe('token buckets in DynamoDB', () => {
         `p50 ${p(timings, 0.5)} ms, p95 ${p(timings, 0.95)} ms ` +
         `(a plain GetItem: p50 ${p(baseline, 0.5)} ms, p95 ${p(baseline, 0.95)} ms)`,
     );
+  });
+});
+
+describe('what a refusal looks like', () => {
+  it('over a quiet bucket (typing) the frame is dropped; over any other it is RATE_LIMITED', async () => {
+    expect(await limiter.chargeWsFrame(['frames', 'typing'], 'rl_quiet')).toBe('ok');
+    expect(await limiter.chargeWsFrame(['frames', 'typing'], 'rl_quiet')).toBe('drop');
+    for (let i = 0; i < 5; i++) await limiter.chargeWsFrame(['frames', 'send'], 'rl_loud');
+    const refused = await limiter.chargeWsFrame(['frames', 'send'], 'rl_loud').catch((e) => e);
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(refused.message).toMatch(/retry in \d+ s/);
+  });
+
+  it('$connect over its bucket answers 429 with Retry-After; $disconnect is never charged', async () => {
+    for (let i = 0; i < 30; i++) {
+      expect(await limiter.chargeLifecycle('$connect', 'rl_conn')).toBeUndefined();
+    }
+    expect(await limiter.chargeLifecycle('$connect', 'rl_conn')).toMatchObject({
+      statusCode: 429,
+      headers: { 'Retry-After': expect.stringMatching(/^[1-9]\d*$/) },
+    });
+    expect(await limiter.chargeLifecycle('$disconnect', 'rl_conn')).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@ import { bearerToken, createTokenVerifier, type TokenVerifier } from '#platform/
 import { LIMITS } from '#platform/limits.ts';
 import { DEFAULT_TOKEN_SECONDS, type LocalIssuer } from './issuer.ts';
 import { invoke } from './lambda-runtime.ts';
+import { serveSite } from './site.ts';
 
 /**
  * The local API Gateway HTTP API: matches the route table, runs the JWT
@@ -244,6 +245,9 @@ async function handle(
     res.writeHead(204, CORS_PREFLIGHT).end();
     return;
   }
+  // The API reference (/docs) and the playground, beside the API as on no deployed stack.
+  if (method === 'GET' && (await serveSite(url.pathname, res))) return;
+
   const found = match(method, url.pathname);
   if (!found) {
     const allow = allowedMethods(url.pathname);

@@ -11,6 +11,7 @@ import { startPushPlatform } from './push-platform.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 import { startQueuePoller } from './queue-poller.ts';
 import { startScheduler } from './scheduler.ts';
+import { configureSite } from './site.ts';
 import { startStreamPoller } from './stream-poller.ts';
 import { createWsGateway } from './ws-gateway.ts';
 
@@ -114,6 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   }
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
+  configureSite({ wsUrl });
   const issuerUrl = `${httpUrl}/local`;
   issuerHolder.issuer = await createIssuer(issuerUrl, options.dataDir);
   Object.assign(process.env, {

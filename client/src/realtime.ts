@@ -175,8 +175,8 @@ export class RealtimeConnection {
   private syncWaiter: ((frame: ServerFrame | undefined) => void) | undefined;
   private _state: ConnectionState = 'idle';
   private _cursor: string | null;
-  /** Set once the server showed it has no `sync` with `since` (CONTRACT §6, landing later). */
-  private syncUnsupported = false;
+  /** Actions the server answered with "Unknown action" (CONTRACT §6 typing and sync may land later). */
+  private readonly unsupported = new Set<string>();
 
   constructor(options: RealtimeOptions) {
     this.o = {
@@ -319,6 +319,7 @@ export class RealtimeConnection {
 
   /** Any other client frame. Typing is dropped while disconnected; the rest wait in a small outbox. */
   send<K extends Exclude<ClientAction, 'send-message'>>(action: K, frame: ClientActions[K]): void {
+    if (this.unsupported.has(action)) return;
     const text = JSON.stringify({ ...frame, action });
     if (this.live && this.live.socket.readyState === OPEN) {
       this.live.socket.send(text);
@@ -525,7 +526,10 @@ export class RealtimeConnection {
           this.pending.delete(tempId);
           p.reject(new RealtimeError(frame.data.code, frame.data.message, action));
         }
-        if (this.syncing && (action === 'sync' || action === '$default')) this.syncWaiter?.(frame);
+        // An action this server does not have yet (typing, sync): not sent again.
+        const unknown = /^Unknown action: (\S+)/.exec(frame.data.message)?.[1];
+        if (frame.data.code === 'VALIDATION_ERROR' && unknown) this.unsupported.add(unknown);
+        if (this.syncing && (action === 'sync' || unknown === 'sync')) this.syncWaiter?.(frame);
         break;
       }
       default: {
@@ -549,7 +553,7 @@ export class RealtimeConnection {
    * is tolerated: live delivery and the server's offline queue still work.
    */
   private async catchUp(conn: Live) {
-    if (this.syncing || this.syncUnsupported) return;
+    if (this.syncing || this.unsupported.has('sync')) return;
     this.syncing = true;
     try {
       if (this._cursor === null) {
@@ -567,11 +571,6 @@ export class RealtimeConnection {
             this.emit('resync-required', undefined);
             const first = await this.o.firstCursor?.().catch(() => null);
             if (first) this.setCursor(first);
-          } else if (
-            answer.data.code === 'VALIDATION_ERROR' &&
-            /action/i.test(answer.data.message)
-          ) {
-            this.syncUnsupported = true;
           }
           return;
         }

@@ -362,6 +362,15 @@ describe('RealtimeConnection', () => {
     last().accept();
     await flush();
     expect(last().actions('sync')).toEqual([]);
+    // Typing before the server has it: the first frame is refused, later ones are not sent.
+    conn.typing('r1', true);
+    last().push('error', {
+      code: 'VALIDATION_ERROR',
+      message: 'Unknown action: typing',
+      action: '$default',
+    });
+    conn.typing('r1', false);
+    expect(last().actions('typing')).toHaveLength(1);
     // Everything else still works.
     const send = conn.sendMessage({ room_id: 'r1', content: 'hi', temp_id: 'x' });
     last().push('message-confirmed', confirmation('x', 'm9'));

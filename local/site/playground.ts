@@ -1,0 +1,430 @@
+/**
+ * The playground: two local users side by side, each a real client of the
+ * stack through client/ (HTTP calls and the realtime connection). Bundled for
+ * the browser by local/site.ts with esbuild.
+ */
+import {
+  ChatApiError,
+  createChatClient,
+  type Message,
+  type RealtimeConnection,
+  type Room,
+} from '../../client/src/index.ts';
+
+type Child = Node | string | null | undefined | false;
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Record<string, string | boolean | ((e: Event) => void)> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (typeof value === 'function') el.addEventListener(key, value);
+    else if (value === true) el.setAttribute(key, '');
+    else if (value !== false) el.setAttribute(key, value);
+  }
+  for (const child of children) if (child) el.append(child);
+  return el;
+}
+
+const config = fetch('/playground/config.json').then((r) => r.json() as Promise<{ wsUrl: string }>);
+const TYPING_IDLE_MS = 3000;
+/** A `user-typing` with no update for this long clears itself (the sender may have gone). */
+const TYPING_STALE_MS = 6000;
+
+class Pane {
+  private api!: ReturnType<typeof createChatClient>['api'];
+  private realtime!: RealtimeConnection;
+  private userId = '';
+  private rooms: Room[] = [];
+  private archived = false;
+  private selected: string | undefined;
+  private messages: Message[] = [];
+  private sending: { temp: string; content: string }[] = [];
+  private seenIds = new Set<string>();
+  private typing = new Map<string, { name: string; until: number }>();
+  private typingSent = 0;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly els: Record<string, HTMLElement> = {};
+
+  constructor(private readonly root: HTMLElement) {
+    this.renderSignIn();
+  }
+
+  private renderSignIn() {
+    const user = h('input', {
+      name: 'user',
+      value: this.root.dataset.user ?? '',
+      'aria-label': 'user id',
+    });
+    const name = h('input', {
+      name: 'name',
+      value: this.root.dataset.name ?? '',
+      'aria-label': 'name',
+    });
+    const form = h(
+      'form',
+      {
+        class: 'signin',
+        submit: (e) => {
+          e.preventDefault();
+          void this.signIn(user.value.trim(), name.value.trim());
+        },
+      },
+      user,
+      name,
+      h('button', { type: 'submit', 'data-testid': 'sign-in' }, 'Sign in'),
+    );
+    this.root.replaceChildren(form);
+  }
+
+  private async signIn(userId: string, name: string) {
+    const answer = await fetch('/local/token', {
+      method: 'POST',
+      body: JSON.stringify({ sub: userId, name }),
+    });
+    const { token } = (await answer.json()) as { token: string };
+    this.userId = userId;
+    const client = createChatClient({
+      httpUrl: location.origin,
+      wsUrl: (await config).wsUrl,
+      token: () => token,
+    });
+    this.api = client.api;
+    this.realtime = client.realtime;
+    this.renderMain(name || userId);
+    this.listen();
+    this.realtime.start();
+    await this.refreshRooms();
+  }
+
+  private renderMain(display: string) {
+    const state = h('span', { class: 'state', 'data-testid': 'state' }, 'connecting');
+    this.els.state = state;
+    this.els.rooms = h('div', { 'data-testid': 'rooms' });
+    this.els.chat = h('div', { class: 'chat' }, h('p', { class: 'empty' }, 'Pick a room'));
+    this.els.log = h('div', { class: 'log' });
+    const ids = h('input', { placeholder: 'user ids, e.g. u_bob', 'data-testid': 'new-members' });
+    const groupName = h('input', { placeholder: 'group name (empty: direct)' });
+    const archived = h('input', { type: 'checkbox', 'data-testid': 'show-archived' });
+    archived.addEventListener('change', () => {
+      this.archived = archived.checked;
+      void this.refreshRooms();
+    });
+    const create = async () => {
+      const memberIds = ids.value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const room = groupName.value.trim()
+        ? await this.api.createRoom({
+            type: 'group',
+            name: groupName.value.trim(),
+            member_ids: memberIds,
+          })
+        : await this.api.createRoom({ type: 'direct', member_ids: memberIds.slice(0, 1) });
+      ids.value = '';
+      groupName.value = '';
+      await this.refreshRooms();
+      await this.open(room.id);
+    };
+    this.root.replaceChildren(
+      h('div', { class: 'who' }, h('strong', {}, `${display} (${this.userId})`), state),
+      h(
+        'div',
+        { class: 'body' },
+        h(
+          'div',
+          { class: 'rooms' },
+          h(
+            'div',
+            { class: 'new' },
+            ids,
+            groupName,
+            h(
+              'button',
+              { 'data-testid': 'create-room', click: () => void this.guard(create) },
+              'Start chat',
+            ),
+          ),
+          h('label', {}, archived, ' archived'),
+          this.els.rooms,
+        ),
+        this.els.chat,
+      ),
+      this.els.log,
+    );
+  }
+
+  private log(line: string) {
+    const log = this.els.log!;
+    log.prepend(h('div', {}, `${new Date().toLocaleTimeString()} ${line}`));
+    while (log.childElementCount > 40) log.lastElementChild?.remove();
+  }
+
+  private async guard(action: () => Promise<unknown>) {
+    try {
+      await action();
+    } catch (error) {
+      this.log(error instanceof ChatApiError ? `${error.code}: ${error.message}` : String(error));
+    }
+  }
+
+  private listen() {
+    const rt = this.realtime;
+    rt.on('state', (s) => {
+      this.els.state!.textContent = s;
+      this.els.state!.className = `state ${s}`;
+      this.log(`connection ${s}`);
+    });
+    rt.on('new-chat-message', ({ message }) => {
+      this.log(`new message from ${message.sender_id}`);
+      if (message.room_id === this.selected && !this.messages.some((m) => m.id === message.id)) {
+        this.messages.unshift(message);
+        this.typing.delete(message.room_id);
+        this.renderChat();
+        this.markRead([message]);
+      }
+      this.scheduleRefresh();
+    });
+    rt.on('messages-seen', ({ message_ids, seen_by }) => {
+      this.log(`${seen_by.user_name} saw ${message_ids.length} message(s)`);
+      for (const id of message_ids) this.seenIds.add(id);
+      this.renderChat();
+    });
+    rt.on('user-typing', ({ room_id, user_name, is_typing }) => {
+      if (is_typing)
+        this.typing.set(room_id, { name: user_name, until: Date.now() + TYPING_STALE_MS });
+      else this.typing.delete(room_id);
+      this.renderTyping();
+      setTimeout(() => this.renderTyping(), TYPING_STALE_MS + 50);
+    });
+    rt.on('message-deleted', ({ room_id }) => {
+      if (room_id === this.selected) void this.loadMessages();
+      this.scheduleRefresh();
+    });
+    for (const event of [
+      'unread-count-update',
+      'room-archived',
+      'room-deleted',
+      'room-messages-cleared',
+      'room-member-added',
+      'room-member-removed',
+    ] as const) {
+      rt.on(event, () => {
+        this.log(event);
+        this.scheduleRefresh();
+        if (event === 'room-messages-cleared') void this.loadMessages();
+      });
+    }
+    rt.on('error', (e) => this.log(`error ${e.code} (${e.action}): ${e.message}`));
+  }
+
+  private scheduleRefresh() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refreshRooms(), 150);
+  }
+
+  private async refreshRooms() {
+    await this.guard(async () => {
+      this.rooms = (await this.api.listRooms({ archived: this.archived })).rooms;
+      this.renderRooms();
+    });
+  }
+
+  private roomTitle(room: Room) {
+    return room.type === 'group'
+      ? (room.name ?? 'group')
+      : (room.members.find((m) => m !== this.userId) ?? 'direct');
+  }
+
+  private renderRooms() {
+    const list = this.rooms.map((room) =>
+      h(
+        'div',
+        {
+          class: `room${room.id === this.selected ? ' selected' : ''}`,
+          'data-testid': 'room',
+          'data-room': room.id,
+          click: () => void this.open(room.id),
+        },
+        h(
+          'div',
+          { class: 'name' },
+          h('span', {}, `${this.roomTitle(room)}${room.is_muted ? ' 🔕' : ''}`),
+          room.unread_count > 0 &&
+            h('span', { class: 'badge', 'data-testid': 'badge' }, String(room.unread_count)),
+        ),
+        h('div', { class: 'last' }, room.last_message?.content ?? ''),
+      ),
+    );
+    this.els.rooms!.replaceChildren(
+      ...(list.length
+        ? list
+        : [h('p', { class: 'empty' }, this.archived ? 'No archived rooms' : 'No rooms yet')]),
+    );
+  }
+
+  private async open(roomId: string) {
+    this.selected = roomId;
+    this.renderRooms();
+    await this.loadMessages();
+    this.markRead(this.messages);
+  }
+
+  /** Receipts to the senders (mark-messages-seen) and the read marker, so the badge clears. */
+  private markRead(messages: Message[]) {
+    const roomId = this.selected;
+    const others = messages.filter((m) => m.sender_id !== this.userId).map((m) => m.id);
+    if (!roomId || others.length === 0) return;
+    // One after the other: the server's read marker is moved by both.
+    void this.guard(async () => {
+      await this.api.readStatus(roomId, { is_read: true });
+      this.realtime.markSeen(roomId, others.slice(0, 100));
+      this.scheduleRefresh();
+    });
+  }
+
+  private async loadMessages() {
+    const roomId = this.selected;
+    if (!roomId) return;
+    await this.guard(async () => {
+      const page = await this.api.listMessages(roomId, { limit: 50 });
+      if (roomId !== this.selected) return;
+      this.messages = page.messages;
+      this.renderChat();
+    });
+  }
+
+  private renderTyping() {
+    const el = this.els.typing;
+    if (!el || !this.selected) return;
+    const t = this.typing.get(this.selected);
+    el.textContent = t && t.until > Date.now() ? `${t.name} is typing…` : '';
+  }
+
+  private renderChat() {
+    const room = this.rooms.find((r) => r.id === this.selected);
+    if (!this.selected) return;
+    const roomId = this.selected;
+    const act = (label: string, testid: string, run: () => Promise<unknown>) =>
+      h(
+        'button',
+        {
+          'data-testid': testid,
+          click: () =>
+            void this.guard(async () => {
+              await run();
+              await this.refreshRooms();
+            }),
+        },
+        label,
+      );
+    const tools = h(
+      'div',
+      { class: 'tools' },
+      h('strong', {}, room ? this.roomTitle(room) : roomId),
+      act(room?.is_archived ? 'Unarchive' : 'Archive', 'archive', () =>
+        this.api.archiveRoom(roomId, { is_archived: !room?.is_archived }),
+      ),
+      act(room?.is_muted ? 'Unmute' : 'Mute', 'mute', () =>
+        this.api.muteRoom(roomId, { is_muted: !room?.is_muted }),
+      ),
+      act('Clear for me', 'clear', async () => {
+        await this.api.clearMessages(roomId);
+        await this.loadMessages();
+      }),
+      act('Delete chat', 'delete-room', async () => {
+        await this.api.deleteRoom(roomId);
+        this.selected = undefined;
+        this.els.chat!.replaceChildren(h('p', { class: 'empty' }, 'Pick a room'));
+      }),
+    );
+    const items = [...this.messages].reverse().map((m) => {
+      const mine = m.sender_id === this.userId;
+      return h(
+        'div',
+        { class: `msg${mine ? ' mine' : ''}`, 'data-testid': 'message' },
+        h('div', {}, m.content),
+        h(
+          'div',
+          { class: 'meta' },
+          h('span', {}, `${m.sender_name} · ${new Date(m.created_at).toLocaleTimeString()}`),
+          mine &&
+            h('span', { 'data-testid': 'receipt' }, this.seenIds.has(m.id) ? 'seen ✓✓' : 'sent ✓'),
+          mine &&
+            h(
+              'button',
+              { click: () => void this.guard(() => this.api.deleteMessage(m.id)) },
+              'delete',
+            ),
+        ),
+      );
+    });
+    for (const s of this.sending)
+      items.push(
+        h(
+          'div',
+          { class: 'msg mine' },
+          h('div', {}, s.content),
+          h('div', { class: 'meta' }, 'sending…'),
+        ),
+      );
+    const messages = h('div', { class: 'messages', 'data-testid': 'messages' }, ...items);
+    const input = h('input', { placeholder: 'Message', 'data-testid': 'composer' });
+    input.addEventListener('input', () => this.onTyping(roomId));
+    const form = h(
+      'form',
+      {
+        class: 'composer',
+        submit: (e) => {
+          e.preventDefault();
+          const content = input.value.trim();
+          if (content) void this.send(roomId, content);
+          input.value = '';
+        },
+      },
+      input,
+      h('button', { type: 'submit', 'data-testid': 'send' }, 'Send'),
+    );
+    this.els.typing = h('div', { class: 'typing', 'data-testid': 'typing' });
+    const focused = document.activeElement?.getAttribute('data-testid') === 'composer';
+    this.els.chat!.replaceChildren(tools, messages, this.els.typing, form);
+    this.renderTyping();
+    messages.scrollTop = messages.scrollHeight;
+    if (focused) input.focus();
+  }
+
+  /** Typing indicators: `true` at most every 2 s while typing, `false` after 3 s idle. */
+  private onTyping(roomId: string) {
+    if (Date.now() - this.typingSent > 2000) {
+      this.typingSent = Date.now();
+      this.realtime.typing(roomId, true);
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => {
+      this.typingSent = 0;
+      this.realtime.typing(roomId, false);
+    }, TYPING_IDLE_MS);
+  }
+
+  private async send(roomId: string, content: string) {
+    const temp = `${Date.now()}-${Math.random()}`;
+    this.sending.push({ temp, content });
+    this.renderChat();
+    try {
+      await this.realtime.sendMessage({ room_id: roomId, content, temp_id: temp });
+      this.realtime.typing(roomId, false);
+    } catch (error) {
+      this.log(`send failed: ${String(error)}`);
+    } finally {
+      this.sending = this.sending.filter((s) => s.temp !== temp);
+    }
+    await this.loadMessages();
+    this.scheduleRefresh();
+  }
+}
+
+for (const root of document.querySelectorAll<HTMLElement>('.pane')) new Pane(root);

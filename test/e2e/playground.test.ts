@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack } from '../support/stack.ts';
+
+/**
+ * The playground (/playground) and the API reference (/docs) in headless
+ * Chromium (Debian's package; .ci/run installs it): two users exchange a
+ * message, the receiver's unread badge appears and clears when they read it,
+ * and the sender sees the read receipt. Saves docs/playground.png.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs it`);
+
+type Env = Awaited<ReturnType<typeof startStack>>;
+let env: Env;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  if (!available) return;
+  env = await startStack();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+});
+afterAll(async () => {
+  await browser?.close();
+  await env?.stop();
+});
+
+const suffix = Date.now().toString(36);
+
+async function signIn(pane: Locator, user: string, name: string) {
+  await pane.getByLabel('user id').fill(user);
+  await pane.getByLabel('name').fill(name);
+  await pane.getByTestId('sign-in').click();
+  await expect
+    .poll(() => pane.getByTestId('state').textContent(), { timeout: 10_000 })
+    .toBe('open');
+}
+
+describe.skipIf(!available)('playground in headless Chromium', () => {
+  it('two users exchange a message; the badge appears, clears on reading, and the sender sees the receipt', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${env.stack.httpUrl}/playground`);
+    const alice = page.getByTestId('pane-0');
+    const bob = page.getByTestId('pane-1');
+    await signIn(alice, `u_pg_alice_${suffix}`, 'Alice');
+    await signIn(bob, `u_pg_bob_${suffix}`, 'Bob');
+
+    await alice.getByTestId('new-members').fill(`u_pg_bob_${suffix}`);
+    await alice.getByTestId('create-room').click();
+    await alice.getByTestId('composer').fill('hello Bob');
+    await alice.getByTestId('send').click();
+    await expect
+      .poll(() => alice.getByTestId('message').allTextContents(), { timeout: 10_000 })
+      .toEqual([expect.stringContaining('hello Bob')]);
+
+    // Bob's room list shows the new room with an unread badge of 1.
+    const bobRoom = bob.getByTestId('room').first();
+    await expect
+      .poll(() => bobRoom.getByTestId('badge').textContent(), { timeout: 10_000 })
+      .toBe('1');
+    // A second message moves the badge to 2, live.
+    await alice.getByTestId('composer').fill('are you there?');
+    await alice.getByTestId('send').click();
+    await expect
+      .poll(() => bobRoom.getByTestId('badge').textContent(), { timeout: 10_000 })
+      .toBe('2');
+
+    // Bob opens the room: he reads both, the badge clears, Alice sees "seen".
+    await bobRoom.click();
+    await expect
+      .poll(() => bob.getByTestId('message').allTextContents(), { timeout: 10_000 })
+      .toEqual([expect.stringContaining('hello Bob'), expect.stringContaining('are you there?')]);
+    await expect.poll(() => bobRoom.getByTestId('badge').count(), { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(() => alice.getByTestId('receipt').allTextContents(), { timeout: 10_000 })
+      .toEqual(['seen ✓✓', 'seen ✓✓']);
+
+    // Bob answers; it appears in Alice's open room live.
+    await bob.getByTestId('composer').fill('hi Alice!');
+    await bob.getByTestId('send').click();
+    await expect
+      .poll(() => alice.getByTestId('message').last().textContent(), { timeout: 10_000 })
+      .toContain('hi Alice!');
+    // Alice has the room open: what arrives there is read at once, so no badge once her list
+    // shows Bob's message.
+    const aliceRoom = alice.getByTestId('room').first();
+    await expect.poll(() => aliceRoom.textContent(), { timeout: 10_000 }).toContain('hi Alice!');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await aliceRoom.getByTestId('badge').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: resolve(import.meta.dirname, '../../docs/playground.png') });
+  }, 60_000);
+
+  it('serves the API reference at /docs from swagger-ui-dist, with the AsyncAPI page', async () => {
+    await page.goto(`${env.stack.httpUrl}/docs`);
+    await expect
+      .poll(() => page.locator('.opblock-summary-path').count(), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(20);
+    await page.locator('#tab-ws').click();
+    await expect
+      .poll(() => page.locator('#ws section h3').allTextContents(), { timeout: 5_000 })
+      .toEqual(expect.arrayContaining([expect.stringContaining('sync-result')]));
+  }, 30_000);
+});

@@ -137,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     streamArn: aws.dynamo.streamArn,
     consumers: streamConsumers,
     duplicate,
-    startAtLatest: options.dataDir !== undefined,
+    checkpointDir: options.dataDir,
   });
   const queuePollers = queues
     .filter((q) => q.consumer)
@@ -161,6 +161,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     aws,
     ws,
     streamFailures: streamPoller.failed,
+    /** Test hooks: where each stream shard was resumed from, and stopping the reader as a crash would. */
+    streamStarts: streamPoller.starts,
+    pauseStreams: () => streamPoller.stop(),
     /** `options` lets tests mint tokens that must be refused (expired, another audience or issuer). */
     issueToken: (sub: string, name?: string, options?: IssueOptions) =>
       issuerHolder.issuer!.issue(sub, name, options),

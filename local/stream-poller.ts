@@ -1,3 +1,4 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
   type _Record,
   DescribeStreamCommand,
@@ -15,15 +16,59 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
  * partial batch failure a retry from the first failed record (capped, then the
  * records go to an on-failure list, as to a DLQ). `duplicate` delivers every
  * batch twice, to show the consumers are idempotent.
+ *
+ * Like the mapping, it keeps a checkpoint: per shard, the sequence number of the
+ * last record every consumer has finished with, written after each batch to
+ * `<checkpointDir>/stream-checkpoint.json`. A restart on the same DATA_DIR (after
+ * Ctrl-C or a crash) resumes after it, so nothing written meanwhile is skipped;
+ * a batch in flight at a crash is delivered again (at least once, as on AWS). A
+ * shard with no checkpoint starts at TRIM_HORIZON, the mapping's starting
+ * position in lib/chat-stack.ts, and records older than the stream's 24 h
+ * retention are passed over as AWS would have trimmed them.
  */
 export interface StreamPollerOptions {
   endpoint: string;
   streamArn: string;
   consumers: readonly { handler: string; batchSize: number }[];
   duplicate: boolean;
-  /** Shards that exist at start-up are read from LATEST (a kept DATA_DIR is not replayed). */
-  startAtLatest: boolean;
+  /** Where the checkpoint is kept (DATA_DIR); without one, progress lives in memory only. */
+  checkpointDir?: string | undefined;
 }
+
+/** Per shard: the last sequence number processed, or null when none yet. */
+interface Checkpoint {
+  streamArn: string;
+  shards: Record<string, string | null>;
+}
+
+const RETENTION_MS = 24 * 3600 * 1000;
+
+function loadCheckpoint(file: string | undefined, streamArn: string): Checkpoint {
+  const empty: Checkpoint = { streamArn, shards: {} };
+  if (!file) return empty;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Checkpoint;
+    // Another stream (the table was made anew): its positions mean nothing here.
+    return saved.streamArn === streamArn && saved.shards ? saved : empty;
+  } catch {
+    return empty;
+  }
+}
+
+/** Written whole to a temporary file and renamed over the old one: a crash leaves either. */
+const written = new Map<string, string>();
+function saveCheckpoint(file: string | undefined, checkpoint: Checkpoint) {
+  if (!file) return;
+  const text = JSON.stringify(checkpoint);
+  if (written.get(file) === text) return;
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+  written.set(file, text);
+}
+
+type StartPosition =
+  | { type: 'TRIM_HORIZON' }
+  | { type: 'AFTER_SEQUENCE_NUMBER'; sequenceNumber: string };
 
 /**
  * Like the event source's batching window (lib/chat-stack.ts): records gather
@@ -41,56 +86,93 @@ export function startStreamPoller(options: StreamPollerOptions) {
   });
   const shards = new Map<string, Promise<void>>();
   const failed: DynamoDBRecord[] = [];
+  /** Where each shard's reading began (for tests: a restart resumes after its checkpoint). */
+  const starts = new Map<string, string>();
+  const file = options.checkpointDir
+    ? `${options.checkpointDir}/stream-checkpoint.json`
+    : undefined;
+  if (options.checkpointDir) mkdirSync(options.checkpointDir, { recursive: true });
+  const checkpoint = loadCheckpoint(file, options.streamArn);
   let running = true;
-  let firstDiscovery = true;
 
   async function discover() {
     const out = await client.send(new DescribeStreamCommand({ StreamArn: options.streamArn }));
+    const live = new Set<string>();
     for (const shard of out.StreamDescription?.Shards ?? []) {
       const id = shard.ShardId!;
+      live.add(id);
       if (shards.has(id)) continue;
-      const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
-      const iteratorType = firstDiscovery && options.startAtLatest ? 'LATEST' : 'TRIM_HORIZON';
-      if (closed && iteratorType === 'LATEST') continue;
-      shards.set(id, readShard(id, iteratorType));
+      const done = checkpoint.shards[id];
+      const start: StartPosition = done
+        ? { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: done }
+        : { type: 'TRIM_HORIZON' };
+      checkpoint.shards[id] ??= null;
+      shards.set(id, readShard(id, start));
     }
-    firstDiscovery = false;
+    // Shards the stream no longer lists are gone for good.
+    for (const id of Object.keys(checkpoint.shards))
+      if (!live.has(id)) delete checkpoint.shards[id];
+    saveCheckpoint(file, checkpoint);
   }
 
-  async function readShard(shardId: string, iteratorType: 'LATEST' | 'TRIM_HORIZON') {
-    let iterator = (
-      await client.send(
-        new GetShardIteratorCommand({
-          StreamArn: options.streamArn,
-          ShardId: shardId,
-          ShardIteratorType: iteratorType,
-        }),
-      )
-    ).ShardIterator;
+  async function iteratorAt(shardId: string, start: StartPosition) {
+    const request = {
+      StreamArn: options.streamArn,
+      ShardId: shardId,
+      ShardIteratorType: start.type,
+      ...(start.type === 'AFTER_SEQUENCE_NUMBER' ? { SequenceNumber: start.sequenceNumber } : {}),
+    };
+    try {
+      const iterator = (await client.send(new GetShardIteratorCommand(request))).ShardIterator;
+      starts.set(
+        shardId,
+        start.type === 'AFTER_SEQUENCE_NUMBER' ? `after:${start.sequenceNumber}` : start.type,
+      );
+      return iterator;
+    } catch (error) {
+      if (start.type === 'TRIM_HORIZON') throw error;
+      // The checkpoint is no longer in the stream (trimmed): read what is left.
+      console.warn(`[stream] ${shardId}: checkpoint not found, reading from TRIM_HORIZON`);
+      return iteratorAt(shardId, { type: 'TRIM_HORIZON' });
+    }
+  }
+
+  async function readShard(shardId: string, start: StartPosition) {
+    let iterator = await iteratorAt(shardId, start);
     const maxBatch = Math.max(...options.consumers.map((c) => c.batchSize));
     while (running && iterator) {
       const out = await client.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch }),
       );
       iterator = out.NextShardIterator;
-      const records = (out.Records ?? []).map(toLambdaRecord(options.streamArn));
-      if (records.length === 0) {
+      const raw = out.Records ?? [];
+      if (raw.length === 0) {
         await sleep(IDLE_MS);
         continue;
       }
-      if (records.length < maxBatch && iterator) {
+      if (raw.length < maxBatch && iterator) {
         await sleep(BATCH_WINDOW_MS);
         const more = await client.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch - records.length }),
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch - raw.length }),
         );
         iterator = more.NextShardIterator;
-        records.push(...(more.Records ?? []).map(toLambdaRecord(options.streamArn)));
+        raw.push(...(more.Records ?? []));
       }
+      const retainedSince = Date.now() - RETENTION_MS;
+      const records = raw
+        .filter(
+          (r) => (r.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= retainedSince,
+        )
+        .map(toLambdaRecord(options.streamArn));
       for (const consumer of options.consumers) {
         for (let i = 0; i < records.length; i += consumer.batchSize) {
           await deliver(consumer.handler, records.slice(i, i + consumer.batchSize));
         }
       }
+      // Every consumer is done with the batch (or gave up on records into `failed`).
+      checkpoint.shards[shardId] =
+        raw.at(-1)?.dynamodb?.SequenceNumber ?? checkpoint.shards[shardId] ?? null;
+      saveCheckpoint(file, checkpoint);
     }
   }
 
@@ -145,6 +227,7 @@ export function startStreamPoller(options: StreamPollerOptions) {
 
   return {
     failed,
+    starts,
     async stop() {
       running = false;
       await discovery;

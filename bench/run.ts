@@ -1,4 +1,5 @@
 import { measureBundles } from './bundles.ts';
+import { measureClient } from './client-size.ts';
 import { runLoad } from './load.ts';
 import { measureReadCosts } from './read-costs.ts';
 
@@ -54,5 +55,17 @@ async function costs() {
   console.log();
 }
 
-const parts: Record<string, () => Promise<void>> = { bundles, costs, load };
+async function client() {
+  console.log('## TypeScript client (client/), bundled for the browser');
+  const r = await measureClient();
+  console.log(
+    `minified ${(r.minified / 1024).toFixed(1)} KB, gzipped ${(r.gzipped / 1024).toFixed(1)} KB\n`,
+  );
+}
+
+const parts: Record<string, () => Promise<void>> = { bundles, costs, load, client };
+if (only && !(only in parts)) {
+  console.error(`Unknown benchmark "${only}". Choose one of: ${Object.keys(parts).join(', ')}`);
+  process.exit(1);
+}
 for (const [name, run] of Object.entries(parts)) if (!only || only === name) await run();

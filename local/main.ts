@@ -12,9 +12,14 @@ const stack = await startLocalStack({
   graceSeconds: port('PRESENCE_GRACE_SECONDS', 30),
   dataDir: process.env.DATA_DIR || undefined,
   duplicateDelivery: process.env.LOCAL_DUPLICATE_DELIVERY === '1',
+  onProgress: (step) => console.log(step),
 });
 
-console.log(`ready http=${stack.httpUrl} ws=${stack.wsUrl} table=${stack.tableName}`);
+const token = `curl -s -XPOST ${stack.httpUrl}/local/token -d '{"sub":"u_alice","name":"Alice"}'`;
+console.log(
+  `ready http=${stack.httpUrl} ws=${stack.wsUrl} table=${stack.tableName} | get a token: ${token}`,
+);
+console.log(`API reference: ${stack.httpUrl}/docs  playground: ${stack.httpUrl}/playground`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

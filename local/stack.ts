@@ -62,6 +62,8 @@ export interface LocalStackOptions extends LocalAwsOptions {
   duplicateDelivery?: boolean;
   /** Overrides every schedule's period (tests make the sweeper run often). */
   scheduleEverySeconds?: number;
+  /** Told each slow step as it starts (npm start prints them). */
+  onProgress?: (step: string) => void;
   /** Rate-limit overrides (bucket → rule, as RATE_LIMITS), e.g. small limits for a test. */
   rateLimits?: Record<string, string>;
 }
@@ -85,6 +87,7 @@ function close(server: Server): Promise<void> {
 
 /** The whole backend on this machine: what `npm start` runs, and what e2e tests start. */
 export async function startLocalStack(options: LocalStackOptions = {}) {
+  options.onProgress?.('starting DynamoDB Local (Java) and the SQS/SNS emulator…');
   const aws = await startLocalAws(options);
   let httpPort = 0;
   let wsPort = 0;
@@ -129,6 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     // No CloudWatch here: metrics would only be EMF lines on stdout.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   });
+  options.onProgress?.(`loading the ${allHandlers().length} Lambda handlers…`);
   await warm(allHandlers());
 
   const duplicate = options.duplicateDelivery ?? false;

@@ -173,7 +173,6 @@ export async function measureReadCosts() {
           user_id: `bench_other${i}`,
           name: 'o',
           connected_at: at,
-          last_seen: at,
         }),
       ),
     ),

@@ -194,11 +194,30 @@ export const wsRoutes: readonly WsRoute[] = [
   // Unknown actions are refused without being charged.
   { routeKey: '$default', handler: 'ws/default', rateLimit: null },
   { routeKey: 'send-message', handler: 'ws/send-message', rateLimit: 'send' },
-  { routeKey: 'ping', handler: 'ws/ping', rateLimit: null },
   { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen', rateLimit: 'receipts' },
   { routeKey: 'room-archive', handler: 'ws/room-archive', rateLimit: 'write' },
   { routeKey: 'sync', handler: 'ws/sync', rateLimit: 'sync' },
 ];
+
+/**
+ * Actions API Gateway answers itself, with a MOCK integration and a two-way
+ * route response: no function runs and nothing is written, so a heartbeat
+ * costs its two WebSocket messages and nothing else. The sweeper learns each
+ * connection's last activity from API Gateway (GetConnection) instead.
+ */
+export interface WsGatewayReply {
+  routeKey: string;
+  /** The event of the frame sent back: `{event, data: {server_time}}`. */
+  event: string;
+}
+
+export const wsGatewayReplies: readonly WsGatewayReply[] = [{ routeKey: 'ping', event: 'pong' }];
+
+/** The reply frame, as the local gateway sends it and the VTL in lib/websocket-api.ts builds it. */
+export const gatewayReplyFrame = (reply: WsGatewayReply, at: Date) => ({
+  event: reply.event,
+  data: { server_time: at.toISOString() },
+});
 
 /** DynamoDB-stream consumers of the table. */
 export const streamConsumers: readonly { handler: string; batchSize: number }[] = [
@@ -219,6 +238,14 @@ export const queues: readonly QueueDefinition[] = [
     env: 'FLUSH_QUEUE_URL',
     consumer: 'queues/flush-pending',
     batchSize: 10,
+    maxReceiveCount: 5,
+    sequential: false,
+  },
+  {
+    id: 'fan-out',
+    env: 'FANOUT_QUEUE_URL',
+    consumer: 'queues/fan-out',
+    batchSize: 1,
     maxReceiveCount: 5,
     sequential: false,
   },

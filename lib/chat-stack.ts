@@ -12,6 +12,7 @@ import {
   schedules,
   streamConsumers,
   wsAuthorizer,
+  wsGatewayReplies,
   wsRoutes,
 } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
@@ -146,6 +147,7 @@ export class ChatStack extends Stack {
         route.routeKey === '$connect' ? authorizer : undefined,
       );
     }
+    for (const reply of wsGatewayReplies) ws.addGatewayReply(reply);
 
     for (const consumer of streamConsumers) {
       const fn = make(consumer.handler, CONSUMER_TIMEOUT);

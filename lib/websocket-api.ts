@@ -1,11 +1,19 @@
 import { Stack } from 'aws-cdk-lib';
-import { type CfnStage, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  CfnIntegration,
+  CfnIntegrationResponse,
+  CfnRoute,
+  CfnRouteResponse,
+  type CfnStage,
+  WebSocketApi,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { wsConnectIdentitySource } from '#functions/routes.ts';
+import { type WsGatewayReply, wsConnectIdentitySource } from '#functions/routes.ts';
 import type { Throttle } from './http-api.ts';
 
 /**
@@ -84,6 +92,38 @@ export class ChatWebSocketApi extends Construct {
     }
   }
 
+  /**
+   * A route API Gateway answers itself: a MOCK integration whose response
+   * template builds the frame, and a two-way route response. No function runs.
+   */
+  addGatewayReply(reply: WsGatewayReply) {
+    const id = reply.routeKey.replace(/[^A-Za-z0-9]/g, '');
+    const integration = new CfnIntegration(this, `${id}Mock`, {
+      apiId: this.api.apiId,
+      integrationType: 'MOCK',
+      templateSelectionExpression: '\\$default',
+      requestTemplates: { $default: '{"statusCode": 200}' },
+    });
+    new CfnIntegrationResponse(this, `${id}MockResponse`, {
+      apiId: this.api.apiId,
+      integrationId: integration.ref,
+      integrationResponseKey: '$default',
+      templateSelectionExpression: '\\$default',
+      responseTemplates: { $default: replyTemplate(reply.event) },
+    });
+    const route = new CfnRoute(this, `${id}Route`, {
+      apiId: this.api.apiId,
+      routeKey: reply.routeKey,
+      target: `integrations/${integration.ref}`,
+      routeResponseSelectionExpression: '$default',
+    });
+    new CfnRouteResponse(this, `${id}RouteResponse`, {
+      apiId: this.api.apiId,
+      routeId: route.ref,
+      routeResponseKey: '$default',
+    });
+  }
+
   /** ARN pattern of the @connections management API of this stage. */
   connectionsArn(): string {
     return Stack.of(this).formatArn({
@@ -100,4 +140,36 @@ export class ChatWebSocketApi extends Construct {
       resourceName: `${this.stage.stageName}/*/@connections/*`,
     });
   }
+}
+
+/**
+ * The reply frame in VTL: `{"event": …, "data": {"server_time": ISO-8601 UTC
+ * with milliseconds}}`, computed from $context.requestTimeEpoch (milliseconds)
+ * with integer arithmetic (Howard Hinnant's days-to-civil algorithm), because
+ * API Gateway's templates have no date formatting. The local gateway sends the
+ * same frame (functions/routes.ts gatewayReplyFrame).
+ */
+export function replyTemplate(event: string): string {
+  return [
+    '#set($ms = $context.requestTimeEpoch)',
+    '#set($secs = $ms / 1000)',
+    '#set($milli = $ms % 1000)',
+    '#set($sod = $secs % 86400)',
+    '#set($hh = $sod / 3600)',
+    '#set($mi = ($sod % 3600) / 60)',
+    '#set($ss = $sod % 60)',
+    '#set($z = $secs / 86400 + 719468)',
+    '#set($era = $z / 146097)',
+    '#set($doe = $z - $era * 146097)',
+    '#set($yoe = ($doe - $doe / 1460 + $doe / 36524 - $doe / 146096) / 365)',
+    '#set($y = $yoe + $era * 400)',
+    '#set($doy = $doe - (365 * $yoe + $yoe / 4 - $yoe / 100))',
+    '#set($mp = (5 * $doy + 2) / 153)',
+    '#set($d = $doy - (153 * $mp + 2) / 5 + 1)',
+    '#if($mp < 10)#set($mo = $mp + 3)#else#set($mo = $mp - 9)#end',
+    '#if($mo <= 2)#set($y = $y + 1)#end',
+    `{"event":"${event}","data":{"server_time":"$y-#if($mo < 10)0#end$mo-#if($d < 10)0#end$d` +
+      'T#if($hh < 10)0#end$hh:#if($mi < 10)0#end$mi:#if($ss < 10)0#end$ss' +
+      '.#if($milli < 100)0#end#if($milli < 10)0#end${milli}Z"}}',
+  ].join('\n');
 }

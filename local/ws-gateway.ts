@@ -2,7 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { wsAuthorizer, wsConnectIdentitySource, wsRoutes } from '#functions/routes.ts';
+import {
+  gatewayReplyFrame,
+  wsAuthorizer,
+  wsConnectIdentitySource,
+  wsGatewayReplies,
+  wsRoutes,
+} from '#functions/routes.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { invoke } from './lambda-runtime.ts';
 
@@ -200,6 +206,12 @@ export function createWsGateway(getPort: () => number): WsGateway {
     } catch {
       action = undefined;
     }
+    // Routes API Gateway answers itself (MOCK integration + route response): no function runs.
+    const reply = wsGatewayReplies.find((r) => r.routeKey === action);
+    if (reply) {
+      conn.socket.send(JSON.stringify(gatewayReplyFrame(reply, new Date(conn.lastActiveAt))));
+      return;
+    }
     const routeKey =
       typeof action === 'string' && routeByKey.has(action) && !action.startsWith('$')
         ? action
@@ -285,10 +297,11 @@ async function handleManagement(
     res.writeHead(200).end();
   } else if (req.method === 'GET') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(
+      // restJson1 member names, as the SDK's GetConnection parses them.
       JSON.stringify({
-        ConnectedAt: new Date(conn.connectedAt).toISOString(),
-        LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
-        Identity: { SourceIp: conn.sourceIp },
+        connectedAt: new Date(conn.connectedAt).toISOString(),
+        lastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+        identity: { sourceIp: conn.sourceIp },
       }),
     );
   } else if (req.method === 'DELETE') {

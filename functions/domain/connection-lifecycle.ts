@@ -17,12 +17,12 @@ const MAX_SQS_DELAY_SECONDS = 900;
  * heartbeats). When it was the user's last, the grace period starts: a delayed
  * presence check is queued for the moment it ends (the sweeper backs it up).
  */
-export async function connectionGone(userId: string, connectionId: string, now = new Date()) {
+export async function connectionGone(userId: string, connectionId: string, lastSeen = new Date()) {
   const remaining = await removeConnection(userId, connectionId);
   if (remaining.length > 0) return;
   const grace = presenceGraceSeconds();
-  const dueAt = new Date(now.getTime() + grace * 1000).toISOString();
-  if (await scheduleOffline(userId, dueAt, now.toISOString())) {
+  const dueAt = new Date(lastSeen.getTime() + grace * 1000).toISOString();
+  if (await scheduleOffline(userId, dueAt, lastSeen.toISOString())) {
     const check: PresenceCheck = { user_id: userId, due_at: dueAt };
     await enqueue(
       requireEnv(ENV.presenceQueueUrl),

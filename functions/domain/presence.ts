@@ -1,56 +1,62 @@
+import pLimit from 'p-limit';
 import type { Caller } from '#platform/auth.ts';
 import { ENV, heartbeatTimeoutMs, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
-import { closeConnection } from '#platform/post-to-connection.ts';
+import { closeConnection, connectionActivity } from '#platform/post-to-connection.ts';
 import { enqueue } from '#platform/queues.ts';
 import {
   addConnection,
-  findSilentConnections,
   getConnections,
-  touchConnection,
+  listShardConnections,
+  SWEEP_SHARDS,
 } from '#store/connections.ts';
-import { completeOffline, findDueOffline, markOnline } from '#store/presence.ts';
+import { completeOffline, DUE_SHARDS, findDueOffline, markOnline } from '#store/presence.ts';
 import { connectionGone, type PresenceCheck } from './connection-lifecycle.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { roomPeers } from './room-peers.ts';
 
-/** Body of a "connection ready" message: deliver what is pending to it. */
+/** Body of a "connection ready" message: deliver what is pending to it, and announce the user. */
 export interface FlushRequest {
   user_id: string;
   connection_id: string;
+  /** The user's first connection: peers hear `online` (off the $connect path). */
+  online_at?: string | undefined;
 }
 
-async function broadcastStatus(userId: string, status: 'online' | 'offline', lastSeen: string) {
+export async function broadcastStatus(
+  userId: string,
+  status: 'online' | 'offline',
+  lastSeen: string,
+) {
   const peers = await roomPeers(userId);
   await fanOut(peers, events.userStatus(userId, status, lastSeen));
 }
 
 /**
  * A new connection. The user is online from their first connection; a second
- * device, or a reconnect within the grace period, broadcasts nothing. Pending
- * messages cannot be posted from inside $connect, so the flush is queued to run
- * once $connect has returned.
+ * device, or a reconnect within the grace period, broadcasts nothing. Neither
+ * the pending messages nor the `online` broadcast (a user may share rooms with
+ * thousands) run inside $connect: one queued message does both once it returns.
  */
 export async function connectClient(caller: Caller, connectionId: string, now = new Date()) {
   const at = now.toISOString();
-  await addConnection({
-    connection_id: connectionId,
-    user_id: caller.userId,
-    name: caller.name,
-    connected_at: at,
-    last_seen: at,
-  });
-  const [previous] = await Promise.all([
+  const [, previous] = await Promise.all([
+    addConnection({
+      connection_id: connectionId,
+      user_id: caller.userId,
+      name: caller.name,
+      connected_at: at,
+    }),
     markOnline(caller.userId, at),
-    enqueue(
-      requireEnv(ENV.flushQueueUrl),
-      [{ user_id: caller.userId, connection_id: connectionId } satisfies FlushRequest],
-      LIMITS.flushDelaySeconds,
-    ),
   ]);
-  if (previous !== 'online') await broadcastStatus(caller.userId, 'online', at);
+  const ready: FlushRequest = {
+    user_id: caller.userId,
+    connection_id: connectionId,
+    ...(previous !== 'online' ? { online_at: at } : {}),
+  };
+  await enqueue(requireEnv(ENV.flushQueueUrl), [ready], LIMITS.flushDelaySeconds);
 }
 
 /**
@@ -68,32 +74,39 @@ export async function checkOffline(check: PresenceCheck, now = new Date()) {
   return true;
 }
 
-/** In-memory throttle: a warm Lambda skips writes for connections it touched recently. */
-const lastWrite = new Map<string, number>();
-
-export async function heartbeat(connectionId: string, now = Date.now()) {
-  const previous = lastWrite.get(connectionId);
-  // At most every few seconds, and always well inside the timeout that declares it dead.
-  const interval = Math.min(LIMITS.lastSeenWriteIntervalMs, heartbeatTimeoutMs() / 4);
-  if (previous !== undefined && now - previous < interval) return;
-  lastWrite.set(connectionId, now);
-  if (lastWrite.size > 10_000) lastWrite.clear();
-  await touchConnection(connectionId, new Date(now).toISOString());
-}
-
 /**
- * The scheduled sweep: connections that missed two heartbeats are dead whether
- * or not $disconnect came; users past their grace period go offline.
+ * The scheduled sweep. API Gateway answers `ping` itself (no function, no
+ * write), so the sweep asks it instead: each stored connection's last activity
+ * (GetConnection). One gone, or silent for two heartbeats (a socket whose
+ * client vanished without a close), is removed and closed, whether or not
+ * $disconnect came; its user's last_seen is its last activity. Users past their
+ * grace period go offline.
  */
 export async function sweep(now = new Date()) {
-  const cutoff = new Date(now.getTime() - heartbeatTimeoutMs()).toISOString();
-  const silent = await findSilentConnections(cutoff);
-  for (const conn of silent) {
-    // A silent socket may still be open (a zombie): close it, so a live client reconnects.
-    await closeConnection(conn.connection_id);
-    await connectionGone(conn.user_id, conn.connection_id, now);
-  }
-  const due = await findDueOffline(now.toISOString());
+  const cutoff = now.getTime() - heartbeatTimeoutMs();
+  const limit = pLimit(16);
+  const shards = await Promise.all(
+    Array.from({ length: SWEEP_SHARDS }, (_, shard) => listShardConnections(shard)),
+  );
+  let dead = 0;
+  await Promise.all(
+    shards.flat().map((conn) =>
+      limit(async () => {
+        const activity = await connectionActivity(conn.connection_id);
+        if (activity !== 'gone' && activity.lastActiveAt.getTime() >= cutoff) return;
+        // A silent socket may still be open (a zombie): close it, so a live client reconnects.
+        if (activity !== 'gone') await closeConnection(conn.connection_id);
+        const lastSeen = activity === 'gone' ? now : activity.lastActiveAt;
+        await connectionGone(conn.user_id, conn.connection_id, lastSeen);
+        dead++;
+      }),
+    ),
+  );
+  const due = (
+    await Promise.all(
+      Array.from({ length: DUE_SHARDS }, (_, s) => findDueOffline(s, now.toISOString())),
+    )
+  ).flat();
   let wentOffline = 0;
   for (const presence of due) {
     if (
@@ -103,8 +116,8 @@ export async function sweep(now = new Date()) {
       wentOffline++;
     }
   }
-  logger.info('presence sweep', { deadConnections: silent.length, due: due.length, wentOffline });
-  return { deadConnections: silent.length, wentOffline };
+  logger.info('presence sweep', { deadConnections: dead, due: due.length, wentOffline });
+  return { deadConnections: dead, wentOffline };
 }
 
 export { connectionGone, type PresenceCheck };

@@ -15,6 +15,8 @@ export const ENV = {
   presenceQueueUrl: 'PRESENCE_QUEUE_URL',
   /** "Connection ready": delivers pending messages once $connect has returned. */
   flushQueueUrl: 'FLUSH_QUEUE_URL',
+  /** Big rooms: chunks of a message's fan-out, posted off the send's request path. */
+  fanOutQueueUrl: 'FANOUT_QUEUE_URL',
   /** Background deletion of a removed or cleared room's messages. */
   purgeQueueUrl: 'PURGE_QUEUE_URL',
   pushTopicArn: 'PUSH_TOPIC_ARN',

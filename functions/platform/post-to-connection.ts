@@ -1,6 +1,7 @@
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  GetConnectionCommand,
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -61,5 +62,24 @@ export async function closeConnection(connectionId: string): Promise<void> {
     await connectionsApi().send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
   } catch (error) {
     if (!(error instanceof GoneException || (error as Error).name === 'GoneException')) throw error;
+  }
+}
+
+/**
+ * API Gateway's view of a connection: when it last carried a frame (a `ping`
+ * counts, though no function sees it), or 'gone'. Lets the sweeper find dead
+ * connections with no write per heartbeat.
+ */
+export async function connectionActivity(
+  connectionId: string,
+): Promise<{ lastActiveAt: Date } | 'gone'> {
+  try {
+    const out = await connectionsApi().send(
+      new GetConnectionCommand({ ConnectionId: connectionId }),
+    );
+    return { lastActiveAt: out.LastActiveAt ?? out.ConnectedAt ?? new Date(0) };
+  } catch (error) {
+    if (error instanceof GoneException || (error as Error).name === 'GoneException') return 'gone';
+    throw error;
   }
 }

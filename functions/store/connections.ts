@@ -13,9 +13,11 @@ import { updateIf } from './conditional.ts';
  * Connections are kept twice, each copy for one access pattern:
  * - per user, pk USER#<user_id> / sk CONNS: a map connection id → connected_at.
  *   A fan-out reads every member's map with BatchGet (100 users a call);
- * - per connection, pk CONN#<connection_id> / sk CONN: owner and last_seen, with
- *   gsi1 keys CONNSWEEP#<shard> / <last_seen>, so the sweeper finds connections
- *   that stopped sending heartbeats with a Query, not a Scan.
+ * - per connection, pk CONN#<connection_id> / sk CONN: the owner, with gsi1 keys
+ *   CONNS#<shard> / <connected_at>, so the sweeper lists connections with a
+ *   Query, not a Scan. Written once at $connect: heartbeats write nothing (API
+ *   Gateway answers `ping` itself; the sweeper asks it for each connection's
+ *   last activity), and the keys never move, so no index partition runs hot.
  * Both expire with API Gateway's 2 h connection limit (TTL, and readers filter).
  */
 export const connectionsKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'CONNS' });
@@ -25,21 +27,23 @@ export const connectionKey = (connectionId: string): Key => ({
 });
 
 export const CONNECTION_MAX_AGE_MS = 2 * 3600 * 1000;
-const SWEEP_SHARDS = 4;
+/** Index partitions the connections are spread over (each takes a connect's one index write). */
+export const SWEEP_SHARDS = 16;
 
-/** Spreads the sweep index over a few partitions so no single one runs hot. */
-function sweepShard(connectionId: string): string {
+/** A stable hash of an id into one of `shards` index partitions. */
+export function shardOf(id: string, shards: number): number {
   let hash = 0;
-  for (const ch of connectionId) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return `CONNSWEEP#${hash % SWEEP_SHARDS}`;
+  for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return hash % shards;
 }
+
+const sweepPartition = (shard: number) => `CONNS#${shard}`;
 
 export interface ConnectionRecord {
   connection_id: string;
   user_id: string;
   name: string;
   connected_at: string;
-  last_seen: string;
 }
 
 const ttlFor = (connectedAt: string) =>
@@ -54,8 +58,8 @@ export async function addConnection(conn: ConnectionRecord): Promise<void> {
           ...connectionKey(conn.connection_id),
           entity: 'connection',
           ...conn,
-          gsi1pk: sweepShard(conn.connection_id),
-          gsi1sk: conn.last_seen,
+          gsi1pk: sweepPartition(shardOf(conn.connection_id, SWEEP_SHARDS)),
+          gsi1sk: conn.connected_at,
           ttl: ttlFor(conn.connected_at),
         },
       }),
@@ -133,38 +137,30 @@ export async function getConnection(connectionId: string): Promise<ConnectionRec
   return out.Item as ConnectionRecord | undefined;
 }
 
-/** Heartbeat: refreshes last_seen (and the sweep key). A no-op for a connection already removed. */
-export async function touchConnection(connectionId: string, at: string): Promise<void> {
-  await updateIf({
-    Key: connectionKey(connectionId),
-    UpdateExpression: 'SET last_seen = :at, gsi1sk = :at',
-    ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeValues: { ':at': at },
-  });
-}
-
-/** Connections whose last heartbeat is older than `cutoff`, across all sweep shards. */
-export async function findSilentConnections(cutoff: string): Promise<ConnectionRecord[]> {
-  const shards = Array.from({ length: SWEEP_SHARDS }, (_, i) => `CONNSWEEP#${i}`);
-  const pages = await Promise.all(
-    shards.map(async (shard) => {
-      const found: ConnectionRecord[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await ddb().send(
-          new QueryCommand({
-            TableName: tableName(),
-            IndexName: 'gsi1',
-            KeyConditionExpression: 'gsi1pk = :shard AND gsi1sk < :cutoff',
-            ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
-            ExclusiveStartKey: start,
-          }),
-        );
-        found.push(...((out.Items ?? []) as ConnectionRecord[]));
-        start = out.LastEvaluatedKey;
-      } while (start);
-      return found;
-    }),
-  );
-  return pages.flat();
+/** Every stored connection of one sweep shard (the index holds only the keys and the owner). */
+export async function listShardConnections(
+  shard: number,
+): Promise<Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at'>[]> {
+  const found: Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at'>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :shard',
+        ExpressionAttributeValues: { ':shard': sweepPartition(shard) },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      found.push({
+        connection_id: (item.pk as string).slice('CONN#'.length),
+        user_id: item.user_id as string,
+        connected_at: item.gsi1sk as string,
+      });
+    }
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return found;
 }

@@ -2,14 +2,17 @@ import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { shardOf } from './connections.ts';
 
 /**
  * Presence item: pk USER#<user_id>, sk PRESENCE, with status and last_seen.
- * While an offline transition is pending it carries gsi1 keys PRESENCE_DUE /
- * <offline_due_at>, so the sweeper finds users due to go offline with a Query.
+ * While an offline transition is pending it carries gsi1 keys
+ * PRESENCE_DUE#<shard> / <offline_due_at>, so the sweeper finds users due to go
+ * offline with a Query per shard (spread so no one index partition runs hot).
  */
 export const presenceKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PRESENCE' });
-const DUE_PARTITION = 'PRESENCE_DUE';
+export const DUE_SHARDS = 8;
+const duePartition = (userId: string) => `PRESENCE_DUE#${shardOf(userId, DUE_SHARDS)}`;
 
 export interface PresenceRecord {
   user_id: string;
@@ -55,7 +58,7 @@ export async function scheduleOffline(
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
       ':due': dueAt,
-      ':pk': DUE_PARTITION,
+      ':pk': duePartition(userId),
       ':online': 'online',
       ':seen': lastSeen,
     },
@@ -90,16 +93,26 @@ export async function getPresence(userId: string): Promise<PresenceRecord | unde
   return out.Item as PresenceRecord | undefined;
 }
 
-/** Users whose grace period has ended, oldest first. */
-export async function findDueOffline(now: string, limit = 500): Promise<PresenceRecord[]> {
+/** Users of one shard whose grace period has ended, oldest first. */
+export async function findDueOffline(
+  shard: number,
+  now: string,
+  limit = 500,
+): Promise<PresenceRecord[]> {
   const out = await ddb().send(
     new QueryCommand({
       TableName: tableName(),
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :now',
-      ExpressionAttributeValues: { ':pk': DUE_PARTITION, ':now': now },
+      ExpressionAttributeValues: { ':pk': `PRESENCE_DUE#${shard}`, ':now': now },
       Limit: limit,
     }),
   );
-  return (out.Items ?? []) as PresenceRecord[];
+  // The index holds the keys and the owner: the due time is its sort key.
+  return (out.Items ?? []).map((item) => ({
+    user_id: item.user_id as string,
+    status: 'online' as const,
+    last_seen: item.gsi1sk as string,
+    offline_due_at: item.gsi1sk as string,
+  }));
 }

@@ -11,8 +11,18 @@ export const tableSchema = {
   /** The stream feeds room activity and unread counters; both images are needed. */
   streamView: 'NEW_AND_OLD_IMAGES',
   globalIndexes: [
-    /** A user's rooms by list (inbox / archived), newest activity first. */
-    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    /**
+     * Background sweeps only: connections by shard (CONNS#<n> / connected_at)
+     * and users due to go offline (PRESENCE_DUE#<n> / due time). Both queries
+     * read the keys and the owner, so the index projects `user_id` and nothing
+     * else; nothing on it moves per message or per heartbeat.
+     */
+    {
+      name: 'gsi1',
+      partitionKey: 'gsi1pk',
+      sortKey: 'gsi1sk',
+      nonKeyAttributes: ['user_id'],
+    },
   ],
 } as const;
 
@@ -30,6 +40,6 @@ export const tableKeyDefinitions = {
       { AttributeName: g.partitionKey, KeyType: 'HASH' as const },
       { AttributeName: g.sortKey, KeyType: 'RANGE' as const },
     ],
-    Projection: { ProjectionType: 'ALL' as const },
+    Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...g.nonKeyAttributes] },
   })),
 };

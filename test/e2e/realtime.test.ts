@@ -79,9 +79,11 @@ describe('presence', () => {
     await group(ann, ['p_ben']);
     await ben.connect();
     await ann.connect();
+    // Announced after $connect returns (queued with the connection's flush), not inside it.
     const online = await ben.waitFor(
       'chat-user-status-update',
       (d) => d.user_id === 'p_ann' && d.status === 'online',
+      10_000,
     );
     expect(online.data.last_seen).toEqual(expect.any(String));
 

@@ -1,0 +1,312 @@
+import WebSocket from 'ws';
+import { startLocalStack } from '#local/stack.ts';
+import { installMeter, type Units } from './meter.ts';
+import { PRICES } from './prices.ts';
+
+/**
+ * Issue 12's cost model, from measured units: the local stack runs in this
+ * process with every AWS call metered (bench/meter.ts), real WebSocket clients
+ * send into rooms of 2, 10, 100 and 1,000 members with everyone online, and
+ * the units are priced at the list prices in bench/prices.ts.
+ *
+ * Lambda is priced per invocation counted here, each billed LAMBDA_BILLED_MS at
+ * the functions' memory size: local durations say little about AWS (DynamoDB
+ * Local is slower than DynamoDB and this machine's 2 cores are shared), so they
+ * are reported beside the price, not used for it.
+ */
+const LAMBDA_MEMORY_GB = 1024 / 1024;
+const LAMBDA_BILLED_MS = 50;
+/** The app's heartbeat (CONTRACT §6): bench clients ping like the app, or the sweeper rightly drops them. */
+const PING_MS = 25_000;
+const SIZES = [2, 10, 100, 1000] as const;
+/** Messages sent per room size: per-message units are flat, big rooms need fewer to show it. */
+const MESSAGES: Record<(typeof SIZES)[number], number> = { 2: 1000, 10: 1000, 100: 200, 1000: 40 };
+const IN_FLIGHT = 8;
+
+type Stack = Awaited<ReturnType<typeof startLocalStack>>;
+
+interface Client {
+  userId: string;
+  token: string;
+  socket: WebSocket;
+  /** Frames other than ping/pong, which are idle cost, not the messages' own. */
+  received: number;
+  sent: number;
+  pings: number;
+  pongs: number;
+  heartbeat?: NodeJS.Timeout;
+  onFrame?: (frame: { event: string; data: Record<string, unknown> }) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function http(stack: Stack, token: string, method: string, path: string, body?: unknown) {
+  for (;;) {
+    const res = await fetch(`${stack.httpUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status === 429) {
+      await sleep(1000 * Number(res.headers.get('retry-after') ?? 1));
+      continue;
+    }
+    const json = (await res.json()) as { data: Record<string, unknown> };
+    if (res.status >= 300)
+      throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json.data;
+  }
+}
+
+async function connect(stack: Stack, userId: string): Promise<Client> {
+  const token = await stack.issueToken(userId, userId);
+  const socket = new WebSocket(`${stack.wsUrl}?token=${encodeURIComponent(token)}`);
+  const client: Client = { userId, token, socket, received: 0, sent: 0, pings: 0, pongs: 0 };
+  socket.on('message', (raw) => {
+    const frame = JSON.parse(raw.toString());
+    if (frame.event === 'pong') client.pongs++;
+    else client.received++;
+    client.onFrame?.(frame);
+  });
+  await new Promise<void>((ok, fail) => {
+    socket.once('open', () => ok());
+    socket.once('error', fail);
+  });
+  const ping = () => {
+    client.pings++;
+    socket.send(JSON.stringify({ action: 'ping' }));
+    client.heartbeat = setTimeout(ping, PING_MS);
+  };
+  client.heartbeat = setTimeout(ping, Math.random() * PING_MS);
+  return client;
+}
+
+async function disconnectAll(clients: Client[]) {
+  for (const c of clients) {
+    clearTimeout(c.heartbeat);
+    c.socket.close();
+  }
+  // Disconnects, presence checks and their queues settle before the next tally.
+  await sleep(4000);
+}
+
+async function inBatches<T, R>(items: readonly T[], size: number, work: (t: T) => Promise<R>) {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size)
+    out.push(...(await Promise.all(items.slice(i, i + size).map(work))));
+  return out;
+}
+
+/** Units of sending `messages` into one room of `size` members, everyone online. */
+async function measureRoom(
+  stack: Stack,
+  meter: ReturnType<typeof installMeter>,
+  size: number,
+  messages: number,
+) {
+  const tag = `c${size}`;
+  const clients = await inBatches(
+    Array.from({ length: size }, (_, i) => `${tag}_u${i}`),
+    25,
+    (u) => connect(stack, u),
+  );
+  const owner = clients[0]!;
+  let roomId: string;
+  if (size === 2) {
+    roomId = (
+      await http(stack, owner.token, 'POST', '/api/chat/rooms', {
+        type: 'direct',
+        member_ids: [clients[1]!.userId],
+      })
+    ).id as string;
+  } else {
+    const rest = clients.slice(1).map((c) => c.userId);
+    roomId = (
+      await http(stack, owner.token, 'POST', '/api/chat/rooms', {
+        type: 'group',
+        name: tag,
+        member_ids: rest.slice(0, 99),
+      })
+    ).id as string;
+    for (let i = 99; i < rest.length; i += 99) {
+      await http(stack, owner.token, 'POST', `/api/chat/rooms/${roomId}/members`, {
+        user_ids: rest.slice(i, i + 99),
+      });
+    }
+  }
+  await sleep(2500);
+  const expected = messages * (size - 1);
+  let deliveries = 0;
+  const confirmations = new Map<string, () => void>();
+  for (const c of clients) {
+    c.received = 0;
+    c.sent = 0;
+    c.pings = 0;
+    c.pongs = 0;
+    c.onFrame = (frame) => {
+      if (frame.event === 'new-chat-message') deliveries++;
+      if (frame.event === 'message-confirmed') confirmations.get(frame.data.temp_id as string)?.();
+      if (frame.event === 'error') confirmations.get(frame.data.temp_id as string)?.();
+    };
+  }
+  meter.reset();
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < messages) {
+        const n = next++;
+        const sender = clients[n % size]!;
+        const tempId = `${tag}-${n}`;
+        const confirmed = new Promise<void>((ok) => confirmations.set(tempId, ok));
+        sender.sent++;
+        sender.socket.send(
+          JSON.stringify({
+            action: 'send-message',
+            room_id: roomId,
+            content: `message ${n}: a typical chat line of about sixty characters.`,
+            temp_id: tempId,
+          }),
+        );
+        await confirmed;
+      }
+    }),
+  );
+  const deadline = Date.now() + 120_000 + expected;
+  while (deliveries < expected && Date.now() < deadline) await sleep(100);
+  await sleep(2000); // the stream and queues finish what the sends handed them
+  const units = structuredClone(meter.read());
+  const seconds = (Date.now() - started) / 1000;
+  const wsIn = clients.reduce((n, c) => n + c.sent, 0);
+  const wsOut = clients.reduce((n, c) => n + c.received, 0);
+  await disconnectAll(clients);
+  return { size, messages, units, wsIn, wsOut, deliveries, expected, seconds };
+}
+
+function price(units: Units, wsMessages: number, httpRequests = 0) {
+  const lambda = Object.values(units.lambda).reduce(
+    (sum, l) =>
+      sum +
+      l.invocations *
+        (PRICES.lambda.request +
+          (LAMBDA_BILLED_MS / 1000) * LAMBDA_MEMORY_GB * PRICES.lambda.gbSecond),
+    0,
+  );
+  const parts = {
+    dynamodb:
+      units.writeUnits * PRICES.dynamodb.writeRequestUnit +
+      units.readUnits * PRICES.dynamodb.readRequestUnit,
+    lambda,
+    websocket: wsMessages * PRICES.apiGateway.webSocketMessage,
+    http: httpRequests * PRICES.apiGateway.httpRequest,
+    sqs: units.sqsRequests * PRICES.sqs.request,
+    sns: units.snsPublishes * PRICES.sns.publish,
+  };
+  return { total: Object.values(parts).reduce((a, b) => a + b, 0), parts };
+}
+
+/** 10,000 users connected 8 h a day for 30 days, pinging every 25 s, sending nothing. */
+async function measureIdle(stack: Stack, meter: ReturnType<typeof installMeter>) {
+  const users = 50;
+  const windowMs = 75_000;
+  const clients = await inBatches(
+    Array.from({ length: users }, (_, i) => `idle_u${i}`),
+    25,
+    (u) => connect(stack, u),
+  );
+  await sleep(3000);
+  for (const c of clients) {
+    c.received = 0;
+    c.sent = 0;
+    c.pings = 0;
+    c.pongs = 0;
+    c.onFrame = undefined;
+  }
+  meter.reset();
+  await sleep(windowMs);
+  const units = structuredClone(meter.read());
+  const wsIn = clients.reduce((n, c) => n + c.sent + c.pings, 0);
+  const wsOut = clients.reduce((n, c) => n + c.received + c.pongs, 0);
+  await disconnectAll(clients);
+  // Everything but connection minutes scales with users × minutes connected.
+  const connectedMinutes = (users * windowMs) / 60_000;
+  const monthMinutes = 10_000 * 8 * 60 * 30;
+  const scale = monthMinutes / connectedMinutes;
+  const perMonth = price(units, wsIn + wsOut);
+  const connectionMinutes = monthMinutes * PRICES.apiGateway.connectionMinute;
+  return {
+    measured: { users, minutes: windowMs / 60_000, wsIn, wsOut, units },
+    usd: perMonth.total * scale + connectionMinutes,
+    parts: {
+      ...Object.fromEntries(Object.entries(perMonth.parts).map(([k, v]) => [k, v * scale])),
+      connectionMinutes,
+    },
+  };
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export async function measureCosts() {
+  const meter = installMeter();
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const stack = await startLocalStack({ httpPort: 0, wsPort: 0, scheduleEverySeconds: 20 });
+  try {
+    const rooms: Awaited<ReturnType<typeof measureRoom>>[] = [];
+    for (const size of SIZES) rooms.push(await measureRoom(stack, meter, size, MESSAGES[size]));
+    const idle = await measureIdle(stack, meter);
+    const perMillion = (r: (typeof rooms)[number]) =>
+      (price(r.units, r.wsIn + r.wsOut).total / r.messages) * 1e6;
+    const writeUnitsPerSend = (size: number) => {
+      const r = rooms.find((x) => x.size === size)!;
+      return round(r.units.writeUnits / r.messages, 3);
+    };
+    return {
+      usd_per_million_messages: Object.fromEntries(
+        rooms.map((r) => [String(r.size), round(perMillion(r))]),
+      ),
+      usd_idle_per_10k_users_month: round(idle.usd),
+      room_write_units_per_send: { '10': writeUnitsPerSend(10), '1000': writeUnitsPerSend(1000) },
+      priced_on: PRICES.pricedOn,
+      detail: {
+        rooms: rooms.map((r) => {
+          const priced = price(r.units, r.wsIn + r.wsOut);
+          const per = (n: number) => round(n / r.messages, 3);
+          return {
+            members: r.size,
+            messages: r.messages,
+            deliveries: `${r.deliveries}/${r.expected}`,
+            per_message: {
+              write_units: per(r.units.writeUnits),
+              read_units: per(r.units.readUnits),
+              lambda_invocations: per(
+                Object.values(r.units.lambda).reduce((n, l) => n + l.invocations, 0),
+              ),
+              websocket_messages: per(r.wsIn + r.wsOut),
+              sqs_requests: per(r.units.sqsRequests),
+              sns_publishes: per(r.units.snsPublishes),
+            },
+            usd_per_million_by_service: Object.fromEntries(
+              Object.entries(priced.parts).map(([k, v]) => [k, round((v / r.messages) * 1e6)]),
+            ),
+            dynamo_calls: r.units.dynamoCalls,
+            lambda: Object.fromEntries(
+              Object.entries(r.units.lambda).map(([h, l]) => [
+                h,
+                { invocations: l.invocations, avg_ms: round(l.ms / l.invocations, 1) },
+              ]),
+            ),
+          };
+        }),
+        idle: {
+          ...idle.measured,
+          usd_by_service: Object.fromEntries(
+            Object.entries(idle.parts).map(([k, v]) => [k, round(v)]),
+          ),
+        },
+        reference_hosted_usd_per_million: PRICES.reference.hostedPerMillionMessages,
+      },
+    };
+  } finally {
+    await stack.stop();
+  }
+}

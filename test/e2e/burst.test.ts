@@ -1,5 +1,8 @@
+import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/lib-dynamodb';
+import type { BuildMiddleware } from '@smithy/types';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ChatClient } from '../support/chat-client.ts';
+import { ddb } from '#platform/clients.ts';
+import { type ChatClient, eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
@@ -140,4 +143,69 @@ it('40 members × 3 simultaneous sends into one group: all 201, each stored once
   expect(retries.filter((r) => r.status !== 200 || r.id !== r.want)).toEqual([]);
   expect((await listAll(reader, roomId)).length).toBe(MEMBERS * SENDS_EACH);
   expect(await unread()).toEqual(want);
+}, 120_000);
+
+/**
+ * The failure a tombstone cannot cover: the function dies (a timeout, a crash)
+ * after the room head handed out the number and before the message or its
+ * tombstone is written. Simulated in-process: both writes at that number fail.
+ * The number must not count as an unread message for ever, nor stay the
+ * room's last message: the stack has to notice the gap and fill it.
+ */
+it('fills the number of a send that died between taking it and storing anything: counts and last message stay right', async () => {
+  const [ann, bob] = [members[0]!, members[1]!];
+  const roomId = (
+    await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
+      type: 'group',
+      name: 'Crash',
+      member_ids: [bob.userId],
+    })
+  ).body.data.id;
+  expect(
+    (await ann.http('POST', `/api/chat/rooms/${roomId}/messages`, { content: 'kept' })).status,
+  ).toBe(201);
+  // Prepare: the message write of 'crash-me', and then any write at its key, fail.
+  const text = (v: unknown) => (typeof v === 'string' ? v : (v as { S?: string })?.S);
+  let doomed: string | undefined;
+  const crash: BuildMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => async (args) => {
+    const input = args.input as Record<string, unknown>;
+    const items = [
+      input.Item,
+      ...((input.TransactItems as { Put?: { Item?: unknown } }[] | undefined) ?? []).map(
+        (t) => t.Put?.Item,
+      ),
+    ] as (Record<string, unknown> | undefined)[];
+    for (const item of items) {
+      if (!item || text(item.pk) !== `ROOM#${roomId}`) continue;
+      if (text(item.content) === 'crash-me') doomed = text(item.sk);
+      if (doomed && text(item.sk) === doomed) throw new Error('the function died here');
+    }
+    return next(args);
+  };
+  ddb().middlewareStack.add(crash, { step: 'build', name: 'h6-crash' });
+  try {
+    const died = await ann.http('POST', `/api/chat/rooms/${roomId}/messages`, {
+      content: 'crash-me',
+    });
+    expect(died.status).toBe(500);
+  } finally {
+    ddb().middlewareStack.remove('h6-crash');
+  }
+  expect(doomed).toBeDefined();
+  // Assess: bob has exactly one unread message ('kept'), and the room's last message is
+  // one that exists, once the stack had time to notice (well past a send's timeout).
+  await eventually(
+    async () => {
+      const [count, room] = await Promise.all([
+        bob.http<{ unread_count: number }>('GET', `/api/chat/unread-count?room_id=${roomId}`),
+        bob.http<{ last_message: { content: string } | null }>('GET', `/api/chat/rooms/${roomId}`),
+      ]);
+      expect({
+        unread: count.body.data.unread_count,
+        last: room.body.data.last_message?.content ?? null,
+      }).toEqual({ unread: 1, last: expect.not.stringMatching(/^crash-me$/) });
+    },
+    60_000,
+    1_000,
+  );
 }, 120_000);

@@ -1,14 +1,17 @@
 import { measureBundles } from './bundles.ts';
 import { measureClient } from './client-size.ts';
+import { measureCosts } from './costs.ts';
+import { runHotRoom } from './hot-room.ts';
 import { runLoad } from './load.ts';
 import { measureReadCosts } from './read-costs.ts';
 
 const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
-const only = process.argv[2];
+const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const json = process.argv.includes('--json');
 
 async function bundles() {
-  console.log('## Lambda bundles (minified ESM, @aws-sdk external)');
+  console.log('## Lambda bundles (minified ESM, AWS SDK bundled; cold import in a fresh process)');
   const reports = await measureBundles();
   for (const b of reports) {
     const flag =
@@ -39,6 +42,42 @@ async function load() {
 }
 
 async function costs() {
+  const r = await measureCosts();
+  const { detail, ...summary } = r;
+  if (json) {
+    console.log(JSON.stringify(summary));
+    return;
+  }
+  console.log(`## Cost per 1M messages, everyone online (AWS list prices of ${r.priced_on})`);
+  console.log('members  usd/1M   target   ws msgs  WRU   RRU   lambda  sqs   (per message)');
+  const targets: Record<string, string> = { '2': '4', '10': '20', '100': '200', '1000': '-' };
+  for (const room of detail.rooms) {
+    const p = room.per_message;
+    console.log(
+      `${String(room.members).padStart(7)}  ${r.usd_per_million_messages[String(room.members)]!.toFixed(2).padStart(7)}  ${targets[String(room.members)]!.padStart(6)}   ${p.websocket_messages.toFixed(1).padStart(7)}  ${p.write_units.toFixed(1).padStart(4)}  ${p.read_units.toFixed(1).padStart(5)}  ${p.lambda_invocations.toFixed(2).padStart(6)}  ${p.sqs_requests.toFixed(2).padStart(4)}`,
+    );
+  }
+  console.log(
+    `idle, 10,000 users 8 h/day for 30 days: $${r.usd_idle_per_10k_users_month.toFixed(2)} (target ≤ 800) ${JSON.stringify(detail.idle.usd_by_service)}`,
+  );
+  console.log(
+    `room write units per send: ${r.room_write_units_per_send['10']} at 10 members, ${r.room_write_units_per_send['1000']} at 1,000 (target ≤ 1.1×)\n`,
+  );
+}
+
+async function hotRoom() {
+  const r = await runHotRoom();
+  if (json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log('## Hot room: 50 concurrent senders, stored part of a send (no fan-out)');
+  console.log(
+    `one room ${r.one_room_per_second}/s, spread over 50 rooms ${r.spread_per_second}/s, ratio ${r.ratio} (target ≥ 0.8), errors ${r.errors}\n`,
+  );
+}
+
+async function reads() {
   console.log('## Read and send costs (DynamoDB Local, consumed capacity as reported)');
   const r = await measureReadCosts();
   const line = (label: string, m: { calls: number; capacity: number; ms: number }) =>
@@ -63,7 +102,14 @@ async function client() {
   );
 }
 
-const parts: Record<string, () => Promise<void>> = { bundles, costs, load, client };
+const parts: Record<string, () => Promise<void>> = {
+  bundles,
+  costs,
+  'hot-room': hotRoom,
+  reads,
+  load,
+  client,
+};
 if (only && !(only in parts)) {
   console.error(`Unknown benchmark "${only}". Choose one of: ${Object.keys(parts).join(', ')}`);
   process.exit(1);

@@ -577,6 +577,15 @@ describe('sendMessage: fan-out', () => {
     expect(queuedTo(process.env.OFFLINE_QUEUE_URL).map((b) => b.user_id)).toEqual(['carol']);
   });
 
+  it('confirms a stored send even when queueing for offline members fails: the stream is the outbox (issue 11, hole 8)', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS refused the batch'));
+    const result = await sendMessage(alice, 'r1', { ...input, content: 'emoji 🙂' });
+    expect(result).toMatchObject({ duplicate: false, delivered_to_count: 0, queued_for_count: 1 });
+    expect(storedMessage('r1', 1)).toMatchObject({ content: 'emoji 🙂', is_deleted: false });
+    expect(deletedSeqs('r1')).toEqual([]);
+  });
+
   it('hands a room over the inline limit to the fan-out queue in chunks, posting nothing itself', async () => {
     // Prepare: 250 others; every third has a live connection, m1 only an expired one (> 2 h).
     const others = Array.from({ length: 250 }, (_, i) => `m${i}`);

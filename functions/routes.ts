@@ -42,9 +42,32 @@ export interface QueueDefinition {
   batchSize: number;
   /** Receive count after which a message moves to the queue's DLQ. */
   maxReceiveCount: number;
-  /** Consumers that need order process records one by one. */
-  sequential: boolean;
+  /**
+   * At most this many concurrent invocations of the consumer (the event source's
+   * maxConcurrency, 2-1000): a burst queues up here instead of taking the
+   * account's concurrency from $connect and send. See BACKGROUND_CONCURRENCY.
+   */
+  maxConcurrency: number;
 }
+
+/**
+ * Bounds on background work. An account has 1,000 concurrent executions by
+ * default (a new one may start far lower until raised), shared by every
+ * function. User-facing functions ($connect, send, the HTTP routes) must always
+ * find room, so the background consumers are capped: the SQS consumers by their
+ * event sources' maxConcurrency (per queue below: 70 in all), the stream
+ * consumer by the number of shards times its parallelization factor (2 batches
+ * per shard at once; its writes are idempotent maxima and set-adds, so order
+ * across batches does not matter), the sweeper by its one-a-minute schedule.
+ * That leaves over 90% of the default quota to user-facing work. No reserved
+ * concurrency is used: reserving takes capacity away from everything else, and
+ * an account whose quota is still at its starting value cannot reserve at all
+ * (Lambda keeps 10 unreserved), so the first deploy would fail.
+ */
+export const BACKGROUND_CONCURRENCY = {
+  /** Concurrent batches per stream shard (ParallelizationFactor, 1-10). */
+  streamParallelization: 2,
+} as const;
 
 export interface ScheduleDefinition {
   handler: string;
@@ -231,7 +254,8 @@ export const queues: readonly QueueDefinition[] = [
     consumer: 'queues/offline-delivery',
     batchSize: 10,
     maxReceiveCount: 5,
-    sequential: false,
+    // pending writes and pushes for members who were offline
+    maxConcurrency: 20,
   },
   {
     id: 'flush-pending',
@@ -239,7 +263,8 @@ export const queues: readonly QueueDefinition[] = [
     consumer: 'queues/flush-pending',
     batchSize: 10,
     maxReceiveCount: 5,
-    sequential: false,
+    // a reconnect's pending messages; bursts after an outage wait their turn
+    maxConcurrency: 10,
   },
   {
     id: 'fan-out',
@@ -247,7 +272,17 @@ export const queues: readonly QueueDefinition[] = [
     consumer: 'queues/fan-out',
     batchSize: 1,
     maxReceiveCount: 5,
-    sequential: false,
+    // big-room chunks: their posts draw on the account's 10,000 rps API Gateway quota
+    maxConcurrency: 20,
+  },
+  {
+    id: 'seq-gaps',
+    env: 'GAP_QUEUE_URL',
+    consumer: 'queues/fill-gaps',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    // rare: numbers that failed sends took
+    maxConcurrency: 5,
   },
   {
     id: 'room-purge',
@@ -255,7 +290,8 @@ export const queues: readonly QueueDefinition[] = [
     consumer: 'queues/room-purge',
     batchSize: 5,
     maxReceiveCount: 5,
-    sequential: false,
+    // background deletes; never urgent
+    maxConcurrency: 5,
   },
   {
     id: 'presence-check',
@@ -263,7 +299,8 @@ export const queues: readonly QueueDefinition[] = [
     consumer: 'queues/presence-check',
     batchSize: 10,
     maxReceiveCount: 5,
-    sequential: false,
+    // one check per last disconnect, after the grace period
+    maxConcurrency: 10,
   },
 ];
 

@@ -120,13 +120,17 @@ export async function storeSend(
       : undefined,
   });
   // Sending marks the room read for the sender (a max: a slower, older send can't undo it).
-  const [outcome] = await Promise.all([
+  // Both settle before anything is rethrown: no write is left running in a frozen function.
+  const [stored, marked] = await Promise.allSettled([
     storing.catch(async (error: unknown) => {
       await abandon([message]);
       throw error;
     }),
     markReadUpTo(caller.userId, roomId, seq, message.id, at),
   ]);
+  if (stored.status === 'rejected') throw stored.reason;
+  if (marked.status === 'rejected') throw marked.reason;
+  const outcome = stored.value;
   if (outcome.kind === 'duplicate') {
     // A concurrent send with the same temp_id won: this number becomes a tombstone.
     await abandon([message]);
@@ -141,7 +145,9 @@ export async function storeSend(
  * A send that took numbers and then failed leaves tombstones, so counts and
  * lists see no gap. If even that fails, the error still reaches the caller.
  */
-export async function abandon(messages: readonly MessageRecord[]): Promise<void> {
+export async function abandon(
+  messages: readonly Pick<MessageRecord, 'room_id' | 'seq' | 'sender_id' | 'created_at'>[],
+): Promise<void> {
   const stones = await putTombstones(messages);
   await Promise.all(
     stones.map(async (m) => {
@@ -224,7 +230,13 @@ async function replayed(
 export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
   const view = messageView(message);
   const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
-  if (others.length > LIMITS.inlineFanOutMembers) return fanOutMessage(others, message);
+  if (others.length > LIMITS.inlineFanOutMembers) {
+    // The message is stored: if the fan-out queue refuses the chunks, post from here instead.
+    return fanOutMessage(others, message).catch((error: unknown) => {
+      logger.warn('Fan-out queue refused; posting inline', { error: error as Error });
+      return fanOut(others, events.newChatMessage(view));
+    });
+  }
   const result = await fanOut(others, events.newChatMessage(view));
   // Best effort: the stream's outbox queues them from the stored message anyway.
   await queueForOffline(result.unreachable, view).catch((error: unknown) =>

@@ -2,12 +2,15 @@ import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
 import { getConnections, type LiveConnection } from '#store/connections.ts';
+import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { CONNECTING_GRACE_MS, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
+import { abandon } from './messages.ts';
 import type { MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
+import { nowIso } from './rooms.ts';
 import { messageView } from './views.ts';
 
 /** Body of a room-purge queue message: reclaim storage in the background. */
@@ -59,6 +62,35 @@ export async function deliverStoredMessages(
 /** A deleted message or a tombstone stops counting as unread (idempotent: a set add). */
 export async function rememberDeletion(message: MessageRecord): Promise<void> {
   await recordDeletedSeqs(message.room_id, [message.seq], LIMITS.deletedSeqsKept);
+}
+
+/** Body of a seq-gaps queue message: a number handed out whose message had not appeared. */
+export interface TakenNumber {
+  room_id: string;
+  seq: number;
+}
+
+/**
+ * Numbers the room head handed out whose message the stream has not seen. A
+ * send that dies (a timeout, a crash) after taking its number and before
+ * storing anything leaves one; most are just in flight. Each missing one is
+ * looked at again after LIMITS.gapCheckDelaySeconds, well past a send's timeout.
+ */
+export async function checkTakenNumbers(roomId: string, seqs: readonly number[]): Promise<void> {
+  const present = new Set((await getMessagesBySeq(roomId, seqs)).map((m) => m.seq));
+  const missing = seqs.filter((seq) => !present.has(seq));
+  if (missing.length === 0) return;
+  const checks: TakenNumber[] = missing.map((seq) => ({ room_id: roomId, seq }));
+  await enqueue(requireEnv(ENV.gapQueueUrl), checks, LIMITS.gapCheckDelaySeconds);
+}
+
+/**
+ * Still no message at that number: it gets a tombstone (a conditional put, so a
+ * message that did arrive stays), joins the deletions set and stops being the
+ * room's last message. Unread counts and lists then see no gap.
+ */
+export async function fillGap(gap: TakenNumber): Promise<void> {
+  await abandon([{ room_id: gap.room_id, seq: gap.seq, sender_id: '', created_at: nowIso() }]);
 }
 
 /** Storage of a removed room, or of messages cleared for everyone, is reclaimed in the background. */

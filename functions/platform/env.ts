@@ -17,6 +17,8 @@ export const ENV = {
   flushQueueUrl: 'FLUSH_QUEUE_URL',
   /** Big rooms: chunks of a message's fan-out, posted off the send's request path. */
   fanOutQueueUrl: 'FANOUT_QUEUE_URL',
+  /** Numbers taken by a send that never stored anything: checked again later, then filled. */
+  gapQueueUrl: 'GAP_QUEUE_URL',
   /** Background deletion of a removed or cleared room's messages. */
   purgeQueueUrl: 'PURGE_QUEUE_URL',
   pushTopicArn: 'PUSH_TOPIC_ARN',

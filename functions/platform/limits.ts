@@ -39,6 +39,8 @@ export const LIMITS = {
   deletedSeqsKept: 1_000,
   /** Seen receipts expire: they matter for the live "seen" ticks, not forever. */
   seenReceiptTtlSeconds: 30 * 24 * 3600,
+  /** A taken number with no message this long after is abandoned (well past a send's timeout). */
+  gapCheckDelaySeconds: 30,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
 } as const;

@@ -11,6 +11,8 @@ export type TableChange =
   | { kind: 'message-stored'; message: MessageRecord }
   /** A message was deleted, or a failed send left a tombstone: unread counts skip its seq. */
   | { kind: 'message-deleted'; message: MessageRecord }
+  /** The room head handed out a number: its message (or tombstone) should follow. */
+  | { kind: 'sequence-taken'; roomId: string; seq: number }
   | { kind: 'room-cleared'; room: RoomRecord }
   | { kind: 'room-removed'; roomId: string };
 
@@ -28,6 +30,12 @@ export function decodeChanges(record: DynamoDBRecord): TableChange[] {
     const room = roomFromItem(after);
     const previous = before ? roomFromItem(before) : undefined;
     return room.cleared_seq > (previous?.cleared_seq ?? 0) ? [{ kind: 'room-cleared', room }] : [];
+  }
+  if (entity === 'room-head') {
+    const seq = Number(after?.seq ?? 0);
+    return after && seq > Number(before?.seq ?? 0)
+      ? [{ kind: 'sequence-taken', roomId: after.room_id as string, seq }]
+      : [];
   }
   if (entity !== 'message' || !after) return [];
   const message = messageFromItem(after);

@@ -1,7 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { MessageRecord } from '#domain/model.ts';
-import { deliverStoredMessages, purge, rememberDeletion } from '#domain/room-activity.ts';
+import {
+  checkTakenNumbers,
+  deliverStoredMessages,
+  purge,
+  rememberDeletion,
+} from '#domain/room-activity.ts';
 import { decodeChanges, type TableChange } from '#store/stream-changes.ts';
 
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
@@ -17,13 +22,22 @@ type Work = () => Promise<void>;
 function plan(records: readonly DynamoDBRecord[]): Map<DynamoDBRecord, Work[]> {
   const work = new Map<DynamoDBRecord, Work[]>(records.map((r) => [r, []]));
   const stored = new Map<string, { first: DynamoDBRecord; messages: MessageRecord[] }>();
+  const taken = new Map<string, { first: DynamoDBRecord; seqs: Set<number> }>();
+  const written = new Set<string>();
   for (const record of records) {
     for (const change of decodeChanges(record)) {
       if (change.kind === 'message-stored') {
+        written.add(`${change.message.room_id}.${change.message.seq}`);
         const group = stored.get(change.message.room_id);
         if (group) group.messages.push(change.message);
         else stored.set(change.message.room_id, { first: record, messages: [change.message] });
+      } else if (change.kind === 'sequence-taken') {
+        const group = taken.get(change.roomId);
+        if (group) group.seqs.add(change.seq);
+        else taken.set(change.roomId, { first: record, seqs: new Set([change.seq]) });
       } else {
+        if (change.kind === 'message-deleted')
+          written.add(`${change.message.room_id}.${change.message.seq}`);
         work.get(record)!.push(() => applyChange(change));
       }
     }
@@ -31,10 +45,17 @@ function plan(records: readonly DynamoDBRecord[]): Map<DynamoDBRecord, Work[]> {
   for (const [roomId, group] of stored) {
     work.get(group.first)!.push(() => deliverStoredMessages(roomId, group.messages));
   }
+  // A number whose message this batch did not bring is checked (a send may have died after taking it).
+  for (const [roomId, group] of taken) {
+    const unseen = [...group.seqs].filter((seq) => !written.has(`${roomId}.${seq}`));
+    if (unseen.length > 0) work.get(group.first)!.push(() => checkTakenNumbers(roomId, unseen));
+  }
   return work;
 }
 
-function applyChange(change: Exclude<TableChange, { kind: 'message-stored' }>) {
+function applyChange(
+  change: Exclude<TableChange, { kind: 'message-stored' } | { kind: 'sequence-taken' }>,
+) {
   switch (change.kind) {
     case 'message-deleted':
       return rememberDeletion(change.message);

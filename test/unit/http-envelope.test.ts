@@ -1,4 +1,9 @@
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -131,6 +136,7 @@ describe('the HTTP envelope', () => {
 
   it('answers 404 for a missing room and 403 for a room of others', async () => {
     ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: {} });
     expect((await call(getRoom, event({ params: { room_id: 'r1' } }))).status).toBe(404);
     ddb.on(GetCommand, { Key: { pk: 'ROOM#r2', sk: 'META' } }).resolves({
       Item: {

@@ -272,7 +272,8 @@ describe('WebSocket', () => {
   it('answers a bad frame with an error event and keeps the connection open', async () => {
     await alice.connect();
     alice.send({ action: 'no-such-action' });
-    const unknown = await alice.waitFor('error', (d) => d.action === '$default');
+    // Named by the action sent, not the gateway's $default route key (issue 16).
+    const unknown = await alice.waitFor('error', (d) => d.action === 'no-such-action');
     expect(unknown.data.code).toBe('VALIDATION_ERROR');
     alice.send({ action: 'send-message', room_id: 'x', content: '', temp_id: 'bad-1' });
     const invalid = await alice.waitFor('error', (d) => d.temp_id === 'bad-1');

@@ -7,6 +7,7 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import {
+  BACKGROUND_CONCURRENCY,
   httpRoutes,
   queues,
   schedules,
@@ -161,6 +162,7 @@ export class ChatStack extends Stack {
           reportBatchItemFailures: true,
           retryAttempts: 10,
           maxRecordAge: Duration.hours(24),
+          parallelizationFactor: BACKGROUND_CONCURRENCY.streamParallelization,
           onFailure: new SqsDlq(delivery.streamFailures),
         }),
       );
@@ -174,7 +176,7 @@ export class ChatStack extends Stack {
         new SqsEventSource(delivery.queues.get(definition.env)!, {
           batchSize: definition.batchSize,
           reportBatchItemFailures: true,
-          ...(definition.sequential ? { maxConcurrency: 2 } : {}),
+          maxConcurrency: definition.maxConcurrency,
         }),
       );
       monitoring.alarmOnFunction(fn, idFor(definition.consumer));

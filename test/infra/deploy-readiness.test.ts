@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { BACKGROUND_CONCURRENCY, queues, streamConsumers } from '#functions/routes.ts';
 import { buildApp } from '../../lib/app.ts';
 
 /**
@@ -102,5 +103,34 @@ describe('alarms reach someone', () => {
       Endpoint: 'ops@example.com',
       TopicArn: Match.anyValue(),
     });
+  });
+});
+
+describe('background work cannot starve $connect and send', () => {
+  const template = synth();
+  const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m);
+
+  it('caps every SQS consumer at its declared maxConcurrency, 10% of the default quota in all', () => {
+    const consumed = queues.filter((q) => q.consumer);
+    const sqs = mappings.filter((m) => !m.Properties.StartingPosition);
+    expect(sqs).toHaveLength(consumed.length);
+    const caps = sqs.map(
+      (m) =>
+        (m.Properties.ScalingConfig as { MaximumConcurrency?: number } | undefined)
+          ?.MaximumConcurrency,
+    );
+    expect(caps.every((c) => typeof c === 'number' && c >= 2)).toBe(true);
+    expect(caps.sort()).toEqual(consumed.map((q) => q.maxConcurrency).sort());
+    expect(caps.reduce((a, b) => a! + b!, 0)).toBeLessThanOrEqual(100);
+  });
+
+  it('reads the stream with a bounded parallelization factor and reserves no concurrency', () => {
+    const stream = mappings.filter((m) => m.Properties.StartingPosition);
+    expect(stream).toHaveLength(streamConsumers.length);
+    for (const m of stream)
+      expect(m.Properties.ParallelizationFactor).toBe(BACKGROUND_CONCURRENCY.streamParallelization);
+    // A fresh account cannot reserve concurrency (Lambda keeps 10 unreserved): none is asked for.
+    for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function'))
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 });

@@ -1,6 +1,8 @@
 /**
- * The records the domain works with. Field names are the wire's snake_case so
- * that views are plain projections; store codecs map them to items.
+ * The records the domain works with, and their factories. Field names are the
+ * wire's snake_case so that views are plain projections; store codecs map them
+ * to items and back. This module is the shared vocabulary: it imports nothing,
+ * and it is the one part of the domain the store may import (as `#model`).
  */
 
 export type RoomType = 'direct' | 'group';
@@ -28,6 +30,8 @@ export interface RoomHead {
   last_message: MessageSummary | null;
   /** Seqs of deleted messages and tombstones, the newest LIMITS.deletedSeqsKept of them. */
   deleted_seqs: number[];
+  /** When the room's event log last grew (sync reads the logs of rooms that changed). */
+  last_event_at: string | null;
 }
 
 export const emptyHead = (roomId: string): RoomHead => ({
@@ -36,6 +40,7 @@ export const emptyHead = (roomId: string): RoomHead => ({
   last_activity: null,
   last_message: null,
   deleted_seqs: [],
+  last_event_at: null,
 });
 
 export interface RoomRecord {
@@ -139,4 +144,49 @@ export function newMemberState(
     cleared_at: null,
     manual_unread: false,
   };
+}
+
+/** A live WebSocket connection, as $connect records it. */
+export interface ConnectionRecord {
+  connection_id: string;
+  user_id: string;
+  name: string;
+  connected_at: string;
+}
+
+/** One of a user's live connections, as a fan-out reads it. */
+export interface LiveConnection {
+  id: string;
+  connected_at: string;
+}
+
+/** A push device (APNs or FCM) and its SNS platform endpoint. */
+export interface DeviceRecord {
+  device_id: string;
+  user_id: string;
+  platform: 'apns' | 'fcm';
+  token: string;
+  endpoint_arn: string | null;
+  created_at: string;
+}
+
+/** A device's public encryption key (history kept; one active per device). */
+export interface KeyRecord {
+  user_id: string;
+  device_id: string;
+  key_id: string;
+  public_key: string;
+  fingerprint: string;
+  algorithm: string;
+  is_active: boolean;
+  created_at: string;
+  expires_at: string | null;
+}
+
+/** A user's presence; `offline_due_at` is set while an offline is pending. */
+export interface PresenceRecord {
+  user_id: string;
+  status: 'online' | 'offline';
+  last_seen: string;
+  offline_due_at?: string;
 }

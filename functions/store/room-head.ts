@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageSummary, RoomHead } from '#domain/model.ts';
+import type { MessageSummary, RoomHead } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -71,6 +71,7 @@ function headFromItems(roomId: string, head: Item | undefined, deletions: Item |
         }
       : null,
     deleted_seqs: [...((deletions?.seqs as Set<number> | undefined) ?? [])].map(Number),
+    last_event_at: (head?.last_event_at as string | undefined) ?? null,
   };
   return result;
 }

@@ -43,9 +43,9 @@ async function load() {
 
 async function costs() {
   const r = await measureCosts();
-  const { detail } = r;
+  const { detail, ...summary } = r;
   if (json) {
-    console.log(JSON.stringify(r));
+    console.log(JSON.stringify(summary));
     return;
   }
   console.log(`## Cost per 1M messages, everyone online (AWS list prices of ${r.priced_on})`);

@@ -2,11 +2,11 @@ import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
 import { chunk } from '#store/batch.ts';
-import { getConnections, type LiveConnection } from '#store/connections.ts';
+import { getConnections } from '#store/connections.ts';
 import { getMessage } from '#store/messages.ts';
 import { type FanOutResult, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
-import type { MessageRecord } from './model.ts';
+import type { LiveConnection, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { messageView } from './views.ts';
 

@@ -1,6 +1,7 @@
 import { postToMany, type ServerEvent } from '#platform/post-to-connection.ts';
-import { getConnections, type LiveConnection } from '#store/connections.ts';
+import { getConnections } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
+import type { LiveConnection } from './model.ts';
 
 export interface FanOutResult {
   /** Users with at least one connection that accepted the frame. */

@@ -3,7 +3,6 @@ import { AppError, conflict, notFound, validationError } from '#platform/errors.
 import {
   getActiveKeyIds,
   getKey,
-  type KeyRecord,
   listKeys,
   listVerifications,
   putVerification,
@@ -12,6 +11,7 @@ import {
 import { getMembers, listAllMembers } from '#store/members.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
+import type { KeyRecord } from './model.ts';
 import { acceptPublicKey, normalizeFingerprint } from './public-key.ts';
 import { roomPeers } from './room-peers.ts';
 import { nowIso } from './rooms.ts';

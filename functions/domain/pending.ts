@@ -2,9 +2,9 @@ import { LIMITS } from '#platform/limits.ts';
 import { postToConnection } from '#platform/post-to-connection.ts';
 import { getConnection } from '#store/connections.ts';
 import { getMessagesByIds } from '#store/messages.ts';
-import { deletePending, listPending } from '#store/pending.ts';
+import { deletePending, listPending, type PendingMessage } from '#store/pending.ts';
 import { events } from './events.ts';
-import { type MessageView, messageView } from './views.ts';
+import { messageView } from './views.ts';
 
 /**
  * Delivers a user's pending messages to the given connections, oldest first, and
@@ -20,7 +20,7 @@ export async function flushPending(userId: string, connectionIds: readonly strin
     const batch = await listPending(userId, LIMITS.pendingFlushBatch, Date.now());
     if (batch.length === 0) return { delivered, blocked: false };
     const current = new Map((await getMessagesByIds(batch.map((m) => m.id))).map((m) => [m.id, m]));
-    const done: MessageView[] = [];
+    const done: PendingMessage[] = [];
     let blocked = false;
     for (const queued of batch) {
       const now = current.get(queued.id);

@@ -1,14 +1,14 @@
 import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
-import { getConnections, type LiveConnection } from '#store/connections.ts';
+import { getConnections } from '#store/connections.ts';
 import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { CONNECTING_GRACE_MS, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { abandon } from './messages.ts';
-import type { MessageRecord } from './model.ts';
+import type { LiveConnection, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { nowIso } from './rooms.ts';
 import { messageView } from './views.ts';

@@ -1,6 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageRecord } from '#domain/model.ts';
+import type { MessageRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { sleep } from './batch.ts';
 import { putIf } from './conditional.ts';

@@ -5,6 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ConnectionRecord, LiveConnection } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -38,13 +39,6 @@ export function shardOf(id: string, shards: number): number {
 }
 
 const sweepPartition = (shard: number) => `CONNS#${shard}`;
-
-export interface ConnectionRecord {
-  connection_id: string;
-  user_id: string;
-  name: string;
-  connected_at: string;
-}
 
 const ttlFor = (connectedAt: string) =>
   Math.floor((Date.parse(connectedAt) + CONNECTION_MAX_AGE_MS) / 1000);
@@ -108,11 +102,6 @@ function liveIds(conns: Record<string, string> | undefined, now: number): string
   return Object.entries(conns ?? {})
     .filter(([, connectedAt]) => now - Date.parse(connectedAt) < CONNECTION_MAX_AGE_MS)
     .map(([id]) => id);
-}
-
-export interface LiveConnection {
-  id: string;
-  connected_at: string;
 }
 
 /** Live connections of each user, in one BatchGet per 100 users. */

@@ -6,6 +6,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { KeyRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 
@@ -18,17 +19,6 @@ import type { Key } from './batch.ts';
  * - pk USER#<verifier>, sk VERIFIED#<owner>#<key_id>: a verification, holding the
  *   fingerprint it verified; it lapses when that key is no longer active.
  */
-export interface KeyRecord {
-  user_id: string;
-  device_id: string;
-  key_id: string;
-  public_key: string;
-  fingerprint: string;
-  algorithm: string;
-  is_active: boolean;
-  created_at: string;
-  expires_at: string | null;
-}
 
 const keyKey = (userId: string, deviceId: string, keyId: string): Key => ({
   pk: `USER#${userId}`,

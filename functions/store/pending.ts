@@ -1,5 +1,4 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageView } from '#domain/views.ts';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
 import { putIf } from './conditional.ts';
@@ -12,9 +11,19 @@ import { putIf } from './conditional.ts';
 const PREFIX = 'PENDING#';
 export const PENDING_TTL_SECONDS = 14 * 24 * 3600;
 
+/**
+ * What waits: a reference to the message, not its content. A flush re-reads
+ * the message itself, so an edit, delete or purge since it was queued shows.
+ */
+export interface PendingMessage {
+  id: string;
+  room_id: string;
+  created_at: string;
+}
+
 export const pendingKey = (
   userId: string,
-  message: Pick<MessageView, 'created_at' | 'id'>,
+  message: Pick<PendingMessage, 'created_at' | 'id'>,
 ): Key => ({
   pk: `USER#${userId}`,
   sk: `${PREFIX}${message.created_at}#${message.id}`,
@@ -23,14 +32,14 @@ export const pendingKey = (
 /** Stores a pending message; false when it was already there. */
 export async function putPending(
   userId: string,
-  message: MessageView,
+  message: PendingMessage,
   now: number,
 ): Promise<boolean> {
   return putIf({
     Item: {
       ...pendingKey(userId, message),
       entity: 'pending',
-      message,
+      message: { id: message.id, room_id: message.room_id, created_at: message.created_at },
       ttl: Math.floor(now / 1000) + PENDING_TTL_SECONDS,
     },
     ConditionExpression: 'attribute_not_exists(pk)',
@@ -42,7 +51,7 @@ export async function listPending(
   userId: string,
   limit: number,
   now: number,
-): Promise<MessageView[]> {
+): Promise<PendingMessage[]> {
   const out = await ddb().send(
     new QueryCommand({
       TableName: tableName(),
@@ -58,12 +67,12 @@ export async function listPending(
       ConsistentRead: true,
     }),
   );
-  return (out.Items ?? []).map((item) => item.message as MessageView);
+  return (out.Items ?? []).map((item) => item.message as PendingMessage);
 }
 
 export async function deletePending(
   userId: string,
-  messages: readonly MessageView[],
+  messages: readonly PendingMessage[],
 ): Promise<void> {
   await batchWrite(messages.map((m) => ({ DeleteRequest: { Key: pendingKey(userId, m) } })));
 }

@@ -1,4 +1,5 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { PresenceRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -13,13 +14,6 @@ import { shardOf } from './connections.ts';
 export const presenceKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PRESENCE' });
 export const DUE_SHARDS = 8;
 const duePartition = (userId: string) => `PRESENCE_DUE#${shardOf(userId, DUE_SHARDS)}`;
-
-export interface PresenceRecord {
-  user_id: string;
-  status: 'online' | 'offline';
-  last_seen: string;
-  offline_due_at?: string;
-}
 
 /** Marks the user online and cancels any pending offline; returns the previous status. */
 export async function markOnline(

@@ -1,4 +1,5 @@
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeviceRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -53,15 +54,6 @@ export async function confirmPushSent(userId: string, messageId: string): Promis
     ConditionExpression: 'push_message_id = :id',
     ExpressionAttributeValues: { ':yes': true, ':id': messageId },
   });
-}
-
-export interface DeviceRecord {
-  device_id: string;
-  user_id: string;
-  platform: 'apns' | 'fcm';
-  token: string;
-  endpoint_arn: string | null;
-  created_at: string;
 }
 
 export async function putDevice(device: DeviceRecord): Promise<void> {

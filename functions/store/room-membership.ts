@@ -1,5 +1,5 @@
 import type { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { MemberState, RoomRecord } from '#domain/model.ts';
+import type { MemberState, RoomRecord } from '#model';
 import { tableName } from '#platform/clients.ts';
 import { chunk, type Item } from './batch.ts';
 import { transactIf } from './conditional.ts';

@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { RoomRecord } from '#domain/model.ts';
+import type { RoomRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';

@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { MessageRecord, RoomRecord } from '#domain/model.ts';
+import type { MessageRecord, RoomRecord } from '#model';
 import { messageFromItem } from './messages.ts';
 import { roomFromItem } from './rooms.ts';
 

@@ -251,9 +251,10 @@ export async function measureCosts() {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const stack = await startLocalStack({ httpPort: 0, wsPort: 0, scheduleEverySeconds: 20 });
   try {
+    // Idle first, on a quiet stack: the rooms' disconnects and presence checks would bill it.
+    const idle = await measureIdle(stack, meter);
     const rooms: Awaited<ReturnType<typeof measureRoom>>[] = [];
     for (const size of SIZES) rooms.push(await measureRoom(stack, meter, size, MESSAGES[size]));
-    const idle = await measureIdle(stack, meter);
     const perMillion = (r: (typeof rooms)[number]) =>
       (price(r.units, r.wsIn + r.wsOut).total / r.messages) * 1e6;
     const writeUnitsPerSend = (size: number) => {

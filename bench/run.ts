@@ -43,9 +43,9 @@ async function load() {
 
 async function costs() {
   const r = await measureCosts();
-  const { detail, ...summary } = r;
+  const { detail } = r;
   if (json) {
-    console.log(JSON.stringify(summary));
+    console.log(JSON.stringify(r));
     return;
   }
   console.log(`## Cost per 1M messages, everyone online (AWS list prices of ${r.priced_on})`);

@@ -209,6 +209,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     handler: 'http/delete-device',
     rateLimit: 'write',
   },
+  { method: 'GET', path: '/api/chat/sync', handler: 'http/sync', rateLimit: 'sync' },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [

@@ -4,6 +4,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { bundling } from './bundling.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -25,9 +26,9 @@ export const idFor = (handler: string) =>
 
 /**
  * One Lambda per endpoint, with the defaults every function shares: Node.js 22
- * on arm64, a bundle built by the local esbuild (no Docker, works offline),
- * minified ESM with @aws-sdk left to the runtime, its own log group with a
- * retention, and the shared environment.
+ * on arm64, a bundle built by the local esbuild (no Docker, works offline) as
+ * lib/bundling.ts says (minified ESM, the AWS SDK inside), its own log group
+ * with a retention, and the environment it declares.
  */
 export class ChatFunction extends NodejsFunction {
   constructor(scope: Construct, props: ChatFunctionProps) {
@@ -56,14 +57,15 @@ export class ChatFunction extends NodejsFunction {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
+        target: bundling.target,
+        minify: bundling.minify,
         sourceMap: true,
-        mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
-        // Some CommonJS dependencies call require(); ESM bundles need it defined.
-        banner:
-          "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        mainFields: [...bundling.mainFields],
+        externalModules: bundling.external,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(bundling.alias).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
+        banner: bundling.banner,
       },
     });
   }

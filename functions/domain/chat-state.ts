@@ -7,12 +7,14 @@ import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { isAdmin, type RoomRecord } from './model.ts';
 import { nowIso, requireMembership } from './rooms.ts';
+import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isMutedNow, membersByJoinOrder } from './views.ts';
 
 /**
  * DELETE /rooms/:id (CONTRACT §5 note 1). A direct room is hidden for the caller
  * with their history cleared; a group is left, with admin hand-over, and removed
- * when its last member leaves. The caller's devices get `room-deleted`.
+ * when its last member leaves. The caller's devices get `room-deleted`; on a
+ * group, every member (the leaver too) gets `room-member-removed`.
  */
 export async function deleteChat(caller: Caller, roomId: string) {
   const { room, head } = await requireMembership(roomId, caller.userId);
@@ -22,7 +24,15 @@ export async function deleteChat(caller: Caller, roomId: string) {
   } else {
     await leave(room, caller.userId, at);
   }
-  await fanOut([caller.userId], events.roomDeleted(roomId, caller.userId, at));
+  const deleted = events.roomDeleted(roomId, caller.userId, at);
+  const left = events.roomMemberRemoved(roomId, caller.userId, caller.userId);
+  await Promise.all([
+    fanOut([caller.userId], deleted),
+    recordUserEvent(caller.userId, deleted, at),
+    // Leaving a group: everyone who was in it, the leaver included, hears who left.
+    room.type === 'group' && fanOut(Object.keys(room.members), left),
+    room.type === 'group' && recordRoomEvent(roomId, left, at),
+  ]);
   return { room_id: roomId, deleted_at: at };
 }
 
@@ -52,9 +62,16 @@ export async function clearChat(caller: Caller, roomId: string, forEveryone: boo
       throw forbidden('Only an admin or the creator can clear a room for everyone');
     }
     if (head.seq > room.cleared_seq) await clearRoomForEveryone(roomId, head.seq, at);
-    await fanOut(Object.keys(room.members), events.roomMessagesCleared(roomId, caller.userId, at));
+    const cleared = events.roomMessagesCleared(roomId, caller.userId, at);
+    await Promise.all([
+      fanOut(Object.keys(room.members), cleared),
+      recordRoomEvent(roomId, cleared, at),
+    ]);
   } else if (!(await clearForMember(caller.userId, roomId, head.seq, at))) {
     throw notFound('Room');
+  } else {
+    // The caller's other devices catch up on their own clear through sync.
+    await recordUserEvent(caller.userId, events.roomMessagesCleared(roomId, caller.userId, at), at);
   }
   return { room_id: roomId, cleared_at: at, for_everyone: forEveryone };
 }

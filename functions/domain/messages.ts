@@ -28,6 +28,7 @@ import { isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { nowIso, requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
+import { recordRoomEvent } from './sync-log.ts';
 import { type MessageView, messageView } from './views.ts';
 
 export interface SendResult {
@@ -293,6 +294,10 @@ export async function deleteMessage(caller: Caller, id: string) {
   }
   // Unread counts skip it from now on (the stream repeats this, in case we stop here).
   await recordDeletedSeqs(room.id, [message.seq], LIMITS.deletedSeqsKept);
-  await fanOut(Object.keys(room.members), events.messageDeleted(room.id, id));
+  const deleted = events.messageDeleted(room.id, id);
+  await Promise.all([
+    fanOut(Object.keys(room.members), deleted),
+    recordRoomEvent(room.id, deleted, deletedAt),
+  ]);
   return { message_id: id, room_id: room.id, deleted_at: deletedAt };
 }

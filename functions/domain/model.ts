@@ -30,6 +30,8 @@ export interface RoomHead {
   last_message: MessageSummary | null;
   /** Seqs of deleted messages and tombstones, the newest LIMITS.deletedSeqsKept of them. */
   deleted_seqs: number[];
+  /** When the room's event log last grew (sync reads the logs of rooms that changed). */
+  last_event_at: string | null;
 }
 
 export const emptyHead = (roomId: string): RoomHead => ({
@@ -38,6 +40,7 @@ export const emptyHead = (roomId: string): RoomHead => ({
   last_activity: null,
   last_message: null,
   deleted_seqs: [],
+  last_event_at: null,
 });
 
 export interface RoomRecord {

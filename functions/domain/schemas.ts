@@ -282,3 +282,23 @@ export const verifyKeyBody = z.object({
   key_id: keyPart,
   fingerprint: z.string().check(z.minLength(1), z.maxLength(200)),
 });
+
+const syncCursor = z.string().check(z.minLength(1), z.maxLength(2048));
+
+/** GET /api/chat/sync (CONTRACT §6 "Sync"). */
+export const syncQuery = z.object({
+  since: z.optional(syncCursor),
+  limit: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.syncPageMax)),
+    LIMITS.syncPageDefault,
+  ),
+});
+
+/** The `sync` action: without `since`, deliver what is pending; with it, a sync page. */
+export const syncFrame = z.object({
+  since: z.optional(syncCursor),
+  limit: z._default(
+    z.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.syncPageMax)),
+    LIMITS.syncPageDefault,
+  ),
+});

@@ -196,3 +196,42 @@ export async function markMessageDeleted(
   });
   return after ? messageFromItem(after) : undefined;
 }
+
+/**
+ * Messages of one room created at or after `since` (tombstones and deleted ones
+ * included: the caller decides how they show), with seq in (afterSeq, topSeq],
+ * oldest first. Reads newest first and stops at the first page that reaches
+ * back past `since` (numbers are taken in time order, give or take the clock
+ * skew the caller allows for), so it reads what happened since, not the history.
+ */
+export async function listMessagesSince(
+  roomId: string,
+  afterSeq: number,
+  topSeq: number,
+  since: string,
+): Promise<MessageRecord[]> {
+  const found: MessageRecord[] = [];
+  if (topSeq <= afterSeq) return found;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':pk': `ROOM#${roomId}`,
+          ':from': messageSortKey(afterSeq + 1),
+          ':to': messageSortKey(topSeq),
+        },
+        ScanIndexForward: false,
+        Limit: 100,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const page = (out.Items ?? []).map(messageFromItem);
+    found.push(...page.filter((m) => m.created_at >= since));
+    if (page.some((m) => m.created_at < since)) break;
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return found.reverse();
+}

@@ -71,6 +71,7 @@ function headFromItems(roomId: string, head: Item | undefined, deletions: Item |
         }
       : null,
     deleted_seqs: [...((deletions?.seqs as Set<number> | undefined) ?? [])].map(Number),
+    last_event_at: (head?.last_event_at as string | undefined) ?? null,
   };
   return result;
 }

@@ -142,6 +142,7 @@ const CREATED: Expect = [201];
 const FORBIDDEN: Expect = [403, 'FORBIDDEN'];
 const NOT_FOUND: Expect = [404, 'NOT_FOUND'];
 const UNAUTHORIZED: Expect = [401, 'UNAUTHORIZED'];
+const VALIDATION: Expect = [400, 'VALIDATION_ERROR'];
 
 function expectAnswer(answer: Answer, [status, code]: Expect) {
   expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status, code });
@@ -169,6 +170,8 @@ interface Fixture {
   adminKey: { key_id: string; fingerprint: string };
   /** The member's devices: the first is theirs to delete; others try the second. */
   memberDevices: [string, string];
+  /** A sync cursor issued to the member: it opens for them only. */
+  memberSince: string;
 }
 
 let world: Fixture;
@@ -268,7 +271,10 @@ async function buildWorld() {
       ).device_id,
     );
   }
+  const memberSince = (await ok<{ next_since: string }>(member, 'GET', '/api/chat/sync'))
+    .next_since;
   world = {
+    memberSince,
     tag,
     roomId,
     callers,
@@ -488,6 +494,21 @@ const ROUTE_CASES: RouteCase[] = [
     }),
     expect: { outsider: NOT_FOUND, member: OK, admin: NOT_FOUND },
   },
+  {
+    method: 'GET',
+    path: '/api/chat/sync',
+    variant: 'first cursor',
+    request: () => ({ path: '/api/chat/sync' }),
+    expect: { outsider: OK, member: OK, admin: OK },
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/sync',
+    variant: "the member's cursor",
+    request: (_r, fx) => ({ path: `/api/chat/sync?since=${encodeURIComponent(fx.memberSince)}` }),
+    // A cursor is bound to the user it was issued to: anyone else's use of it is malformed.
+    expect: { outsider: VALIDATION, member: OK, admin: VALIDATION },
+  },
 ];
 
 const freshFixtures = new Map<string, Fixture>();
@@ -506,7 +527,9 @@ async function freshFixture(): Promise<Fixture> {
 const label = (c: RouteCase) => `${c.method} ${c.path}${c.variant ? ` (${c.variant})` : ''}`;
 
 describe('HTTP routes × tokens', () => {
-  for (const route of ROUTE_CASES.filter((c) => !c.variant || c.variant === 'one room')) {
+  for (const route of ROUTE_CASES.filter(
+    (c) => !c.variant || ['one room', 'first cursor'].includes(c.variant),
+  )) {
     for (const kind of TOKEN_KINDS) {
       cell(`${label(route)} × ${kind} → 401`, async () => {
         const { path, body } = route.request('member', world);
@@ -561,6 +584,7 @@ function openSocket(token: string | undefined): Promise<{ socket: WebSocket; fra
 
 interface ActionCase {
   action: string;
+  variant?: string;
   frame(fx: Fixture, n: number): Record<string, unknown>;
   /** The event that answers the caller when the action is allowed. */
   success: string | null;
@@ -598,6 +622,20 @@ const ACTION_CASES: ActionCase[] = [
     frame: () => ({}),
     success: null,
     expect: { outsider: 'ok', member: 'ok', admin: 'ok' },
+  },
+  {
+    action: 'sync',
+    variant: "with the member's cursor",
+    frame: (fx) => ({ since: fx.memberSince }),
+    success: 'sync-result',
+    expect: { outsider: 'VALIDATION_ERROR', member: 'ok', admin: 'VALIDATION_ERROR' },
+  },
+  {
+    // Only members may type; the sender gets no answer, the others `user-typing`.
+    action: 'typing',
+    frame: (fx) => ({ room_id: fx.roomId, is_typing: true }),
+    success: null,
+    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok' },
   },
 ];
 
@@ -672,7 +710,8 @@ describe('WebSocket actions × callers', () => {
   for (const action of ACTION_CASES) {
     for (const role of ROLES.filter((r) => r !== UNREPRESENTABLE)) {
       const expected = action.expect[classOf(role)];
-      cell(`${action.action} × ${role} → ${expected}`, async () => {
+      const name = `${action.action}${action.variant ? ` (${action.variant})` : ''}`;
+      cell(`${name} × ${role} → ${expected}`, async () => {
         let conn = sockets.get(role);
         if (!conn) {
           conn = await openSocket(world.callers.get(role)!.token);
@@ -702,7 +741,8 @@ describe('WebSocket actions × a token that expired while connected', () => {
   });
   afterAll(() => conn?.socket.terminate());
   for (const action of ACTION_CASES) {
-    cell(`${action.action} × expired while connected → closed or UNAUTHORIZED`, async () => {
+    const name = `${action.action}${action.variant ? ` (${action.variant})` : ''}`;
+    cell(`${name} × expired while connected → closed or UNAUTHORIZED`, async () => {
       const from = conn!.frames.length;
       if (conn!.socket.readyState === WebSocket.OPEN) {
         conn!.socket.send(JSON.stringify({ action: action.action, ...action.frame(world, 0) }));

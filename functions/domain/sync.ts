@@ -1,0 +1,146 @@
+import pLimit from 'p-limit';
+import type * as z from 'zod/mini';
+import type { Caller } from '#platform/auth.ts';
+import { AppError } from '#platform/errors.ts';
+import { LIMITS } from '#platform/limits.ts';
+import type { ServerEvent } from '#platform/post-to-connection.ts';
+import { openCursor, sealCursor } from '#store/cursor.ts';
+import { type LoggedEvent, roomEventsAfter, userEventsAfter } from '#store/event-log.ts';
+import { listAllMembers } from '#store/members.ts';
+import { listMessagesSince } from '#store/messages.ts';
+import { getRoomHeads } from '#store/room-head.ts';
+import { getRooms } from '#store/rooms.ts';
+import { events } from './events.ts';
+import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
+import type { syncPage } from './responses.ts';
+import { messageView } from './views.ts';
+
+/**
+ * Sync (CONTRACT §6): a device that was away catches up from its own cursor.
+ *
+ * Nothing is written per recipient for it. Messages are their own log (read
+ * per room since the cursor's time); the rarer events are logged once where
+ * they happen (store/event-log.ts): per room for what every member hears, per
+ * user for what only their devices hear. A sync reads the user's member items,
+ * their rooms' heads (which say which rooms changed since the cursor), and only
+ * the changed rooms' messages and events.
+ *
+ * The cursor is sealed for the user (store/cursor.ts) and holds the position of
+ * the last event returned. A page that caught up hands out a "tail" cursor,
+ * which the next call reads from a few seconds earlier: a send takes its time
+ * before it is stored, so a message can land just behind a cursor. Delivery is
+ * at least once; clients de-duplicate by id.
+ */
+const SKEW_MS = 5_000;
+const ISO_LENGTH = 24;
+
+interface SyncCursor {
+  k: string;
+  tail: boolean;
+}
+
+/** The wire shape of a page's events (responses.ts), which the logged frames were built as. */
+type SyncEvent = z.infer<typeof syncPage>['events'][number];
+
+interface Positioned {
+  key: string;
+  frame: ServerEvent;
+}
+
+const seal = (userId: string, cursor: SyncCursor) => sealCursor('sync', userId, cursor);
+
+function open(userId: string, token: string): SyncCursor {
+  const value = openCursor('sync', userId, token, 'since') as Partial<SyncCursor> | null;
+  if (
+    !value ||
+    typeof value.k !== 'string' ||
+    Number.isNaN(Date.parse(value.k.slice(0, ISO_LENGTH)))
+  ) {
+    throw new AppError('VALIDATION_ERROR', 'Invalid query: since: is not a sync cursor');
+  }
+  return { k: value.k, tail: value.tail === true };
+}
+
+export async function sync(caller: Caller, since: string | undefined, limit: number) {
+  const now = Date.now();
+  const caughtUp = () => seal(caller.userId, { k: `${new Date(now).toISOString()}#`, tail: true });
+  if (!since) return { events: [], next_since: caughtUp(), has_more: false };
+  const cursor = open(caller.userId, since);
+  const cursorAt = Date.parse(cursor.k.slice(0, ISO_LENGTH));
+  if (now - cursorAt > LIMITS.syncWindowSeconds * 1000) {
+    throw new AppError(
+      'CURSOR_EXPIRED',
+      'The sync cursor is older than the sync window; reload the rooms',
+    );
+  }
+  const after = cursor.tail ? `${new Date(cursorAt - SKEW_MS).toISOString()}#` : cursor.k;
+  const afterAt = after.slice(0, ISO_LENGTH);
+
+  const members = await listAllMembers(caller.userId);
+  const ids = members.map((m) => m.room_id);
+  const [heads, rooms] = await Promise.all([getRoomHeads(ids), getRooms(ids)]);
+  const changed = members.filter((m) => {
+    const head = heads.get(m.room_id)!;
+    return (
+      rooms.has(m.room_id) &&
+      ((head.last_activity ?? '') >= afterAt || (head.last_event_at ?? '') >= afterAt)
+    );
+  });
+  const perRoom = pLimit(8);
+  const [roomEvents, own] = await Promise.all([
+    Promise.all(
+      changed.map((m) =>
+        perRoom(() =>
+          roomEventsSince(m, rooms.get(m.room_id)!, heads.get(m.room_id)!, after, limit, now),
+        ),
+      ),
+    ),
+    userEventsAfter(caller.userId, after, limit + 1, now),
+  ]);
+  const all = [...roomEvents.flat(), ...own.map(logged)]
+    .filter((e) => e.key > after)
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const page = all.slice(0, limit);
+  const hasMore = all.length > limit;
+  return {
+    events: page.map((e) => e.frame as SyncEvent),
+    next_since: hasMore ? seal(caller.userId, { k: page.at(-1)!.key, tail: false }) : caughtUp(),
+    has_more: hasMore,
+  };
+}
+
+const logged = (e: LoggedEvent): Positioned => ({
+  key: e.key,
+  frame: { event: e.event, data: e.data },
+});
+
+/**
+ * One room's part: its messages since the cursor the member may see (after
+ * their clear markers, and so after they joined), a deleted one as
+ * `message-deleted` and never as a live message, and the room's logged events
+ * since they joined.
+ */
+async function roomEventsSince(
+  member: MemberState,
+  room: RoomRecord,
+  head: RoomHead,
+  after: string,
+  limit: number,
+  now: number,
+): Promise<Positioned[]> {
+  const floor = Math.max(member.cleared_seq, room.cleared_seq);
+  const [messages, logged] = await Promise.all([
+    listMessagesSince(room.id, floor, head.seq, after.slice(0, ISO_LENGTH)),
+    roomEventsAfter(room.id, after, limit + 1, now),
+  ]);
+  const fromMessages = messages
+    .filter((m) => !m.is_tombstone)
+    .map((m): Positioned => ({ key: `${m.created_at}#${m.id}`, frame: messageFrame(m) }));
+  const fromLog = logged
+    .filter((e) => e.at >= member.joined_at)
+    .map((e): Positioned => ({ key: e.key, frame: { event: e.event, data: e.data } }));
+  return [...fromMessages, ...fromLog];
+}
+
+const messageFrame = (m: MessageRecord): ServerEvent =>
+  m.is_deleted ? events.messageDeleted(m.room_id, m.id) : events.newChatMessage(messageView(m));

@@ -1,0 +1,10 @@
+import * as responses from '#domain/responses.ts';
+import { syncQuery } from '#domain/schemas.ts';
+import { sync } from '#domain/sync.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** GET /api/chat/sync?since=&limit= (CONTRACT §6 "Sync"). */
+export const handler = httpRoute(
+  { query: syncQuery, response: responses.syncPage },
+  async ({ caller, query }) => ({ data: await sync(caller, query.since, query.limit) }),
+);

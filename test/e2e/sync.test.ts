@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealCursor } from '#store/cursor.ts';
+import type { ChatClient, Frame } from '../support/chat-client.ts';
+import { startStack } from '../support/stack.ts';
+
+/**
+ * CONTRACT §6 "Sync": one user's tablet is away while their phone is online;
+ * sends in two rooms, a deletion, a clear and an archive happen meanwhile. The
+ * tablet catches up from its own cursor, page by page, and ends in the state
+ * the server (and so the online phone) has.
+ */
+let env: Awaited<ReturnType<typeof startStack>>;
+beforeAll(async () => {
+  env = await startStack();
+});
+afterAll(async () => env?.stop());
+
+interface Page {
+  events: Frame[];
+  next_since: string;
+  has_more: boolean;
+}
+interface Message {
+  id: string;
+  room_id: string;
+  created_at: string;
+}
+
+async function syncPage(client: ChatClient, since?: string, limit?: number) {
+  const query = new URLSearchParams();
+  if (since) query.set('since', since);
+  if (limit) query.set('limit', String(limit));
+  return client.http<Page>('GET', `/api/chat/sync?${query}`);
+}
+
+/** A device's view, built only from the events it was given. */
+function applyEvents(events: Frame[]) {
+  const messages = new Map<string, Map<string, Message>>();
+  const archived = new Map<string, boolean>();
+  const room = (id: string) => messages.get(id) ?? messages.set(id, new Map()).get(id)!;
+  for (const { event, data } of events) {
+    if (event === 'new-chat-message') {
+      const m = data.message as Message;
+      room(m.room_id).set(m.id, m);
+    } else if (event === 'message-deleted') {
+      room(data.room_id as string).delete(data.message_id as string);
+    } else if (event === 'room-messages-cleared') {
+      const at = data.cleared_at as string;
+      for (const [id, m] of room(data.room_id as string))
+        if (m.created_at <= at) room(m.room_id).delete(id);
+    } else if (event === 'room-archived') {
+      archived.set(data.room_id as string, data.is_archived as boolean);
+    }
+  }
+  return { messages, archived };
+}
+
+describe('sync', () => {
+  it('brings an away device to the online device’s state: messages, a deletion, a clear and an archive', async () => {
+    const [phone, tablet, bob, carol] = await Promise.all([
+      env.client('s_alice', 'Alice'),
+      env.client('s_alice', 'Alice'),
+      env.client('s_bob', 'Bob'),
+      env.client('s_carol', 'Carol'),
+    ]);
+    const group = (
+      await phone.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'Sync',
+        member_ids: ['s_bob', 's_carol'],
+      })
+    ).body.data.id;
+    const direct = (
+      await phone.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'direct',
+        member_ids: ['s_bob'],
+      })
+    ).body.data.id;
+    // The tablet takes its cursor, then goes away.
+    const first = await syncPage(tablet);
+    expect(first.status).toBe(200);
+    expect(first.body.data).toMatchObject({ events: [], has_more: false });
+    const cursor = first.body.data.next_since;
+    await phone.connect();
+
+    const send = async (who: ChatClient, roomId: string, content: string) =>
+      (await who.http<Message>('POST', `/api/chat/rooms/${roomId}/messages`, { content })).body
+        .data;
+    const g1 = await send(bob, group, 'g1 from bob');
+    await send(carol, group, 'g2 from carol');
+    await send(phone, group, 'g3 from alice on her phone');
+    await send(bob, direct, 'd1 from bob');
+    const doomed = await send(bob, group, 'g4 soon deleted');
+    await send(bob, direct, 'd2 from bob');
+    expect((await bob.http('DELETE', `/api/chat/messages/${doomed.id}`)).status).toBe(200);
+    expect((await phone.http('DELETE', `/api/chat/rooms/${direct}/messages`)).status).toBe(200);
+    await send(bob, direct, 'd3 after the clear');
+    expect(
+      (await phone.http('PUT', `/api/chat/rooms/${group}/archive`, { is_archived: true })).status,
+    ).toBe(200);
+    // The online phone heard it live.
+    await phone.waitFor('message-deleted', (d) => d.message_id === doomed.id);
+
+    // The tablet pages through sync, three events at a time.
+    const events: Frame[] = [];
+    let since = cursor;
+    for (let pages = 0; pages < 50; pages++) {
+      const page = await syncPage(tablet, since, 3);
+      expect(page.status).toBe(200);
+      expect(page.body.data.events.length).toBeLessThanOrEqual(3);
+      events.push(...page.body.data.events);
+      since = page.body.data.next_since;
+      if (!page.body.data.has_more) break;
+    }
+    const view = applyEvents(events);
+
+    // The server's truth, as the online phone sees it by reloading.
+    for (const roomId of [group, direct]) {
+      const listed = await phone.http<{ messages: Message[] }>(
+        'GET',
+        `/api/chat/rooms/${roomId}/messages?limit=100`,
+      );
+      const truth = listed.body.data.messages.map((m) => m.id).sort();
+      expect([...(view.messages.get(roomId)?.keys() ?? [])].sort()).toEqual(truth);
+    }
+    expect(view.archived.get(group)).toBe(true);
+    expect(view.messages.get(group)?.has(g1.id)).toBe(true);
+    // A deleted message never comes back as a live message alone.
+    const live = events.filter(
+      (e) => e.event === 'new-chat-message' && (e.data.message as Message).id === doomed.id,
+    );
+    const deletion = events.findIndex(
+      (e) => e.event === 'message-deleted' && e.data.message_id === doomed.id,
+    );
+    if (live.length > 0) expect(deletion).toBeGreaterThanOrEqual(0);
+
+    // Caught up: the next call brings nothing new.
+    const after = await syncPage(tablet, since);
+    const fresh = after.body.data.events.filter(
+      (e) =>
+        e.event === 'new-chat-message' &&
+        !view.messages
+          .get((e.data.message as Message).room_id)
+          ?.has((e.data.message as Message).id),
+    );
+    expect(fresh).toEqual([]);
+  }, 60_000);
+
+  it('never shows another user’s rooms, and a cursor is bound to its user', async () => {
+    const [dan, eve] = await Promise.all([env.client('s_dan'), env.client('s_eve')]);
+    const start = (await syncPage(eve)).body.data.next_since;
+    const room = (
+      await dan.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'Private',
+        member_ids: [],
+      })
+    ).body.data.id;
+    await dan.http('POST', `/api/chat/rooms/${room}/messages`, { content: 'only dan' });
+    const page = await syncPage(eve, start);
+    expect(JSON.stringify(page.body.data.events)).not.toContain(room);
+    // Dan's cursor is no cursor for Eve.
+    const dans = (await syncPage(dan)).body.data.next_since;
+    expect((await syncPage(eve, dans)).status).toBe(400);
+  });
+
+  it('refuses a malformed cursor (400) and one older than the window (410 CURSOR_EXPIRED)', async () => {
+    const fay = await env.client('s_fay');
+    const bad = await syncPage(fay, 'not-a-cursor');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.code).toBe('VALIDATION_ERROR');
+    const old = sealCursor('sync', 's_fay', { k: '2020-01-01T00:00:00.000Z#', tail: true });
+    const expired = await syncPage(fay, old);
+    expect(expired.status).toBe(410);
+    expect(expired.body.error?.code).toBe('CURSOR_EXPIRED');
+  });
+
+  it('answers the sync action with sync-result over WebSocket', async () => {
+    const [gil, hal] = await Promise.all([env.client('s_gil'), env.client('s_hal')]);
+    const start = (await syncPage(gil)).body.data.next_since;
+    const room = (
+      await hal.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'direct',
+        member_ids: ['s_gil'],
+      })
+    ).body.data.id;
+    const sent = (
+      await hal.http<Message>('POST', `/api/chat/rooms/${room}/messages`, { content: 'hi gil' })
+    ).body.data;
+    await gil.connect();
+    gil.send({ action: 'sync', since: start });
+    const result = await gil.waitFor('sync-result');
+    const ids = (result.data.events as Frame[])
+      .filter((e) => e.event === 'new-chat-message')
+      .map((e) => (e.data.message as Message).id);
+    expect(ids).toContain(sent.id);
+    expect(result.data).toMatchObject({ has_more: false, next_since: expect.any(String) });
+  });
+});

@@ -108,3 +108,23 @@ it('refuses the old unsealed form (base64 JSON of a table key)', () => {
   const old = Buffer.from(JSON.stringify({ pk: 'USER#ann', sk: 'ROOM#r1' })).toString('base64url');
   expect(outcome(() => openCursor('room-list', 'ann', old))).toMatch(/^400 VALIDATION_ERROR/);
 });
+
+it('keeps the local key in DATA_DIR, so cursors survive a restart of npm start', async () => {
+  const { mkdtempSync, statSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { loadOrCreateCursorKey } = await import('#local/cursor-key.ts');
+  const dir = mkdtempSync(`${tmpdir()}/cursor-key-`);
+  try {
+    const first = loadOrCreateCursorKey(dir);
+    process.env.CURSOR_KEY = first;
+    const token = sealCursor('room-list', 'ann', 'position');
+    // A restart reads the same material back; a stack without DATA_DIR makes a new one.
+    process.env.CURSOR_KEY = loadOrCreateCursorKey(dir);
+    expect(openCursor('room-list', 'ann', token)).toBe('position');
+    expect(statSync(`${dir}/cursor-key`).mode & 0o777).toBe(0o600);
+    process.env.CURSOR_KEY = loadOrCreateCursorKey(undefined);
+    expect(outcome(() => openCursor('room-list', 'ann', token))).toMatch(/^400 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

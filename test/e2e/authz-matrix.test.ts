@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { httpRoutes, wsRoutes } from '#functions/routes.ts';
@@ -78,6 +78,7 @@ const TOKEN_KINDS = [
 ] as const;
 type TokenKind = (typeof TOKEN_KINDS)[number];
 
+let strangerKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'] | undefined;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A token that must be refused; every other claim is valid, so only the named flaw is tested. */
@@ -99,8 +100,8 @@ async function badToken(kind: TokenKind, sub: string): Promise<string | undefine
     case 'alg none':
       return `${b64({ alg: 'none', typ: 'JWT', kid: 'local-dev-key' })}.${b64(claims)}.`;
     case 'wrong signature': {
-      const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-      await exportJWK(privateKey);
+      // A key of the right type and kid that the issuer never published.
+      strangerKey ??= (await generateKeyPair('RS256')).privateKey;
       return new SignJWT({ name: sub })
         .setProtectedHeader({ alg: 'RS256', kid: 'local-dev-key', typ: 'JWT' })
         .setIssuer(issuer)
@@ -108,7 +109,7 @@ async function badToken(kind: TokenKind, sub: string): Promise<string | undefine
         .setSubject(sub)
         .setIssuedAt(now)
         .setExpirationTime(now + 600)
-        .sign(privateKey);
+        .sign(strangerKey);
     }
   }
 }
@@ -197,8 +198,11 @@ async function ok<T = Record<string, unknown>>(
 }
 
 async function baseRoom(tag: string, extraMembers: string[] = []) {
-  const callers = new Map<Role, ChatClient>();
-  for (const role of ROLES) callers.set(role, await clientFor(role, tag));
+  const callers = new Map<Role, ChatClient>(
+    await Promise.all(
+      ROLES.map(async (r): Promise<[Role, ChatClient]> => [r, await clientFor(r, tag)]),
+    ),
+  );
   const admin = callers.get('admin')!;
   const member = callers.get('member')!;
   const removed = callers.get('removed')!;
@@ -228,31 +232,37 @@ async function buildWorld() {
   const spareMember = new Map(ROLES.map((r) => [r, `${tag}-spare-${ROLES.indexOf(r)}`]));
   const { roomId, callers, removedMessageId } = await baseRoom(tag, [...spareMember.values()]);
   const admin = callers.get('admin')!;
-  const deletable = new Map<Role, string>();
-  for (const role of ROLES) {
-    deletable.set(
-      role,
-      role === 'removed'
-        ? removedMessageId
-        : (
-            await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
-              content: `delete me (${role})`,
-            })
-          ).id,
-    );
-  }
+  const deletable = new Map<Role, string>(
+    await Promise.all(
+      ROLES.map(
+        async (role): Promise<[Role, string]> => [
+          role,
+          role === 'removed'
+            ? removedMessageId
+            : (
+                await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
+                  content: `delete me (${role})`,
+                })
+              ).id,
+        ],
+      ),
+    ),
+  );
   const source = await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
     content: 'forward me',
   });
-  const ownRoom = new Map<Role, string>();
-  for (const role of ROLES.filter((r) => r !== UNREPRESENTABLE)) {
-    const own = await ok<{ id: string }>(callers.get(role)!, 'POST', '/api/chat/rooms', {
-      type: 'group',
-      name: 'just me',
-      member_ids: [],
-    });
-    ownRoom.set(role, own.id);
-  }
+  const ownRoom = new Map<Role, string>(
+    await Promise.all(
+      ROLES.filter((r) => r !== UNREPRESENTABLE).map(async (role): Promise<[Role, string]> => {
+        const own = await ok<{ id: string }>(callers.get(role)!, 'POST', '/api/chat/rooms', {
+          type: 'group',
+          name: 'just me',
+          member_ids: [],
+        });
+        return [role, own.id];
+      }),
+    ),
+  );
   const adminKey = await ok<{ key_id: string; fingerprint: string }>(
     admin,
     'POST',

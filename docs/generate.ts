@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as z from 'zod/mini';
 import * as responses from '#domain/responses.ts';
-import { httpRoutes, wsRoutes } from '#functions/routes.ts';
+import { httpRoutes, wsGatewayReplies, wsRoutes } from '#functions/routes.ts';
 import { ERROR_STATUS } from '#platform/errors.ts';
 import { actionDocs, eventDocs, operations, tagDescriptions } from './operations.ts';
 
@@ -313,6 +313,14 @@ async function asyncApiDocument() {
     const { schema } = await handlerOf<{ schema: Schema }>(route.handler);
     actionPayloads.set(route.routeKey, inputJson(schema, 'draft-7'));
   }
+  // Answered by API Gateway itself (ping): no handler, no fields, still part of the protocol.
+  for (const reply of wsGatewayReplies) {
+    actionPayloads.set(reply.routeKey, {
+      type: 'object',
+      properties: {},
+      additionalProperties: {},
+    });
+  }
   for (const [action, schema] of Object.entries(responses.contractActions)) {
     const contract = inputJson(schema, 'draft-7');
     const served = actionPayloads.get(action)?.properties as Json | undefined;
@@ -353,8 +361,8 @@ async function asyncApiDocument() {
   }
   const replies: Record<string, string> = {
     'send-message': 'message-confirmed',
-    ping: 'pong',
     sync: 'sync-result',
+    ...Object.fromEntries(wsGatewayReplies.map((r) => [r.routeKey, r.event])),
   };
   const channel = { $ref: '#/channels/socket' };
   const messageRef = (name: string) => ({ $ref: `#/channels/socket/messages/${name}` });

@@ -221,6 +221,8 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen', rateLimit: 'receipts' },
   { routeKey: 'room-archive', handler: 'ws/room-archive', rateLimit: 'write' },
   { routeKey: 'sync', handler: 'ws/sync', rateLimit: 'sync' },
+  // Over its bucket a typing frame is dropped without an answer (QUIET_BUCKETS).
+  { routeKey: 'typing', handler: 'ws/typing', rateLimit: 'typing' },
 ];
 
 /**

@@ -175,7 +175,7 @@ export class RealtimeConnection {
   private syncWaiter: ((frame: ServerFrame | undefined) => void) | undefined;
   private _state: ConnectionState = 'idle';
   private _cursor: string | null;
-  /** Actions the server answered with "Unknown action" (CONTRACT §6 typing and sync may land later). */
+  /** Actions the server answered with "Unknown action" (an older server may lack sync or typing). */
   private readonly unsupported = new Set<string>();
 
   constructor(options: RealtimeOptions) {
@@ -526,7 +526,7 @@ export class RealtimeConnection {
           this.pending.delete(tempId);
           p.reject(new RealtimeError(frame.data.code, frame.data.message, action));
         }
-        // An action this server does not have yet (typing, sync): not sent again.
+        // An action this server does not have (an older deployment): not sent again.
         const unknown = /^Unknown action: (\S+)/.exec(frame.data.message)?.[1];
         if (frame.data.code === 'VALIDATION_ERROR' && unknown) this.unsupported.add(unknown);
         if (this.syncing && (action === 'sync' || unknown === 'sync')) this.syncWaiter?.(frame);

@@ -150,7 +150,7 @@ export interface ClientActions {
   'mark-messages-seen': In<typeof schemas.markSeenFrame>;
   'room-archive': In<typeof schemas.roomArchiveFrame>;
   ping: Record<string, never>;
-  typing: In<typeof responses.contractActions.typing>;
+  typing: In<typeof schemas.typingFrame>;
   sync: In<typeof responses.contractActions.sync>;
 }
 export type ClientAction = keyof ClientActions;

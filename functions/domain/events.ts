@@ -52,6 +52,22 @@ export const events = {
     key_id: string;
     fingerprint: string;
   }): ServerEvent => ({ event: 'encryption-key-changed', data }),
+  roomMemberAdded: (roomId: string, userIds: string[], addedBy: string): ServerEvent => ({
+    event: 'room-member-added',
+    data: { room_id: roomId, user_ids: userIds, added_by: addedBy },
+  }),
+  roomMemberRemoved: (roomId: string, userId: string, removedBy: string): ServerEvent => ({
+    event: 'room-member-removed',
+    data: { room_id: roomId, user_id: userId, removed_by: removedBy },
+  }),
+  userTyping: (
+    roomId: string,
+    typist: { user_id: string; user_name: string },
+    isTyping: boolean,
+  ): ServerEvent => ({
+    event: 'user-typing',
+    data: { room_id: roomId, ...typist, is_typing: isTyping },
+  }),
   pong: (): ServerEvent => ({ event: 'pong', data: { server_time: new Date().toISOString() } }),
   error: (data: {
     code: string;

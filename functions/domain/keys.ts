@@ -99,7 +99,12 @@ async function requireKeyAccess(caller: Caller, ownerId: string) {
 const isLive = (key: KeyRecord, now: number) =>
   key.is_active && (key.expires_at === null || Date.parse(key.expires_at) > now);
 
-/** GET /encryption/keys/:user_id: active, unexpired keys, with the caller's verification of each. */
+/**
+ * GET /encryption/keys/:user_id: every key the owner uploaded, with `is_active`
+ * true for each device's current, unexpired key (the ones to encrypt to). Older
+ * keys stay listed, inactive, so a client can still match the encryption_key_id
+ * of an old message to a fingerprint. Each carries the caller's verification.
+ */
 export async function getPublicKeys(caller: Caller, ownerId: string) {
   await requireKeyAccess(caller, ownerId);
   const now = Date.now();
@@ -110,19 +115,18 @@ export async function getPublicKeys(caller: Caller, ownerId: string) {
   const verified = new Map(verifications.map((v) => [v.key_id, v]));
   return {
     user_id: ownerId,
-    keys: keys
-      .filter((k) => isLive(k, now))
-      .map((k) => ({
-        key_id: k.key_id,
-        device_id: k.device_id,
-        public_key: k.public_key,
-        fingerprint: k.fingerprint,
-        algorithm: k.algorithm,
-        created_at: k.created_at,
-        expires_at: k.expires_at,
-        // A verification holds the fingerprint it checked: after a rotation it no longer applies.
-        is_verified: verified.get(k.key_id)?.fingerprint === k.fingerprint,
-      })),
+    keys: keys.map((k) => ({
+      key_id: k.key_id,
+      device_id: k.device_id,
+      public_key: k.public_key,
+      fingerprint: k.fingerprint,
+      algorithm: k.algorithm,
+      created_at: k.created_at,
+      expires_at: k.expires_at,
+      is_active: isLive(k, now),
+      // A verification holds the fingerprint it checked: after a rotation it no longer applies.
+      is_verified: verified.get(k.key_id)?.fingerprint === k.fingerprint,
+    })),
   };
 }
 

@@ -163,6 +163,8 @@ export const publicKeys = z.object({
       algorithm: z.string(),
       created_at: iso,
       expires_at: nullableIso,
+      /** True for each device's current, unexpired key; older keys stay listed, false. */
+      is_active: z.boolean(),
       is_verified: z.boolean(),
     }),
   ),
@@ -277,9 +279,5 @@ export type ServerEventName = keyof typeof allServerEventData;
  * these. The client sends exactly these shapes.
  */
 export const contractActions = {
-  typing: z.object({
-    room_id: z.string().check(z.minLength(1), z.maxLength(64)),
-    is_typing: z.boolean(),
-  }),
   sync: z.object({ since: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))) }),
 } as const;

@@ -11,6 +11,8 @@ import {
   removeMember as storeRemoveMember,
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
+import { announce } from './announce.ts';
+import { events } from './events.ts';
 import {
   emptyHead,
   isAdmin,
@@ -74,6 +76,10 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
     throw conflict('The room could not be created; try again');
+  // The people the creator put in hear of it live, as if added (README "Membership events").
+  const invited = memberIds.filter((u) => u !== caller.userId);
+  if (invited.length > 0)
+    await announce(memberIds, events.roomMemberAdded(room.id, invited, caller.userId));
   return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };
 }
 
@@ -173,6 +179,10 @@ export async function addMembers(caller: Caller, roomId: string, userIds: string
   if (!(await storeAddMembers(roomId, caller.userId, states, LIMITS.groupMembers))) {
     throw conflict('The room changed while adding members; try again');
   }
+  await announce(
+    [...Object.keys(room.members), ...newcomers],
+    events.roomMemberAdded(roomId, newcomers, caller.userId),
+  );
   return viewFor(roomId, caller.userId);
 }
 
@@ -186,6 +196,11 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
   if (!(await storeRemoveMember(roomId, caller.userId, userId, nowIso()))) {
     throw conflict('The room changed while removing the member; try again');
   }
+  // The remaining members and the one removed (room.members still holds them all).
+  await announce(
+    Object.keys(room.members),
+    events.roomMemberRemoved(roomId, userId, caller.userId),
+  );
   return viewFor(roomId, caller.userId);
 }
 

@@ -211,6 +211,7 @@ export const markSeenFrame = z.object({
 
 export const archiveBody = z.object({ is_archived: z.boolean() });
 export const roomArchiveFrame = z.object({ room_id: roomId, is_archived: z.boolean() });
+export const typingFrame = z.object({ room_id: roomId, is_typing: z.boolean() });
 
 export const registerDeviceBody = z.object({
   platform: z.enum(['apns', 'fcm']),

@@ -29,6 +29,8 @@ function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 const config = fetch('/playground/config.json').then((r) => r.json() as Promise<{ wsUrl: string }>);
+/** README "Typing indicators": refresh every 3 s while typing, stop after 3 s idle. */
+const TYPING_REFRESH_MS = 3000;
 const TYPING_IDLE_MS = 3000;
 /** A `user-typing` with no update for this long clears itself (the sender may have gone). */
 const TYPING_STALE_MS = 6000;
@@ -397,9 +399,9 @@ class Pane {
     if (focused) input.focus();
   }
 
-  /** Typing indicators: `true` at most every 2 s while typing, `false` after 3 s idle. */
+  /** Typing indicators: `true` at most every 3 s while typing, `false` after 3 s idle. */
   private onTyping(roomId: string) {
-    if (Date.now() - this.typingSent > 2000) {
+    if (Date.now() - this.typingSent > TYPING_REFRESH_MS) {
       this.typingSent = Date.now();
       this.realtime.typing(roomId, true);
     }

@@ -10,6 +10,7 @@ type Key = {
   device_id: string;
   public_key: string;
   fingerprint: string;
+  is_active: boolean;
   is_verified: boolean;
 };
 
@@ -69,6 +70,7 @@ describe('public keys', () => {
         key_id: 'key_001',
         device_id: 'phone',
         fingerprint: key.fingerprint,
+        is_active: true,
       }),
     ]);
     expect((await ana.http('GET', '/api/chat/encryption/keys/k_ana')).status).toBe(200);
@@ -136,7 +138,7 @@ describe('public keys', () => {
     expect(ok.body.message).toBe('Key verified successfully');
     let keys = (await eve.http<{ keys: Key[] }>('GET', '/api/chat/encryption/keys/k_dee')).body.data
       .keys;
-    expect(keys.map((k) => [k.key_id, k.is_verified])).toEqual([['k1', true]]);
+    expect(keys.map((k) => [k.key_id, k.is_active, k.is_verified])).toEqual([['k1', true, true]]);
 
     const second = newKey();
     await dee.http('POST', '/api/chat/encryption/keys', {
@@ -153,7 +155,11 @@ describe('public keys', () => {
     });
     keys = (await eve.http<{ keys: Key[] }>('GET', '/api/chat/encryption/keys/k_dee')).body.data
       .keys;
-    expect(keys.map((k) => [k.key_id, k.is_verified])).toEqual([['k2', false]]);
+    // The old key stays listed, no longer active; the verification of it still names its bytes.
+    expect(keys.map((k) => [k.key_id, k.is_active, k.is_verified, k.fingerprint])).toEqual([
+      ['k1', false, true, first.fingerprint],
+      ['k2', true, false, second.fingerprint],
+    ]);
     const stale = await eve.http('POST', '/api/chat/encryption/verify', {
       user_id: 'k_dee',
       key_id: 'k1',
@@ -162,10 +168,10 @@ describe('public keys', () => {
     expect(stale.status).toBe(400);
   });
 
-  it('hides expired keys and refuses reusing a key_id for another key', async () => {
+  it('lists an expired key as inactive and refuses reusing a key_id for another key', async () => {
     const fay = await env.client('k_fay');
     const key = newKey();
-    const soon = new Date(Date.now() + 1000).toISOString();
+    const soon = new Date(Date.now() + 3000).toISOString();
     await fay.http('POST', '/api/chat/encryption/keys', {
       public_key: key.pem,
       device_id: 'tab',
@@ -178,10 +184,13 @@ describe('public keys', () => {
       key_id: 'kx',
     });
     expect(again.status).toBe(409);
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(
-      (await fay.http<{ keys: Key[] }>('GET', '/api/chat/encryption/keys/k_fay')).body.data.keys,
-    ).toEqual([]);
+    const listed = async () =>
+      (
+        await fay.http<{ keys: Key[] }>('GET', '/api/chat/encryption/keys/k_fay')
+      ).body.data.keys.map((k) => [k.key_id, k.is_active]);
+    expect(await listed()).toEqual([['kx', true]]);
+    await new Promise((r) => setTimeout(r, Date.parse(soon) - Date.now() + 200));
+    expect(await listed()).toEqual([['kx', false]]);
   });
 });
 

@@ -1,0 +1,24 @@
+import type { Caller } from '#platform/auth.ts';
+import { forbidden, notFound } from '#platform/errors.ts';
+import { getRoom } from '#store/rooms.ts';
+import { fanOut } from './delivery.ts';
+import { events } from './events.ts';
+import { isMember } from './model.ts';
+
+/**
+ * `typing` (CONTRACT §6): the other members' live connections hear `user-typing`.
+ * It is ephemeral by design: nothing is written, queued or pushed, and a frame
+ * costs one consistent read of the room (membership) and one BatchGet of the
+ * members' connections. A member who is offline simply misses it; the client
+ * clears a stale indicator itself (README "Typing indicators").
+ */
+export async function sendTyping(caller: Caller, roomId: string, isTyping: boolean) {
+  const room = await getRoom(roomId);
+  if (!room) throw notFound('Room');
+  if (!isMember(room, caller.userId)) throw forbidden('You are not a member of this room');
+  const others = Object.keys(room.members).filter((u) => u !== caller.userId);
+  await fanOut(
+    others,
+    events.userTyping(roomId, { user_id: caller.userId, user_name: caller.name }, isTyping),
+  );
+}

@@ -64,3 +64,29 @@ it('describes every action and event of CONTRACT §6, and validates as AsyncAPI'
   // Severity 0 is an error, 1 a warning.
   expect(diagnostics.filter((d) => d.severity <= 1).map((d) => d.message)).toEqual([]);
 }, 30_000);
+
+/** The value at a path of generated JSON (undefined when any step is missing). */
+const dig = (value: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
+
+it('documents what issue 15 added: key is_active, the typing frame from its handler, ping answered by pong', () => {
+  const openapi: unknown = JSON.parse(fresh.openapi);
+  const keysPath = ['paths', '/api/chat/encryption/keys/{user_id}', 'get', 'responses', '200'];
+  const data = ['content', 'application/json', 'schema', 'properties', 'data', '$ref'];
+  const ref = dig(openapi, ...keysPath, ...data) as string;
+  const keyItem = dig(openapi, 'components', 'schemas', ref.split('/').at(-1)!, 'properties');
+  const item = dig(keyItem, 'keys', 'items') as { required: string[]; properties: unknown };
+  expect(item.required).toContain('is_active');
+  expect(dig(item.properties, 'is_active')).toEqual({ type: 'boolean' });
+
+  const asyncapi: unknown = JSON.parse(fresh.asyncapi);
+  const typing = dig(asyncapi, 'channels', 'socket', 'messages', 'typing', 'payload');
+  expect(dig(typing, 'required')).toEqual(
+    expect.arrayContaining(['action', 'room_id', 'is_typing']),
+  );
+  // Documented from the handler's own schema (it has the room id pattern).
+  expect(dig(typing, 'properties', 'room_id', 'pattern')).toEqual(expect.any(String));
+  expect(dig(asyncapi, 'operations', 'ping', 'reply', 'messages')).toEqual([
+    { $ref: '#/channels/socket/messages/pong' },
+  ]);
+});

@@ -1,3 +1,4 @@
+import { AppError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { postToConnection } from '#platform/post-to-connection.ts';
 import { getConnection } from '#store/connections.ts';
@@ -55,6 +56,6 @@ export async function flushNewConnection(userId: string, connectionId: string) {
   if (!blocked) return;
   const conn = await getConnection(connectionId);
   if (conn && Date.now() - Date.parse(conn.connected_at) < STILL_CONNECTING_MS) {
-    throw new Error('Connection not ready for its pending messages yet');
+    throw new AppError('INTERNAL', 'Connection not ready for its pending messages yet');
   }
 }

@@ -2,6 +2,7 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { ENV, requireEnv } from './env.ts';
+import { AppError, ConfigError, InvalidTokenError } from './errors.ts';
 import { isStorableUserId } from './user-id.ts';
 
 export interface Caller {
@@ -34,17 +35,10 @@ const jwksFetcher = {
   async fetch(uri: string, requestOptions?: Record<string, unknown>, data?: ArrayBuffer) {
     if (!LOOPBACK.test(uri)) return httpsFetcher.fetch(uri, requestOptions, data);
     const response = await fetch(uri);
-    if (!response.ok) throw new Error(`JWKS fetch failed: ${response.status}`);
+    if (!response.ok) throw new AppError('INTERNAL', `JWKS fetch failed: ${response.status}`);
     return response.arrayBuffer();
   },
 };
-
-export class InvalidTokenError extends Error {
-  constructor() {
-    super('Unauthorized');
-    this.name = 'InvalidTokenError';
-  }
-}
 
 /**
  * The caller a token names: `sub` is the user id (see isStorableUserId), `name`
@@ -66,7 +60,7 @@ export function callerFromClaims(claims: Record<string, unknown> | undefined): C
  * the local gateway's emulation of API Gateway's JWT authorizer.
  */
 export function createTokenVerifier(config: TokenConfig) {
-  if (!config.audience) throw new Error('A JWT audience is required');
+  if (!config.audience) throw new ConfigError('A JWT audience is required');
   const verifier = JwtVerifier.create(
     { issuer: config.issuer, audience: config.audience, jwksUri: config.jwksUri },
     { jwksCache: new SimpleJwksCache({ fetcher: jwksFetcher }) },
@@ -82,8 +76,8 @@ export function createTokenVerifier(config: TokenConfig) {
           expiresAt: payload.exp,
           claims: payload as Record<string, unknown>,
         };
-      } catch {
-        throw new InvalidTokenError();
+      } catch (cause) {
+        throw cause instanceof InvalidTokenError ? cause : new InvalidTokenError(cause);
       }
     },
     /** Seeds the JWKS cache (tests run offline, the local gateway knows its own keys). */

@@ -1,5 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { ENV, optionalEnv } from './env.ts';
+import { ConfigError } from './errors.ts';
 
 /**
  * The key that seals pagination cursors (store/cursor.ts).
@@ -16,7 +17,7 @@ async function readSecret(arn: string): Promise<string> {
     '@aws-sdk/client-secrets-manager'
   );
   const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
-  if (!out.SecretString) throw new Error('The cursor key secret has no SecretString');
+  if (!out.SecretString) throw new ConfigError('The cursor key secret has no SecretString');
   return out.SecretString;
 }
 
@@ -29,7 +30,7 @@ let cached: { material: string; key: Buffer } | undefined;
 export function cursorKey(): Buffer {
   const material = fromSecret ?? optionalEnv(ENV.cursorKey);
   if (!material) {
-    throw new Error(`Neither ${ENV.cursorKeySecretArn} nor ${ENV.cursorKey} is set`);
+    throw new ConfigError(`Neither ${ENV.cursorKeySecretArn} nor ${ENV.cursorKey} is set`);
   }
   if (cached?.material !== material) {
     const key = Buffer.from(hkdfSync('sha256', material, '', 'chat-cursor-v1', 32));

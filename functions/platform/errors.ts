@@ -1,9 +1,10 @@
-import { config } from 'zod/mini';
-
 /**
- * Typed errors in the style of middy's http-errors: each carries the contract's
- * code; one middleware (http.ts / ws.ts) turns them into the envelope. Anything
- * that is not an AppError becomes a plain 500 with no internals.
+ * The one error family, in the style of middy's http-errors: each error carries
+ * the contract's code, its status, whether its message may reach the client
+ * (`expose`: 4xx yes, 5xx no) and the `cause` it wraps. `toAppError` is the one
+ * translation; HTTP (http.ts), WebSocket actions and the connect/disconnect
+ * lifecycle (ws.ts) all answer through it. Anything that is not an AppError
+ * becomes a plain 500 with no internals.
  */
 export const ERROR_STATUS = {
   VALIDATION_ERROR: 400,
@@ -20,17 +21,84 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+export interface AppErrorOptions {
+  /** RATE_LIMITED: seconds until a retry may pass (the Retry-After header). */
+  retryAfterSeconds?: number;
+  /** Whether the message may reach the client; by default only below 500. */
+  expose?: boolean;
+  cause?: unknown;
+}
+
 export class AppError extends Error {
   readonly status: number;
+  readonly expose: boolean;
+  readonly retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly retryAfterSeconds?: number,
+    options: AppErrorOptions = {},
   ) {
-    super(message);
+    super(message, { cause: options.cause });
     this.name = 'AppError';
     this.status = ERROR_STATUS[code];
+    this.expose = options.expose ?? this.status < 500;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
+
+  /** What the client is told: the message when exposed, else nothing internal. */
+  get publicMessage(): string {
+    return this.expose ? this.message : 'Internal server error';
+  }
+}
+
+/** A missing or invalid token (401), in the words API Gateway's authorizers use. */
+export class InvalidTokenError extends AppError {
+  constructor(cause?: unknown) {
+    super('UNAUTHORIZED', 'Unauthorized', { cause });
+    this.name = 'InvalidTokenError';
+  }
+
+  override get publicMessage(): string {
+    return 'A valid bearer token is required';
+  }
+}
+
+/** Misconfiguration (environment, rate-limit rules, route table): fails a cold start or a synth. */
+export class ConfigError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('INTERNAL', message, { cause });
+    this.name = 'ConfigError';
+  }
+}
+
+/** A fault the store could not get past (e.g. DynamoDB kept returning unprocessed items). */
+export class StoreError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('INTERNAL', message, { cause });
+    this.name = 'StoreError';
+  }
+}
+
+/** A cursor or page token this server did not issue for this list and user (400). */
+export class InvalidCursor extends AppError {
+  constructor(field: string, cause?: unknown) {
+    super(
+      'VALIDATION_ERROR',
+      `Invalid query: ${field}: is not a ${field} this server issued for this list and user`,
+      { cause },
+    );
+    this.name = 'InvalidCursor';
+  }
+}
+
+/** What to log for a 500: the thrown value itself when it was wrapped. */
+export const loggedError = (error: AppError): Error =>
+  error.cause instanceof Error ? error.cause : error;
+
+/** The one translation of anything thrown: an AppError as it is, anything else a 500 wrapping it. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  return new AppError('INTERNAL', 'Internal server error', { cause: error });
 }
 
 export const validationError = (message: string) => new AppError('VALIDATION_ERROR', message);
@@ -46,69 +114,3 @@ export interface ErrorBody {
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { success: false, error: { code, message } };
 }
-
-/** Flattens a zod issue list into one readable line, e.g. `is_read: expected boolean, got string`. */
-export function describeIssues(
-  issues: readonly { path: PropertyKey[]; message: string }[],
-): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
-    .join('; ');
-}
-
-/** What a value is, in the words of a JSON client. */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return typeof value;
-}
-
-const UNITS: Record<string, string> = { string: ' characters', array: ' items', set: ' items' };
-
-/**
- * The message of a zod issue that its schema gave no message of its own:
- * what was expected and, for a wrong type, what came instead. zod/mini ships
- * no locale (every issue would read "Invalid input"), and a full locale would
- * weigh on every Lambda bundle; this covers the issues our schemas raise.
- */
-export function issueMessage(issue: {
-  code?: string;
-  input?: unknown;
-  [key: string]: unknown;
-}): string | undefined {
-  const i = issue as Record<string, unknown>;
-  const unit = UNITS[String(i.origin)] ?? '';
-  switch (issue.code) {
-    case 'invalid_type': {
-      if (issue.input === undefined) return `required (${String(i.expected)})`;
-      const got = typeof i.received === 'string' ? i.received : kindOf(issue.input);
-      const expected = i.expected === 'int' ? 'integer' : String(i.expected);
-      return `expected ${expected}, got ${got}`;
-    }
-    case 'too_small':
-      return i.origin === 'array' && i.minimum === 1
-        ? 'must not be empty'
-        : `must be at least ${String(i.minimum)}${unit}${i.inclusive === false ? ' (exclusive)' : ''}`;
-    case 'too_big':
-      return `must be at most ${String(i.maximum)}${unit}${i.inclusive === false ? ' (exclusive)' : ''}`;
-    case 'invalid_value':
-      return `expected one of ${(i.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'invalid_format':
-      return `expected ${i.format === 'regex' ? 'the documented format' : `a valid ${String(i.format)}`}`;
-    case 'invalid_union':
-      return i.discriminator !== undefined && Array.isArray(i.options)
-        ? `expected one of ${i.options.map((v) => JSON.stringify(v)).join(', ')}`
-        : 'matches none of the accepted shapes';
-    case 'unrecognized_keys':
-      return `unknown field(s) ${(i.keys as string[]).join(', ')}`;
-    case 'not_multiple_of':
-      return `must be a multiple of ${String(i.divisor)}`;
-    default:
-      return undefined;
-  }
-}
-
-// Every schema's issues get these messages unless the schema names its own.
-config({ customError: (issue) => issueMessage(issue) });

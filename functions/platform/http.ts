@@ -6,8 +6,9 @@ import type {
   Context,
 } from 'aws-lambda';
 import type * as z from 'zod/mini';
-import { type Caller, callerFromClaims, InvalidTokenError } from './auth.ts';
-import { AppError, describeIssues, type ErrorCode, errorBody } from './errors.ts';
+import { type Caller, callerFromClaims } from './auth.ts';
+import { AppError, type ErrorCode, errorBody, loggedError, toAppError } from './errors.ts';
+import { describeIssues } from './issues.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
 import { chargeHttpRoute } from './rate-limit.ts';
@@ -55,19 +56,20 @@ function failure(code: ErrorCode, status: number, message: string, retryAfter?: 
 const errorEnvelope = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   name: 'errorEnvelope',
   onError: (request) => {
-    const error = request.error;
-    if (error instanceof AppError) {
-      request.response = failure(error.code, error.status, error.message, error.retryAfterSeconds);
-    } else if (error instanceof InvalidTokenError) {
-      request.response = failure('UNAUTHORIZED', 401, 'A valid bearer token is required');
-    } else {
+    const error = toAppError(request.error);
+    if (error.status >= 500) {
       logger.error('Unhandled error', {
-        error: error as Error,
+        error: loggedError(error),
         routeKey: request.event.routeKey,
         path: request.event.rawPath,
       });
-      request.response = failure('INTERNAL', 500, 'Internal server error');
     }
+    request.response = failure(
+      error.code,
+      error.status,
+      error.publicMessage,
+      error.retryAfterSeconds,
+    );
   },
 });
 
@@ -93,8 +95,8 @@ function readJsonBody(event: HttpEvent): unknown {
   }
   try {
     return JSON.parse(raw);
-  } catch {
-    throw new AppError('VALIDATION_ERROR', 'Body is not valid JSON');
+  } catch (cause) {
+    throw new AppError('VALIDATION_ERROR', 'Body is not valid JSON', { cause });
   }
 }
 

@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { AppError } from './errors.ts';
 
 let sqsClient: SQSClient | undefined;
 const sqs = () => {
@@ -34,5 +35,5 @@ async function sendBatch(queueUrl: string, batch: unknown[], delaySeconds: numbe
     const failed = new Set((out.Failed ?? []).map((f) => f.Id));
     entries = entries.filter((e) => failed.has(e.Id));
   }
-  if (entries.length > 0) throw new Error(`SQS refused ${entries.length} messages`);
+  if (entries.length > 0) throw new AppError('INTERNAL', `SQS refused ${entries.length} messages`);
 }

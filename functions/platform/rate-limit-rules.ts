@@ -8,6 +8,7 @@
  */
 
 import { ENV } from './env.ts';
+import { ConfigError } from './errors.ts';
 
 export const RATE_LIMITS_ENV = ENV.rateLimits;
 
@@ -67,12 +68,13 @@ const SPEC = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|min|h|day)\s+burst\s+(\d+)\s*$/;
 export function parseRule(spec: string): BucketRule | undefined {
   if (spec.trim() === 'off') return undefined;
   const match = SPEC.exec(spec);
-  if (!match) throw new Error(`Rate limit "${spec}" is not "<n>/<s|min|h|day> burst <n>" or "off"`);
+  if (!match)
+    throw new ConfigError(`Rate limit "${spec}" is not "<n>/<s|min|h|day> burst <n>" or "off"`);
   const tokens = Number(match[1]);
   const burst = Number(match[3]);
   const period = PERIOD_MS[match[2] as keyof typeof PERIOD_MS];
   if (!(tokens > 0) || !(burst >= 1)) {
-    throw new Error(`Rate limit "${spec}" needs a positive rate and a burst of at least 1`);
+    throw new ConfigError(`Rate limit "${spec}" needs a positive rate and a burst of at least 1`);
   }
   return { intervalMs: Math.max(1, Math.round(period / tokens)), burst };
 }
@@ -90,18 +92,18 @@ export function rateLimitConfig(overrides: string | undefined): RateLimitConfig 
     let parsed: unknown;
     try {
       parsed = JSON.parse(overrides);
-    } catch {
-      throw new Error(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`);
+    } catch (cause) {
+      throw new ConfigError(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`, cause);
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new Error(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`);
+      throw new ConfigError(`${RATE_LIMITS_ENV} must be a JSON object of bucket → rule`);
     }
     for (const [bucket, spec] of Object.entries(parsed)) {
       if (!Object.hasOwn(DEFAULT_RATE_LIMITS, bucket)) {
-        throw new Error(`${RATE_LIMITS_ENV}: unknown bucket "${bucket}"`);
+        throw new ConfigError(`${RATE_LIMITS_ENV}: unknown bucket "${bucket}"`);
       }
       if (typeof spec !== 'string')
-        throw new Error(`${RATE_LIMITS_ENV}: ${bucket} must be a string`);
+        throw new ConfigError(`${RATE_LIMITS_ENV}: ${bucket} must be a string`);
       specs[bucket] = spec;
     }
   }

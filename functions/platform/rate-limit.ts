@@ -1,6 +1,6 @@
 import { httpRoutes, wsRoutes } from '#functions/routes.ts';
 import { type BucketWrite, chargeRateBuckets } from '#store/rate-limits.ts';
-import { AppError } from './errors.ts';
+import { AppError, ConfigError } from './errors.ts';
 import { decide, maxQueuedTat, retryAfterSeconds } from './rate-limit-gcra.ts';
 import {
   type BucketRule,
@@ -114,7 +114,9 @@ function writeFor(
 
 export function rateLimited(retryAfterMs: number): AppError {
   const seconds = retryAfterSeconds(retryAfterMs);
-  return new AppError('RATE_LIMITED', `Too many requests; retry in ${seconds} s`, seconds);
+  return new AppError('RATE_LIMITED', `Too many requests; retry in ${seconds} s`, {
+    retryAfterSeconds: seconds,
+  });
 }
 
 /** Throws RATE_LIMITED (429 with Retry-After) when any bucket is empty. */
@@ -130,7 +132,8 @@ export function httpRouteBucket(routeKey: string): RateBucket | null {
   httpBuckets ??= new Map(httpRoutes.map((r) => [`${r.method} ${r.path}`, r.rateLimit]));
   const bucket = httpBuckets.get(routeKey);
   // Refuse rather than serve a route whose limit nobody declared.
-  if (bucket === undefined) throw new Error(`Route ${routeKey} has no rate-limit declaration`);
+  if (bucket === undefined)
+    throw new ConfigError(`Route ${routeKey} has no rate-limit declaration`);
   return bucket;
 }
 
@@ -147,7 +150,7 @@ export async function chargeHttpRoute(routeKey: string, userId: string) {
  */
 export function wsActionBuckets(action: string): RateBucket[] {
   const route = wsRoutes.find((r) => r.routeKey === action);
-  if (!route) throw new Error(`WebSocket action ${action} has no route`);
+  if (!route) throw new ConfigError(`WebSocket action ${action} has no route`);
   if (action.startsWith('$')) return route.rateLimit ? [route.rateLimit] : [];
   return route.rateLimit ? [FRAME_BUCKET, route.rateLimit] : [FRAME_BUCKET];
 }

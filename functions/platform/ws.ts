@@ -3,7 +3,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type * as z from 'zod/mini';
 import type { Caller } from './auth.ts';
-import { AppError, describeIssues } from './errors.ts';
+import { AppError, loggedError, toAppError } from './errors.ts';
+import { describeIssues } from './issues.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
 import { closeConnection, postToConnection } from './post-to-connection.ts';
@@ -60,9 +61,21 @@ export function wsLifecycle(
   return middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(async (event) => {
-      const caller = callerOf(event);
-      const refused = await chargeLifecycle(event.requestContext.routeKey, caller.userId);
-      return refused ?? handle(event, caller);
+      try {
+        const caller = callerOf(event);
+        const refused = await chargeLifecycle(event.requestContext.routeKey, caller.userId);
+        return refused ?? (await handle(event, caller));
+      } catch (thrown) {
+        // API Gateway answers the handshake with this status; a raw Lambda error would be a bare 500.
+        const error = toAppError(thrown);
+        if (error.status >= 500) logger.error('Unhandled error', { error: loggedError(error) });
+        return error.retryAfterSeconds
+          ? {
+              statusCode: error.status,
+              headers: { 'Retry-After': String(error.retryAfterSeconds) },
+            }
+          : { statusCode: error.status };
+      }
     });
 }
 
@@ -140,7 +153,8 @@ function parseFrame(body: string | undefined): Record<string, unknown> {
 
 function errorData(error: unknown, action: string, tempId: string | undefined) {
   const base = tempId ? { action, temp_id: tempId } : { action };
-  if (error instanceof AppError) return { code: error.code, message: error.message, ...base };
-  logger.error('Unhandled error', { error: error as Error, action });
-  return { code: 'INTERNAL', message: 'Internal server error', ...base };
+  const appError = toAppError(error);
+  if (appError.status >= 500)
+    logger.error('Unhandled error', { error: loggedError(appError), action });
+  return { code: appError.code, message: appError.publicMessage, ...base };
 }

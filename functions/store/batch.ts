@@ -1,5 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
+import { StoreError } from '#platform/errors.ts';
 
 export type Key = { pk: string; sk: string };
 export type Item = Record<string, unknown>;
@@ -26,7 +27,7 @@ async function batchGetChunk(keys: Key[]): Promise<Item[]> {
   let pending: Key[] = keys;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-    if (attempt > 8) throw new Error('BatchGet kept returning unprocessed keys');
+    if (attempt > 8) throw new StoreError('BatchGet kept returning unprocessed keys');
     const out = await ddb().send(
       new BatchGetCommand({ RequestItems: { [table]: { Keys: pending } } }),
     );
@@ -47,7 +48,7 @@ export async function batchWrite(requests: readonly WriteRequest[]): Promise<voi
     chunk(requests, 25).map(async (part) => {
       let pending: WriteRequest[] = part;
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error('BatchWrite kept returning unprocessed items');
+        if (attempt > 8) throw new StoreError('BatchWrite kept returning unprocessed items');
         if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
         const out = await ddb().send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
         pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];

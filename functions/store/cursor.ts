@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { cursorKey } from '#platform/cursor-key.ts';
-import { AppError } from '#platform/errors.ts';
+import { InvalidCursor } from '#platform/errors.ts';
 
 /**
  * Opaque, tamper-evident cursors: the payload is JSON sealed with AES-256-GCM,
@@ -42,11 +42,7 @@ export function openCursor(
   token: string,
   field = 'cursor',
 ): unknown {
-  const invalid = () =>
-    new AppError(
-      'VALIDATION_ERROR',
-      `Invalid query: ${field}: is not a ${field} this server issued for this list and user`,
-    );
+  const invalid = () => new InvalidCursor(field);
   if (token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) throw invalid();
   const raw = Buffer.from(token, 'base64url');
   if (raw.length <= HEADER_BYTES || raw[0] !== VERSION) throw invalid();

@@ -1,5 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { verifyToken } from '#platform/auth.ts';
+import { AppError } from '#platform/errors.ts';
 
 /**
  * `$connect` REQUEST authorizer. Browsers cannot set headers on a WebSocket, so
@@ -29,8 +30,8 @@ export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> => {
   // API Gateway answers 401 only to this exact error message.
-  const { caller, expiresAt } = await verifyToken(tokenFrom(event)).catch(() => {
-    throw new Error('Unauthorized');
+  const { caller, expiresAt } = await verifyToken(tokenFrom(event)).catch((cause) => {
+    throw new AppError('UNAUTHORIZED', 'Unauthorized', { cause });
   });
   return {
     principalId: caller.userId,

@@ -2,7 +2,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sendMessageBody, storableJsonProblem, wsSendMessage } from '#domain/schemas.ts';
-import { describeIssues } from '#platform/errors.ts';
+import { describeIssues } from '#platform/issues.ts';
 import { LIMITS } from '#platform/limits.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
-import { describeIssues } from '#platform/errors.ts';
+import { describeIssues } from '#platform/issues.ts';
 
 // Schemas shaped like the handlers' (functions/domain/schemas.ts), so the test
 // does not depend on any one route's current rules.

@@ -1,11 +1,11 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { access } from '#functions/access.ts';
 import {
   BACKGROUND_CONCURRENCY,
   httpRoutes,
@@ -17,6 +17,7 @@ import {
   wsRoutes,
 } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
+import { type AccessTargets, applyAccess } from './access-grants.ts';
 import { ApiGatewayAccount } from './api-gateway-account.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
@@ -26,9 +27,6 @@ import { Schedules } from './presence.ts';
 import { ChatTable } from './table.ts';
 import { ChatWebSocketApi } from './websocket-api.ts';
 
-/** Functions that hand out or read pagination cursors: only they get the cursor secret. */
-const PAGING_HANDLERS = new Set(['http/list-rooms', 'http/sync', 'ws/sync']);
-
 export interface ChatStackProps extends StackProps {
   stage: string;
   jwtIssuer: string;
@@ -36,6 +34,8 @@ export interface ChatStackProps extends StackProps {
   jwtAudience: string;
   pushPlatformApplicationArn: string;
   presenceGraceSeconds: number;
+  /** Seconds without a heartbeat before a connection counts as dead (default 60). */
+  heartbeatTimeoutSeconds?: number;
   /** Per-stage rate-limit overrides (RATE_LIMITS JSON), or '' for the defaults. */
   rateLimits?: string;
   alarmEmail?: string | undefined;
@@ -70,77 +70,39 @@ export class ChatStack extends Stack {
       ws.stage.node.addDependency(account);
     }
 
-    const environment: Record<string, string> = {
-      [ENV.tableName]: table.tableName,
-      [ENV.wsEndpoint]: ws.callbackUrl,
-      [ENV.jwtIssuer]: props.jwtIssuer,
-      [ENV.jwksUri]: props.jwksUri,
-      [ENV.jwtAudience]: props.jwtAudience,
-      [ENV.pushTopicArn]: delivery.pushTopic.topicArn,
-      [ENV.pushPlatformApplicationArn]: props.pushPlatformApplicationArn,
-      [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
-      ...(props.rateLimits ? { [ENV.rateLimits]: props.rateLimits } : {}),
-      ...Object.fromEntries([...delivery.queues].map(([env, queue]) => [env, queue.queueUrl])),
-    };
-
     // Seals pagination cursors (functions/store/cursor.ts): generated here, never in a template.
     const cursorSecret = new Secret(this, 'CursorKey', {
       description: 'Key material that seals pagination cursors',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
 
+    // What each function may touch is declared in functions/access.ts; it gets exactly that.
+    const targets: AccessTargets = {
+      table,
+      queues: new Map(queues.map((q) => [q.id, delivery.queues.get(q.env)!])),
+      webSocket: { apiId: ws.api.apiId, stageName: props.stage, callbackUrl: ws.callbackUrl },
+      cursorSecret,
+      settings: {
+        [ENV.jwtIssuer]: props.jwtIssuer,
+        [ENV.jwksUri]: props.jwksUri,
+        [ENV.jwtAudience]: props.jwtAudience,
+        [ENV.pushPlatformApplicationArn]: props.pushPlatformApplicationArn,
+        [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
+        [ENV.heartbeatTimeoutSeconds]: String(props.heartbeatTimeoutSeconds ?? 60),
+        [ENV.rateLimits]: props.rateLimits ?? '',
+      },
+    };
     const make = (handler: string, timeout?: Duration) => {
-      const pages = PAGING_HANDLERS.has(handler);
-      const fn = new ChatFunction(this, {
-        handler,
-        environment: pages
-          ? { ...environment, [ENV.cursorKeySecretArn]: cursorSecret.secretArn }
-          : environment,
-        timeout,
-        retainLogs: retain,
-      });
-      if (pages) cursorSecret.grantRead(fn);
-      table.grantReadWriteData(fn);
-      for (const queue of delivery.queues.values()) queue.grantSendMessages(fn);
-      delivery.pushTopic.grantPublish(fn);
-      fn.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['execute-api:ManageConnections'],
-          resources: [ws.manageConnectionsArn()],
-        }),
-      );
-      if (props.pushPlatformApplicationArn) {
-        fn.addToRolePolicy(
-          new PolicyStatement({
-            actions: [
-              'sns:CreatePlatformEndpoint',
-              'sns:DeleteEndpoint',
-              'sns:Publish',
-              // The owner check before each push, and moving a re-registered token's endpoint.
-              'sns:GetEndpointAttributes',
-              'sns:SetEndpointAttributes',
-            ],
-            resources: [
-              props.pushPlatformApplicationArn,
-              `${props.pushPlatformApplicationArn.replace(':app/', ':endpoint/')}/*`,
-            ],
-          }),
-        );
-      }
+      const declared = access[handler];
+      if (!declared) throw new Error(`${handler} has no declaration in functions/access.ts`);
+      const fn = new ChatFunction(this, { handler, environment: {}, timeout, retainLogs: retain });
+      applyAccess(fn, declared, targets);
       return fn;
     };
 
     for (const route of httpRoutes) http.addRoute(route, make(route.handler));
 
-    const authorizer = new ChatFunction(this, {
-      handler: wsAuthorizer,
-      environment: {
-        [ENV.jwtIssuer]: props.jwtIssuer,
-        [ENV.jwksUri]: props.jwksUri,
-        [ENV.jwtAudience]: props.jwtAudience,
-      },
-      retainLogs: retain,
-    });
+    const authorizer = make(wsAuthorizer);
     for (const route of wsRoutes) {
       ws.addRoute(
         route.routeKey,

@@ -1,4 +1,3 @@
-import { ConfigError } from './errors.ts';
 /**
  * The environment every function reads. CDK (lib/) and the local cloud (local/)
  * both set these names, so they are declared once here.
@@ -30,6 +29,8 @@ export const ENV = {
   /** On AWS: the Secrets Manager secret holding that material, read at cold start. */
   cursorKeySecretArn: 'CURSOR_KEY_SECRET_ARN',
   presenceGraceSeconds: 'PRESENCE_GRACE_SECONDS',
+  /** Seconds without a heartbeat after which a connection counts as dead (default 60). */
+  heartbeatTimeoutSeconds: 'HEARTBEAT_TIMEOUT_SECONDS',
   /** Optional: per-stage rate-limit overrides, JSON bucket → rule (platform/rate-limit-rules.ts). */
   rateLimits: 'RATE_LIMITS',
 } as const;
@@ -40,7 +41,7 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 export function requireEnv(name: EnvName): string {
   const value = process.env[name];
   if (value === undefined || value === '') {
-    throw new ConfigError(`Missing required environment variable ${name}`);
+    throw new Error(`Missing required environment variable ${name}`);
   }
   return value;
 }
@@ -61,6 +62,6 @@ export function presenceGraceSeconds(): number {
  * 25 s, so the default is two missed pings plus slack). Tests shorten it.
  */
 export function heartbeatTimeoutMs(): number {
-  const value = Number(process.env.HEARTBEAT_TIMEOUT_SECONDS ?? 60);
+  const value = Number(process.env[ENV.heartbeatTimeoutSeconds] ?? 60);
   return (Number.isFinite(value) && value > 0 ? value : 60) * 1000;
 }

@@ -1,0 +1,192 @@
+/**
+ * What each function may do on AWS, declared once, beside the route table
+ * (routes.ts). The CDK stack grants exactly this, at the action level
+ * (lib/access-grants.ts), and gives each function exactly the environment
+ * variables its declaration implies (environmentOf). `npm run test:deployed`
+ * runs the synthesized bundles and fails on any AWS call a declaration does not
+ * cover, and lists the grants no test used; the infra tests check that every
+ * function has a declaration and that its role and environment match it.
+ *
+ * Editing: a function that starts to write a new kind of item, query the
+ * index, send to a queue or post to connections needs its line here. The
+ * actions are IAM's: a TransactWriteItems is authorized per item as PutItem,
+ * UpdateItem, DeleteItem or ConditionCheckItem (there is no Transact* action),
+ * SendMessageBatch as SendMessage. Scan is not in the list: the app never scans.
+ */
+
+import { ENV, type EnvName } from './platform/env.ts';
+import { queues } from './routes.ts';
+
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
+
+/** @connections methods: POST posts a frame, GET reads a connection, DELETE closes it. */
+export type ConnectionMethod = 'POST' | 'GET' | 'DELETE';
+
+/** Mobile push through SNS device endpoints (only with a platform application). */
+export type PushUse = 'publish' | 'endpoints';
+
+export const PUSH_ACTIONS: Record<PushUse, readonly string[]> = {
+  /** Send to a device: the owner check, then Publish to its TargetArn. */
+  publish: ['sns:GetEndpointAttributes', 'sns:Publish'],
+  /** Register, move and remove devices. */
+  endpoints: ['sns:CreatePlatformEndpoint', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint'],
+};
+
+export interface Access {
+  /** DynamoDB actions on the table's items. */
+  table?: readonly TableAction[];
+  /** Global secondary indexes it queries (by name). */
+  indexes?: readonly string[];
+  /** Queues it sends to (route-table queue ids). */
+  sendsTo?: readonly string[];
+  connections?: readonly ConnectionMethod[];
+  push?: readonly PushUse[];
+  /** Reads the cursor-sealing key from Secrets Manager at cold start. */
+  cursorKey?: boolean;
+  /** Verifies JWTs itself (the $connect authorizer; HTTP routes have API Gateway's). */
+  verifiesTokens?: boolean;
+  /** Plain settings it reads. */
+  settings?: readonly EnvName[];
+}
+
+/** Merges declarations (the groups below) into one. */
+export function needs(...parts: Access[]): Access {
+  const union = <T>(pick: (a: Access) => readonly T[] | undefined) => {
+    const all = [...new Set(parts.flatMap((p) => pick(p) ?? []))];
+    return all.length ? all : undefined;
+  };
+  const merged: Access = {
+    table: union((p) => p.table),
+    indexes: union((p) => p.indexes),
+    sendsTo: union((p) => p.sendsTo),
+    connections: union((p) => p.connections),
+    push: union((p) => p.push),
+    settings: union((p) => p.settings),
+    cursorKey: parts.some((p) => p.cursorKey) || undefined,
+    verifiesTokens: parts.some((p) => p.verifiesTokens) || undefined,
+  };
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Access;
+}
+
+// Groups, each named after the shared code that needs it.
+
+/** Plain reads: GetItem, BatchGetItem, Query on the table's own keys. */
+const READ: Access = { table: ['GetItem', 'BatchGetItem', 'Query'] };
+/** platform/rate-limit.ts: one conditional UpdateItem per check; per-stage overrides. */
+const LIMITED: Access = { table: ['UpdateItem'], settings: [ENV.rateLimits] };
+/**
+ * domain/delivery.ts: BatchGet of the users' connection maps, posts, and a gone
+ * connection's removal (map update, connection item delete) which may start
+ * the user's grace period (presence item update, delayed presence check).
+ */
+const DELIVER: Access = {
+  table: ['BatchGetItem', 'UpdateItem', 'DeleteItem'],
+  connections: ['POST'],
+  sendsTo: ['presence-check'],
+  settings: [ENV.presenceGraceSeconds],
+};
+/** store/event-log.ts: the events `sync` replays (room archived, deleted, cleared, members, keys). */
+const EVENT_LOG: Access = { table: ['PutItem', 'UpdateItem'] };
+/** Writes of the app's own items (rooms, members, messages, receipts) by put, update and delete. */
+const WRITE: Access = { table: ['PutItem', 'UpdateItem', 'DeleteItem'] };
+/**
+ * domain/messages.ts send: the room head's ADD, the message and receipt
+ * transaction (PutItem), the read marker; a big room's fan-out chunks and the
+ * offline members the send could not reach.
+ */
+const SEND: Access = needs(READ, WRITE, { sendsTo: ['fan-out', 'offline-delivery'] }, DELIVER);
+/** store/cursor.ts: pages sealed with the key from Secrets Manager. */
+const PAGES: Access = { cursorKey: true };
+/** domain/presence.ts: connection and presence items, the flush after $connect, status broadcasts. */
+const PRESENCE: Access = needs(READ, WRITE, DELIVER, {
+  sendsTo: ['flush-pending', 'presence-check'],
+  settings: [ENV.heartbeatTimeoutSeconds],
+});
+
+/**
+ * Every function's declaration, by route-table handler. A new handler without a
+ * line here fails the infra tests.
+ */
+export const access: Readonly<Record<string, Access>> = {
+  'ws/authorizer': { verifiesTokens: true },
+
+  'http/create-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/list-rooms': needs(READ, PAGES),
+  'http/get-room': READ,
+  'http/add-members': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/remove-member': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/list-messages': READ,
+  'http/send-message': needs(SEND, LIMITED),
+  'http/delete-message': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/forward-message': needs(SEND, LIMITED),
+  'http/delete-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/clear-messages': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/archive-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/mute-room': needs(READ, { table: ['UpdateItem'] }, LIMITED),
+  'http/unread-count': READ,
+  'http/read-status': needs(READ, { table: ['UpdateItem'] }, DELIVER, LIMITED),
+  'http/batch-read-status': needs(READ, { table: ['UpdateItem'] }, DELIVER, LIMITED),
+  'http/upload-key': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'http/get-keys': needs(READ, LIMITED),
+  'http/verify-key': needs(READ, { table: ['PutItem'] }, LIMITED),
+  'http/register-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
+  'http/delete-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
+  'http/sync': needs(READ, PAGES, LIMITED),
+
+  'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
+  'ws/disconnect': needs(DELIVER),
+  'ws/default': needs(DELIVER, LIMITED),
+  'ws/send-message': needs(SEND, LIMITED),
+  'ws/mark-messages-seen': needs(READ, WRITE, { table: ['BatchWriteItem'] }, DELIVER, LIMITED),
+  'ws/room-archive': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  'ws/sync': needs(READ, PAGES, { table: ['BatchWriteItem'] }, DELIVER, LIMITED),
+  'ws/typing': needs(READ, DELIVER, LIMITED),
+
+  'streams/room-activity': needs(READ, WRITE, DELIVER, {
+    sendsTo: ['offline-delivery', 'seq-gaps', 'room-purge'],
+  }),
+  'queues/offline-delivery': needs(
+    READ,
+    WRITE,
+    { table: ['BatchWriteItem'], push: ['publish'] },
+    DELIVER,
+  ),
+  'queues/flush-pending': needs(READ, WRITE, { table: ['BatchWriteItem'] }, PRESENCE),
+  'queues/fan-out': needs(READ, DELIVER, { sendsTo: ['offline-delivery'] }),
+  'queues/fill-gaps': needs(READ, WRITE, { sendsTo: ['seq-gaps', 'room-purge'] }),
+  'queues/room-purge': needs(READ, { table: ['BatchWriteItem'], sendsTo: ['room-purge'] }),
+  'queues/presence-check': needs(PRESENCE),
+  'schedules/presence-sweeper': needs(PRESENCE, {
+    indexes: ['gsi1'],
+    connections: ['GET', 'DELETE'],
+  }),
+};
+
+/** The environment variables a declaration implies, and nothing else. */
+export function environmentOf(a: Access): EnvName[] {
+  const names = new Set<EnvName>();
+  if (a.table?.length || a.indexes?.length) names.add(ENV.tableName);
+  for (const id of a.sendsTo ?? []) {
+    const queue = queues.find((q) => q.id === id);
+    if (!queue) throw new Error(`${id} is not a queue of the route table`);
+    names.add(queue.env as EnvName);
+  }
+  if (a.connections?.length) names.add(ENV.wsEndpoint);
+  if (a.push?.length) names.add(ENV.pushPlatformApplicationArn);
+  if (a.cursorKey) names.add(ENV.cursorKeySecretArn);
+  if (a.verifiesTokens) {
+    names.add(ENV.jwtIssuer);
+    names.add(ENV.jwksUri);
+    names.add(ENV.jwtAudience);
+  }
+  for (const s of a.settings ?? []) names.add(s);
+  return [...names];
+}

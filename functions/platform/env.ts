@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.ts';
 /**
  * The environment every function reads. CDK (lib/) and the local cloud (local/)
  * both set these names, so they are declared once here.
@@ -41,7 +42,7 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 export function requireEnv(name: EnvName): string {
   const value = process.env[name];
   if (value === undefined || value === '') {
-    throw new Error(`Missing required environment variable ${name}`);
+    throw new ConfigError(`Missing required environment variable ${name}`);
   }
   return value;
 }

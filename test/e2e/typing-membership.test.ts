@@ -107,6 +107,24 @@ describe('typing', () => {
     expect(typingFrom(cid, room.id)).toHaveLength(2);
   });
 
+  it('drops frames over the typing bucket quietly: no error, and the others get fewer than were sent', async () => {
+    const [gil, hoa] = await Promise.all([env.client('t_gil'), env.client('t_hoa')]);
+    const room = await group(gil, ['t_hoa']);
+    await Promise.all([gil.connect(), hoa.connect()]);
+    for (let i = 0; i < 12; i++)
+      gil.send({ action: 'typing', room_id: room.id, is_typing: i % 2 === 0 });
+    // A frame of another bucket, answered, marks the end of the typing frames' handling.
+    gil.send({ action: 'room-archive', room_id: room.id, is_archived: false });
+    await gil.waitFor('room-archived', (d) => d.room_id === room.id);
+    await eventually(async () => expect(typingFrom(hoa, room.id).length).toBeGreaterThan(0));
+    await sleep(500);
+    const got = typingFrom(hoa, room.id).length;
+    // The bucket is 2/s with a burst of 5: 12 frames sent at once cannot all pass.
+    expect(got).toBeGreaterThanOrEqual(1);
+    expect(got).toBeLessThan(12);
+    expect(gil.eventsNamed('error')).toEqual([]);
+  });
+
   it('is not queued for a member who is away: they get nothing on reconnect', async () => {
     const [eve, fin] = await Promise.all([env.client('t_eve'), env.client('t_fin')]);
     const room = await group(eve, ['t_fin']);

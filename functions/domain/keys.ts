@@ -1,5 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { AppError, conflict, notFound, validationError } from '#platform/errors.ts';
+import { nowIso } from '#platform/time.ts';
 import {
   getActiveKeyIds,
   getKey,
@@ -14,7 +15,7 @@ import { events } from './events.ts';
 import type { KeyRecord } from './model.ts';
 import { acceptPublicKey, normalizeFingerprint } from './public-key.ts';
 import { roomPeers } from './room-peers.ts';
-import { nowIso } from './rooms.ts';
+import { recordRoomEvent } from './sync-log.ts';
 
 export const MAX_KEY_DEVICES = 10;
 
@@ -64,16 +65,21 @@ export async function uploadPublicKey(
   if (outcome === 'exists') throw conflict('key_id is already used');
   if (outcome === 'conflict')
     throw conflict('The device key changed meanwhile, or the device cap was reached; try again');
-  const peers = await roomPeers(caller.userId);
-  await fanOut(
-    peers,
-    events.encryptionKeyChanged({
-      user_id: caller.userId,
-      device_id: key.device_id,
-      key_id: key.key_id,
-      fingerprint: key.fingerprint,
-    }),
-  );
+  const changed = events.encryptionKeyChanged({
+    user_id: caller.userId,
+    device_id: key.device_id,
+    key_id: key.key_id,
+    fingerprint: key.fingerprint,
+  });
+  const [peers, rooms] = await Promise.all([
+    roomPeers(caller.userId),
+    listAllMembers(caller.userId),
+  ]);
+  // Live to everyone who shares a room; into each of those rooms' logs for sync.
+  await Promise.all([
+    fanOut(peers, changed),
+    ...rooms.map((m) => recordRoomEvent(m.room_id, changed, key.created_at)),
+  ]);
   return uploadView(key);
 }
 

@@ -2,6 +2,7 @@ import { ulid } from 'ulid';
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
+import { nowIso } from '#platform/time.ts';
 import { openCursor, sealCursor } from '#store/cursor.ts';
 import { getMember, listAllMembers, restoreHiddenRoom } from '#store/members.ts';
 import { getRoomHead, getRoomHeads } from '#store/room-head.ts';
@@ -24,10 +25,9 @@ import {
 } from './model.ts';
 import { chargeRoomCreation } from './rate-limits.ts';
 import type { CreateRoomInput } from './schemas.ts';
+import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isHidden } from './unread.ts';
 import { roomView } from './views.ts';
-
-export const nowIso = () => new Date().toISOString();
 
 /**
  * Loads a room for a caller who must be a member. A room that does not exist
@@ -78,8 +78,10 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     throw conflict('The room could not be created; try again');
   // The people the creator put in hear of it live, as if added (README "Membership events").
   const invited = memberIds.filter((u) => u !== caller.userId);
-  if (invited.length > 0)
-    await announce(memberIds, events.roomMemberAdded(room.id, invited, caller.userId));
+  if (invited.length > 0) {
+    const added = events.roomMemberAdded(room.id, invited, caller.userId);
+    await Promise.all([announce(memberIds, added), recordRoomEvent(room.id, added, now)]);
+  }
   return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };
 }
 
@@ -179,10 +181,11 @@ export async function addMembers(caller: Caller, roomId: string, userIds: string
   if (!(await storeAddMembers(roomId, caller.userId, states, LIMITS.groupMembers))) {
     throw conflict('The room changed while adding members; try again');
   }
-  await announce(
-    [...Object.keys(room.members), ...newcomers],
-    events.roomMemberAdded(roomId, newcomers, caller.userId),
-  );
+  const added = events.roomMemberAdded(roomId, newcomers, caller.userId);
+  await Promise.all([
+    announce([...Object.keys(room.members), ...newcomers], added),
+    recordRoomEvent(roomId, added, now),
+  ]);
   return viewFor(roomId, caller.userId);
 }
 
@@ -193,14 +196,18 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
     throw conflict('To leave a room, use DELETE /api/chat/rooms/{room_id}');
   }
   if (!isMember(room, userId)) throw notFound('Member');
-  if (!(await storeRemoveMember(roomId, caller.userId, userId, nowIso()))) {
+  const at = nowIso();
+  if (!(await storeRemoveMember(roomId, caller.userId, userId, at))) {
     throw conflict('The room changed while removing the member; try again');
   }
-  // The remaining members and the one removed (room.members still holds them all).
-  await announce(
-    Object.keys(room.members),
-    events.roomMemberRemoved(roomId, userId, caller.userId),
-  );
+  // The remaining members and the one removed (room.members still holds them all);
+  // sync finds it in the room's log, and the removed one (no longer a member) in theirs.
+  const removed = events.roomMemberRemoved(roomId, userId, caller.userId);
+  await Promise.all([
+    announce(Object.keys(room.members), removed),
+    recordRoomEvent(roomId, removed, at),
+    recordUserEvent(userId, removed, at),
+  ]);
   return viewFor(roomId, caller.userId);
 }
 

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealCursor } from '#store/cursor.ts';
 import type { ChatClient, Frame } from '../support/chat-client.ts';
@@ -162,6 +163,57 @@ describe('sync', () => {
     // Dan's cursor is no cursor for Eve.
     const dans = (await syncPage(dan)).body.data.next_since;
     expect((await syncPage(eve, dans)).status).toBe(400);
+  });
+
+  it('brings membership changes and key changes: added, removed (also to the one removed), key rotated', async () => {
+    const [ida, jon, kay] = await Promise.all([
+      env.client('s_ida'),
+      env.client('s_jon'),
+      env.client('s_kay'),
+    ]);
+    const [jonStart, kayStart] = [
+      (await syncPage(jon)).body.data.next_since,
+      (await syncPage(kay)).body.data.next_since,
+    ];
+    const room = (
+      await ida.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'Members',
+        member_ids: ['s_jon'],
+      })
+    ).body.data.id;
+    expect(
+      (await ida.http('POST', `/api/chat/rooms/${room}/members`, { user_ids: ['s_kay'] })).status,
+    ).toBe(200);
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(
+      (
+        await ida.http('POST', '/api/chat/encryption/keys', {
+          public_key: pem,
+          device_id: 'phone',
+          key_id: 'k1',
+        })
+      ).status,
+    ).toBe(200);
+    expect((await ida.http('DELETE', `/api/chat/rooms/${room}/members/s_kay`)).status).toBe(200);
+
+    const jonEvents = (await syncPage(jon, jonStart)).body.data.events;
+    expect(jonEvents).toContainEqual({
+      event: 'room-member-added',
+      data: { room_id: room, user_ids: ['s_kay'], added_by: 's_ida' },
+    });
+    expect(jonEvents).toContainEqual({
+      event: 'room-member-removed',
+      data: { room_id: room, user_id: 's_kay', removed_by: 's_ida' },
+    });
+    expect(jonEvents.map((e) => e.event)).toContain('encryption-key-changed');
+    // Kay is no longer a member, and still learns she was removed.
+    const kayEvents = (await syncPage(kay, kayStart)).body.data.events;
+    expect(kayEvents).toContainEqual({
+      event: 'room-member-removed',
+      data: { room_id: room, user_id: 's_kay', removed_by: 's_ida' },
+    });
   });
 
   it('refuses a malformed cursor (400) and one older than the window (410 CURSOR_EXPIRED)', async () => {

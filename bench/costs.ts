@@ -244,6 +244,47 @@ async function measureIdle(stack: Stack, meter: ReturnType<typeof installMeter>)
   };
 }
 
+/**
+ * Issue 15's figure: the read units of a sync that returns 100 events after a
+ * day away (time does not change what it reads: the rooms that changed since
+ * the cursor and what happened in them). The user is in 20 rooms; 100
+ * messages land in 10 of them while they are away.
+ */
+async function measureSync(stack: Stack, meter: ReturnType<typeof installMeter>) {
+  const away = await stack.issueToken('sync_away', 'Away');
+  const peer = await stack.issueToken('sync_peer', 'Peer');
+  const rooms: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const room = await http(stack, away, 'POST', '/api/chat/rooms', {
+      type: 'group',
+      name: `sync-${i}`,
+      member_ids: ['sync_peer'],
+    });
+    rooms.push(room.id as string);
+  }
+  const cursor = (await http(stack, away, 'GET', '/api/chat/sync')).next_since as string;
+  for (let n = 0; n < 100; n++) {
+    await http(stack, peer, 'POST', `/api/chat/rooms/${rooms[n % 10]}/messages`, {
+      content: `while you were away ${n}`,
+    });
+  }
+  await sleep(2000);
+  meter.reset();
+  const page = await http(
+    stack,
+    away,
+    'GET',
+    `/api/chat/sync?since=${encodeURIComponent(cursor)}&limit=200`,
+  );
+  const units = structuredClone(meter.read());
+  return {
+    events: (page.events as unknown[]).length,
+    read_units: round(units.readUnits, 1),
+    dynamo_calls: units.dynamoCalls,
+    usd_per_million_syncs: round(units.readUnits * PRICES.dynamodb.readRequestUnit * 1e6),
+  };
+}
+
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export async function measureCosts() {
@@ -255,6 +296,7 @@ export async function measureCosts() {
     const idle = await measureIdle(stack, meter);
     const rooms: Awaited<ReturnType<typeof measureRoom>>[] = [];
     for (const size of SIZES) rooms.push(await measureRoom(stack, meter, size, MESSAGES[size]));
+    const syncAfterADay = await measureSync(stack, meter);
     const perMillion = (r: (typeof rooms)[number]) =>
       (price(r.units, r.wsIn + r.wsOut).total / r.messages) * 1e6;
     const writeUnitsPerSend = (size: number) => {
@@ -268,6 +310,8 @@ export async function measureCosts() {
       usd_idle_per_10k_users_month: round(idle.usd),
       room_write_units_per_send: { '10': writeUnitsPerSend(10), '1000': writeUnitsPerSend(1000) },
       priced_on: PRICES.pricedOn,
+      /** Sync writes nothing per message or per recipient: messages are their own log. */
+      sync: { write_units_added_per_message: 0, ...syncAfterADay },
       detail: {
         rooms: rooms.map((r) => {
           const priced = price(r.units, r.wsIn + r.wsOut);

@@ -61,7 +61,10 @@ async function costs() {
     `idle, 10,000 users 8 h/day for 30 days: $${r.usd_idle_per_10k_users_month.toFixed(2)} (target ≤ 800) ${JSON.stringify(detail.idle.usd_by_service)}`,
   );
   console.log(
-    `room write units per send: ${r.room_write_units_per_send['10']} at 10 members, ${r.room_write_units_per_send['1000']} at 1,000 (target ≤ 1.1×)\n`,
+    `room write units per send: ${r.room_write_units_per_send['10']} at 10 members, ${r.room_write_units_per_send['1000']} at 1,000 (target ≤ 1.1×)`,
+  );
+  console.log(
+    `sync after a day away: ${r.sync.events} events for ${r.sync.read_units} read units; write units added per message: ${r.sync.write_units_added_per_message}\n`,
   );
 }
 

@@ -2,7 +2,9 @@ import {
   BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type {
   APIGatewayProxyEventV2,
@@ -159,6 +161,9 @@ describe('the HTTP envelope', () => {
 
   it('answers 201 with the contract Room on success', async () => {
     ddb.on(TransactWriteCommand).resolves({});
+    // The rate limit check and the room's event log (sync) write too.
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({ Attributes: {} });
     const res = await call(
       createRoom,
       event({ body: JSON.stringify({ type: 'group', name: 'Team', member_ids: ['bob'] }) }),

@@ -7,6 +7,7 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { sleep } from '#platform/time.ts';
 import { invoke } from './lambda-runtime.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 
@@ -281,5 +282,3 @@ export function toLambdaRecord(streamArn: string) {
     },
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

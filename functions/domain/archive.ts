@@ -1,9 +1,10 @@
 import type { Caller } from '#platform/auth.ts';
 import { notFound } from '#platform/errors.ts';
+import { nowIso } from '#platform/time.ts';
 import { setArchived } from '#store/members.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 import { recordUserEvent } from './sync-log.ts';
 
 /** Per-user archive: the room moves lists for this user only; all their devices hear of it. */

@@ -1,12 +1,13 @@
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound } from '#platform/errors.ts';
+import { nowIso } from '#platform/time.ts';
 import { clearForMember, hideRoom, setMute } from '#store/members.ts';
 import { deleteLastMember, leaveGroup } from '#store/room-membership.ts';
 import { clearRoomForEveryone } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { isAdmin, type RoomRecord } from './model.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isMutedNow, membersByJoinOrder } from './views.ts';
 

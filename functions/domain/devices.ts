@@ -3,8 +3,8 @@ import type { Caller } from '#platform/auth.ts';
 import { notFound } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { createDeviceEndpoint, deleteDeviceEndpoint } from '#platform/push.ts';
+import { nowIso } from '#platform/time.ts';
 import { deleteDevice, listDevices, putDevice } from '#store/push.ts';
-import { nowIso } from './rooms.ts';
 
 /** The same (platform, token) always names the same device, so registering again is harmless. */
 const deviceIdOf = (userId: string, platform: string, token: string) =>

@@ -1,5 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { AppError, forbidden, notFound } from '#platform/errors.ts';
+import { nowIso } from '#platform/time.ts';
 import { storeMessages } from '#store/append-message.ts';
 import { getMembers, markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
@@ -7,7 +8,7 @@ import { takeSequence } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { abandon, deliverMessage, headSummary } from './messages.ts';
 import { type ForwardMetadata, isMember, type MessageRecord, type RoomRecord } from './model.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 
 /**
  * POST /messages/:id/forward (CONTRACT §5 note 5). Every check comes first; then

@@ -3,6 +3,7 @@ import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
+import { nowIso } from '#platform/time.ts';
 import { putTombstones, storeMessages } from '#store/append-message.ts';
 import { markReadUpTo } from '#store/members.ts';
 import {
@@ -26,7 +27,7 @@ import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { isMember, type MessageRecord, type RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
 import { type MessageView, messageView } from './views.ts';

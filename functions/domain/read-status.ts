@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { Caller } from '#platform/auth.ts';
 import { forbidden, notFound, validationError } from '#platform/errors.ts';
+import { nowIso } from '#platform/time.ts';
 import {
   clearManualUnread,
   getMembers,
@@ -14,7 +15,7 @@ import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { isMember, type MemberState, type RoomHead } from './model.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
 /** GET /unread-count?room_id=: one room's count, from its counters. */

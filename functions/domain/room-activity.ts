@@ -1,6 +1,7 @@
 import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
+import { nowIso } from '#platform/time.ts';
 import { getConnections } from '#store/connections.ts';
 import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
@@ -10,7 +11,6 @@ import { events } from './events.ts';
 import { abandon } from './messages.ts';
 import type { LiveConnection, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
-import { nowIso } from './rooms.ts';
 import { messageView } from './views.ts';
 
 /** Body of a room-purge queue message: reclaim storage in the background. */

@@ -1,11 +1,12 @@
 import type { Caller } from '#platform/auth.ts';
 import { LIMITS } from '#platform/limits.ts';
+import { nowIso } from '#platform/time.ts';
 import { markReadUpTo } from '#store/members.ts';
 import { getMessagesBySeq, parseMessageId } from '#store/messages.ts';
 import { recordSeen } from '#store/seen.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { nowIso, requireMembership } from './rooms.ts';
+import { requireMembership } from './rooms.ts';
 import { unreadCount } from './unread.ts';
 
 /**

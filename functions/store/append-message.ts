@@ -2,7 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
-import { sleep } from './batch.ts';
+import { sleep } from '#platform/time.ts';
 import { putIf } from './conditional.ts';
 import { messageKey, messageToItem, type SendReceipt, sendReceiptItem } from './messages.ts';
 

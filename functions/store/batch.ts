@@ -1,6 +1,7 @@
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
+import { sleep } from '#platform/time.ts';
 
 export type Key = { pk: string; sk: string };
 export type Item = Record<string, unknown>;
@@ -36,8 +37,6 @@ async function batchGetChunk(keys: Key[]): Promise<Item[]> {
   }
   return found;
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Key } };
 

@@ -1,6 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { verifyToken } from '#platform/auth.ts';
 import { AppError } from '#platform/errors.ts';
+import { headerValue } from '#platform/headers.ts';
 
 /**
  * `$connect` REQUEST authorizer. Browsers cannot set headers on a WebSocket, so
@@ -15,15 +16,6 @@ export function tokenFrom(event: APIGatewayRequestAuthorizerEvent): string | und
     ?.split(',')
     .map((p) => p.trim())
     .filter(Boolean)[1];
-}
-
-export function headerValue(
-  headers: Record<string, string | undefined> | null | undefined,
-  name: string,
-): string | undefined {
-  if (!headers) return undefined;
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key ? headers[key] : undefined;
 }
 
 export const handler = async (

@@ -1,7 +1,7 @@
 import { connectClient } from '#domain/presence.ts';
 import { capConnections } from '#domain/rate-limits.ts';
+import { headerValue } from '#platform/headers.ts';
 import { OK, wsLifecycle } from '#platform/ws.ts';
-import { headerValue } from './authorizer.ts';
 
 /** Registers the connection. A token sent as a subprotocol needs the first protocol echoed back. */
 export const handler = wsLifecycle(async (event, caller) => {

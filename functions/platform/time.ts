@@ -1,0 +1,6 @@
+/** The clock and the pause, once for every layer (tests may still pass their own `now`). */
+
+/** Now, as the ISO-8601 string every record and event carries. */
+export const nowIso = () => new Date().toISOString();
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -8,7 +8,7 @@ import {
   listVerifications,
   putVerification,
   uploadKey,
-} from '#store/keys.ts';
+} from '#store/encryption-keys.ts';
 import { getMembers, listAllMembers } from '#store/members.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';

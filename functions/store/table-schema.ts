@@ -8,7 +8,11 @@ export const tableSchema = {
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB deletes expired items within ~48 h, so readers also filter. */
   ttlAttribute: 'ttl',
-  /** The stream feeds room activity and unread counters; both images are needed. */
+  /**
+   * The stream is the outbox (streams/room-activity.ts): it delivers stored
+   * messages, checks taken sequence numbers, remembers deletions and runs purges;
+   * deletions are seen by comparing the images, so both are needed.
+   */
   streamView: 'NEW_AND_OLD_IMAGES',
   globalIndexes: [
     /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { bundling } from './bundling.ts';
@@ -66,6 +66,8 @@ export class ChatFunction extends NodejsFunction {
           Object.entries(bundling.alias).map(([from, to]) => [`--alias:${from}`, to]),
         ),
         banner: bundling.banner,
+        // Bundle sizes are npm run bench -- bundles' business; synth prints only problems.
+        logLevel: LogLevel.WARNING,
       },
     });
   }

@@ -50,9 +50,21 @@ export const invocationCounts = new Map<string, number>();
 /** Benchmarks listen here for every invocation and its duration (bench/meter.ts). */
 export const invocationObservers = new Set<(handlerPath: string, ms: number) => void>();
 
+/** Another runtime for every invocation: test:deployed runs the synthesized bundles (local/deployed/). */
+export interface Runtime {
+  invoke(handlerPath: string, event: unknown): Promise<unknown>;
+  warm(handlerPaths: readonly string[]): Promise<void>;
+}
+let runtime: Runtime | undefined;
+export function useRuntime(next: Runtime | undefined): void {
+  runtime = next;
+}
+
 export async function invoke<T = unknown>(handlerPath: string, event: unknown): Promise<T> {
   invocationCounts.set(handlerPath, (invocationCounts.get(handlerPath) ?? 0) + 1);
-  const handler = await load(handlerPath);
+  const handler = runtime
+    ? (runtime.invoke.bind(runtime, handlerPath) as (event: unknown) => Promise<unknown>)
+    : await load(handlerPath);
   const started = performance.now();
   try {
     return (await handler(event, lambdaContext(handlerPath))) as T;
@@ -64,5 +76,6 @@ export async function invoke<T = unknown>(handlerPath: string, event: unknown): 
 
 /** Imports every handler up front, so the first request does not pay the cold start. */
 export async function warm(handlerPaths: readonly string[]): Promise<void> {
+  if (runtime) return runtime.warm(handlerPaths);
   await Promise.all(handlerPaths.map(load));
 }

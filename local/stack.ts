@@ -1,14 +1,15 @@
 import type { Server } from 'node:http';
 import { allHandlers, queues, schedules, streamConsumers } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
-import { startDynamo } from './dynamodb.ts';
 import { loadOrCreateCursorKey } from './cursor-key.ts';
+import { DEPLOYED_ASSEMBLY_ENV } from './deployed/env.ts';
+import { startDynamo } from './dynamodb.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { createIssuer, type IssueOptions } from './issuer.ts';
-import { warm } from './lambda-runtime.ts';
-import { startMessaging } from './messaging.ts';
-import { startPushPlatform } from './push-platform.ts';
+import { useRuntime, warm } from './lambda-runtime.ts';
+import { PUSH_TOPIC, startMessaging } from './messaging.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
+import { startPushPlatform } from './push-platform.ts';
 import { startQueuePoller } from './queue-poller.ts';
 import { startScheduler } from './scheduler.ts';
 import { configureSite } from './site.ts';
@@ -132,6 +133,24 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     // No CloudWatch here: metrics would only be EMF lines on stdout.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   });
+  // test:deployed: the synthesized bundles run in place of the source modules (local/deployed/).
+  const deployed = process.env[DEPLOYED_ASSEMBLY_ENV]
+    ? await (await import('./deployed/index.ts')).startDeployedRuntime({
+        assemblyDir: process.env[DEPLOYED_ASSEMBLY_ENV],
+        region: LOCAL_REGION,
+        tableName: aws.dynamo.tableName,
+        pushTopicName: PUSH_TOPIC,
+        upstream: {
+          dynamodb: aws.dynamo.endpoint,
+          sqs: aws.messaging.endpoint,
+          sns: aws.push.endpoint,
+          connections: `http://127.0.0.1:${wsPort}`,
+        },
+        dynamoAccessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+        settings: process.env,
+      })
+    : undefined;
+  useRuntime(deployed);
   options.onProgress?.(`loading the ${allHandlers().length} Lambda handlers…`);
   await warm(allHandlers());
 
@@ -181,6 +200,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
           streamPoller.stop(),
           ...queuePollers.map((p) => p.stop()),
         ]);
+        if (deployed) {
+          await deployed.stop().catch((error: unknown) => console.error('[deployed] stop', error));
+          useRuntime(undefined);
+        }
         await aws.stop();
       })();
       return stopping;

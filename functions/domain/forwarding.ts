@@ -1,13 +1,14 @@
 import type { Caller } from '#platform/auth.ts';
-import { AppError, forbidden, notFound } from '#platform/errors.ts';
+import { AppError, notFound } from '#platform/errors.ts';
 import { nowIso } from '#platform/time.ts';
 import { storeMessages } from '#store/append-message.ts';
 import { getMembers, markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
 import { takeSequence } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
+import { requireMember } from './membership.ts';
 import { abandon, deliverMessage, headSummary } from './messages.ts';
-import { type ForwardMetadata, isMember, type MessageRecord, type RoomRecord } from './model.ts';
+import type { ForwardMetadata, MessageRecord, RoomRecord } from './model.ts';
 import { requireMembership } from './rooms.ts';
 
 /**
@@ -76,11 +77,8 @@ async function loadTargets(caller: Caller, targets: string[]) {
     getMembers(caller.userId, targets),
   ]);
   for (const id of targets) {
-    const room = rooms.get(id);
     const member = members.get(id);
-    if (!room || member?.is_deleted) throw notFound(`Room ${id}`);
-    if (!member || !isMember(room, caller.userId))
-      throw forbidden(`You are not a member of room ${id}`);
+    requireMember(caller.userId, rooms.get(id), member, { gone: member?.is_deleted, which: id });
   }
   return rooms;
 }

@@ -25,7 +25,8 @@ import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { isMember, type MessageRecord, type RoomRecord } from './model.ts';
+import { requireInRoom } from './membership.ts';
+import type { MessageRecord, RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-queue.ts';
 import { requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
@@ -40,11 +41,7 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-function requireSender(room: RoomRecord | undefined, userId: string): RoomRecord {
-  if (!room) throw notFound('Room');
-  if (!isMember(room, userId)) throw forbidden('You are not a member of this room');
-  return room;
-}
+const requireSender = (room: RoomRecord | undefined, userId: string) => requireInRoom(userId, room);
 
 /** What makes two sends "the same request" for a temp_id: every field that shapes the message. */
 function requestHash(roomId: string, input: SendMessageInput): string {
@@ -285,7 +282,7 @@ export async function deleteMessage(caller: Caller, id: string) {
   if (!where) throw notFound('Message');
   const [message, room] = await Promise.all([getMessage(id), getRoom(where.roomId)]);
   if (!message || !room) throw notFound('Message');
-  if (!isMember(room, caller.userId)) throw forbidden('You are not a member of this room');
+  requireInRoom(caller.userId, room);
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
   if (message.is_tombstone) throw notFound('Message');
   const deletedAt = nowIso();

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { Caller } from '#platform/auth.ts';
-import { forbidden, notFound, validationError } from '#platform/errors.ts';
+import { notFound, validationError } from '#platform/errors.ts';
 import { nowIso } from '#platform/time.ts';
 import {
   clearManualUnread,
@@ -14,7 +14,8 @@ import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { isMember, type MemberState, type RoomHead } from './model.ts';
+import { requireMember } from './membership.ts';
+import type { MemberState, RoomHead } from './model.ts';
 import { requireMembership } from './rooms.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
@@ -111,11 +112,9 @@ export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) 
     getRoomHeads(ids),
   ]);
   for (const id of ids) {
-    const room = rooms.get(id);
     const member = members.get(id);
-    if (!room || (member && isHidden(member, heads.get(id)!))) throw notFound(`Room ${id}`);
-    if (!member || !isMember(room, caller.userId))
-      throw forbidden(`You are not a member of room ${id}`);
+    const gone = member !== undefined && isHidden(member, heads.get(id)!);
+    requireMember(caller.userId, rooms.get(id), member, { gone, which: id });
   }
   const at = nowIso();
   const limit = pLimit(16);

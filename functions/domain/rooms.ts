@@ -14,6 +14,7 @@ import {
 import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
 import { announce } from './announce.ts';
 import { events } from './events.ts';
+import { requireMember } from './membership.ts';
 import {
   emptyHead,
   isAdmin,
@@ -42,11 +43,9 @@ export async function requireMembership(
     getMember(userId, roomId),
     getRoomHead(roomId),
   ]);
-  if (!room) throw notFound('Room');
-  if (!isMember(room, userId) || !member) throw forbidden('You are not a member of this room');
   // A room the user deleted is gone for them (CONTRACT §3) until a new message brings it back.
-  if (isHidden(member, head)) throw notFound('Room');
-  return { room, member, head };
+  const gone = member !== undefined && isHidden(member, head);
+  return { ...requireMember(userId, room, member, { gone }), head };
 }
 
 export async function createRoom(caller: Caller, input: CreateRoomInput) {

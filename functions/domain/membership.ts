@@ -1,0 +1,37 @@
+import { forbidden, notFound } from '#platform/errors.ts';
+import { isMember, type MemberState, type RoomRecord } from './model.ts';
+
+/**
+ * The membership checks, written once (CONTRACT §3: a room that does not exist
+ * and a room the caller is not in answer differently, 404 / 403). `which` names
+ * the room in a batch answer ("r_1"); alone it is "this room".
+ */
+export function requireInRoom(
+  userId: string,
+  room: RoomRecord | undefined,
+  which?: string,
+): RoomRecord {
+  if (!room) throw notFound(which ? `Room ${which}` : 'Room');
+  if (!isMember(room, userId)) throw notMember(which);
+  return room;
+}
+
+/**
+ * As requireInRoom, with the caller's member state, which must exist (removal
+ * deletes it with the room's list entry). `gone`: the room is gone for the caller
+ * (deleted by them, until a newer message): 404, as if it did not exist.
+ */
+export function requireMember(
+  userId: string,
+  room: RoomRecord | undefined,
+  member: MemberState | undefined,
+  { gone = false, which }: { gone?: boolean; which?: string } = {},
+): { room: RoomRecord; member: MemberState } {
+  if (room && member && gone) throw notFound(which ? `Room ${which}` : 'Room');
+  const inRoom = requireInRoom(userId, room, which);
+  if (!member) throw notMember(which);
+  return { room: inRoom, member };
+}
+
+const notMember = (which?: string) =>
+  forbidden(which ? `You are not a member of room ${which}` : 'You are not a member of this room');

@@ -27,7 +27,6 @@ import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom } from './membership.ts';
 import type { MessageRecord, RoomRecord } from './model.ts';
-import { queueForOffline } from './offline-queue.ts';
 import { requireMembership } from './rooms.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
@@ -236,12 +235,10 @@ export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
       return fanOut(others, events.newChatMessage(view));
     });
   }
-  const result = await fanOut(others, events.newChatMessage(view));
-  // Best effort: the stream's outbox queues them from the stored message anyway.
-  await queueForOffline(result.unreachable, view).catch((error: unknown) =>
-    logger.warn('Offline queueing left to the stream', { error: error as Error }),
-  );
-  return result;
+  // Members it cannot reach are queued by the stream's outbox from the stored
+  // message (streams/room-activity.ts), once: queueing here too would double
+  // their offline deliveries and pushes.
+  return fanOut(others, events.newChatMessage(view));
 }
 
 async function deliver(

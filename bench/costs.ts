@@ -23,9 +23,9 @@ const SIZES = [2, 10, 100, 1000] as const;
 const MESSAGES: Record<(typeof SIZES)[number], number> = { 2: 1000, 10: 1000, 100: 200, 1000: 40 };
 const IN_FLIGHT = 8;
 
-type Stack = Awaited<ReturnType<typeof startLocalStack>>;
+export type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 
-interface Client {
+export interface Client {
   userId: string;
   token: string;
   socket: WebSocket;
@@ -38,9 +38,15 @@ interface Client {
   onFrame?: (frame: { event: string; data: Record<string, unknown> }) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function http(stack: Stack, token: string, method: string, path: string, body?: unknown) {
+export async function http(
+  stack: Stack,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
   for (;;) {
     const res = await fetch(`${stack.httpUrl}${path}`, {
       method,
@@ -58,7 +64,7 @@ async function http(stack: Stack, token: string, method: string, path: string, b
   }
 }
 
-async function connect(stack: Stack, userId: string): Promise<Client> {
+export async function connect(stack: Stack, userId: string): Promise<Client> {
   const token = await stack.issueToken(userId, userId);
   const socket = new WebSocket(`${stack.wsUrl}?token=${encodeURIComponent(token)}`);
   const client: Client = { userId, token, socket, received: 0, sent: 0, pings: 0, pongs: 0 };
@@ -90,7 +96,11 @@ async function disconnectAll(clients: Client[]) {
   await sleep(4000);
 }
 
-async function inBatches<T, R>(items: readonly T[], size: number, work: (t: T) => Promise<R>) {
+export async function inBatches<T, R>(
+  items: readonly T[],
+  size: number,
+  work: (t: T) => Promise<R>,
+) {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += size)
     out.push(...(await Promise.all(items.slice(i, i + size).map(work))));

@@ -1,3 +1,4 @@
+import { runBigRoom } from './big-room.ts';
 import { measureBundles } from './bundles.ts';
 import { measureClient } from './client-size.ts';
 import { measureCosts } from './costs.ts';
@@ -80,6 +81,18 @@ async function hotRoom() {
   );
 }
 
+async function bigRoom() {
+  const r = await runBigRoom();
+  if (json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log('## Big room: 1,000 members online, one sender (fan-out through the queue)');
+  console.log(
+    `confirmation p50 ${r.confirmation_ms.p50} ms, p95 ${r.confirmation_ms.p95} ms; full delivery p50 ${r.full_delivery_ms.p50} ms, p99 ${r.full_delivery_ms.p99} ms; delivered ${r.delivered}/${r.expected}\n`,
+  );
+}
+
 async function reads() {
   console.log('## Read and send costs (DynamoDB Local, consumed capacity as reported)');
   const r = await measureReadCosts();
@@ -109,6 +122,7 @@ const parts: Record<string, () => Promise<void>> = {
   bundles,
   costs,
   'hot-room': hotRoom,
+  'big-room': bigRoom,
   reads,
   load,
   client,

@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { access } from '#functions/access.ts';
 import { allHandlers } from '#functions/routes.ts';
-import { bundling } from '#lib/bundling.ts';
+import { bundling, leftOutOf } from '#lib/bundling.ts';
 
 /**
  * Bundles every Lambda exactly as lib/chat-function.ts does (lib/bundling.ts:
@@ -50,7 +51,7 @@ export async function measureBundles(): Promise<BundleReport[]> {
         platform: bundling.platform,
         target: bundling.target,
         mainFields: [...bundling.mainFields],
-        external: bundling.external,
+        external: [...bundling.external, ...leftOutOf(access[handler] ?? {})],
         alias: bundling.alias,
         banner: { js: bundling.banner },
         sourcemap: true,

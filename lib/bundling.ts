@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { Access } from '#functions/access.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -25,3 +26,15 @@ export const bundling = {
   // Some CommonJS dependencies call require(); ESM bundles need it defined.
   banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
 } as const;
+
+/**
+ * Clients a function's bundle leaves out because its declaration
+ * (functions/access.ts) says it never calls that service: only clients loaded
+ * by a dynamic import() behind a variable such a function is not given (the
+ * cursor secret, read at cold start by the functions that page). `npm run
+ * test:deployed` runs the bundles with no node_modules, so a function that did
+ * load one would fail there.
+ */
+export function leftOutOf(access: Access): string[] {
+  return access.cursorKey ? [] : ['@aws-sdk/client-secrets-manager'];
+}

@@ -15,6 +15,8 @@ export interface ChatFunctionProps {
   timeout?: Duration;
   memorySize?: number;
   retainLogs: boolean;
+  /** Packages its declaration says it never loads (bundling.ts, leftOutOf). */
+  leftOut?: string[];
 }
 
 /** `http/create-room` → `HttpCreateRoom`: a stable construct id per route. */
@@ -61,7 +63,7 @@ export class ChatFunction extends NodejsFunction {
         minify: bundling.minify,
         sourceMap: true,
         mainFields: [...bundling.mainFields],
-        externalModules: bundling.external,
+        externalModules: [...bundling.external, ...(props.leftOut ?? [])],
         esbuildArgs: Object.fromEntries(
           Object.entries(bundling.alias).map(([from, to]) => [`--alias:${from}`, to]),
         ),

@@ -19,6 +19,7 @@ import {
 import { ENV } from '#platform/env.ts';
 import { type AccessTargets, applyAccess } from './access-grants.ts';
 import { ApiGatewayAccount } from './api-gateway-account.ts';
+import { leftOutOf } from './bundling.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
 import { ChatHttpApi } from './http-api.ts';
@@ -95,7 +96,13 @@ export class ChatStack extends Stack {
     const make = (handler: string, timeout?: Duration) => {
       const declared = access[handler];
       if (!declared) throw new Error(`${handler} has no declaration in functions/access.ts`);
-      const fn = new ChatFunction(this, { handler, environment: {}, timeout, retainLogs: retain });
+      const fn = new ChatFunction(this, {
+        handler,
+        environment: {},
+        timeout,
+        retainLogs: retain,
+        leftOut: leftOutOf(declared),
+      });
       applyAccess(fn, declared, targets);
       return fn;
     };

@@ -2,7 +2,7 @@ import { sendMessage } from '#domain/messages.ts';
 import * as responses from '#domain/responses.ts';
 import { roomParams, sendMessageBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
-import { recordSend } from '#platform/observability.ts';
+import { recordSend } from '#platform/metrics.ts';
 
 /** POST /api/chat/rooms/{room_id}/messages: the same effects as the WebSocket send-message. */
 export const handler = httpRoute(

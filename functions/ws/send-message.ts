@@ -2,7 +2,7 @@ import { sendToConnection } from '#domain/delivery.ts';
 import { events } from '#domain/events.ts';
 import { sendMessage } from '#domain/messages.ts';
 import { wsSendMessage } from '#domain/schemas.ts';
-import { recordSend } from '#platform/observability.ts';
+import { recordSend } from '#platform/metrics.ts';
 import { wsAction } from '#platform/ws.ts';
 
 export const handler = wsAction(

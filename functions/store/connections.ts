@@ -1,14 +1,9 @@
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRecord, LiveConnection } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { queryAll } from './query.ts';
 
 /**
  * Connections are kept twice, each copy for one access pattern:
@@ -130,26 +125,14 @@ export async function getConnection(connectionId: string): Promise<ConnectionRec
 export async function listShardConnections(
   shard: number,
 ): Promise<Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at'>[]> {
-  const found: Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at'>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :shard',
-        ExpressionAttributeValues: { ':shard': sweepPartition(shard) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) {
-      found.push({
-        connection_id: (item.pk as string).slice('CONN#'.length),
-        user_id: item.user_id as string,
-        connected_at: item.gsi1sk as string,
-      });
-    }
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return found;
+  const items = await queryAll({
+    IndexName: 'gsi1',
+    KeyConditionExpression: 'gsi1pk = :shard',
+    ExpressionAttributeValues: { ':shard': sweepPartition(shard) },
+  });
+  return items.map((item) => ({
+    connection_id: (item.pk as string).slice('CONN#'.length),
+    user_id: item.user_id as string,
+    connected_at: item.gsi1sk as string,
+  }));
 }

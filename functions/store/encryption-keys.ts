@@ -1,14 +1,9 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { KeyRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
+import { queryAll } from './query.ts';
 
 /**
  * The key directory, all in the owner's partition:
@@ -132,14 +127,10 @@ async function ensureDevicesItem(userId: string) {
 
 /** Every key ever uploaded by the user (a user has few devices and few rotations). */
 export async function listKeys(userId: string): Promise<KeyRecord[]> {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'KEY#' },
-    }),
-  );
-  return (out.Items ?? []) as KeyRecord[];
+  return queryAll<KeyRecord>({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'KEY#' },
+  });
 }
 
 export async function putVerification(
@@ -166,12 +157,8 @@ export async function putVerification(
 }
 
 export async function listVerifications(verifier: string, owner: string) {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': `USER#${verifier}`, ':prefix': `VERIFIED#${owner}#` },
-    }),
-  );
-  return (out.Items ?? []) as { key_id: string; fingerprint: string; verified_at: string }[];
+  return queryAll<{ key_id: string; fingerprint: string; verified_at: string }>({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': `USER#${verifier}`, ':prefix': `VERIFIED#${owner}#` },
+  });
 }

@@ -1,9 +1,10 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PresenceRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 import { shardOf } from './connections.ts';
+import { queryPage } from './query.ts';
 
 /**
  * Presence item: pk USER#<user_id>, sk PRESENCE, with status and last_seen.
@@ -93,17 +94,14 @@ export async function findDueOffline(
   now: string,
   limit = 500,
 ): Promise<PresenceRecord[]> {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :now',
-      ExpressionAttributeValues: { ':pk': `PRESENCE_DUE#${shard}`, ':now': now },
-      Limit: limit,
-    }),
-  );
+  const { items } = await queryPage({
+    IndexName: 'gsi1',
+    KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :now',
+    ExpressionAttributeValues: { ':pk': `PRESENCE_DUE#${shard}`, ':now': now },
+    Limit: limit,
+  });
   // The index holds the keys and the owner: the due time is its sort key.
-  return (out.Items ?? []).map((item) => ({
+  return items.map((item) => ({
     user_id: item.user_id as string,
     status: 'online' as const,
     last_seen: item.gsi1sk as string,

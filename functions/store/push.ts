@@ -1,8 +1,9 @@
-import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { queryAll } from './query.ts';
 
 /**
  * Push state per user:
@@ -80,12 +81,8 @@ export async function deleteDevice(
 }
 
 export async function listDevices(userId: string): Promise<DeviceRecord[]> {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'DEVICE#' },
-    }),
-  );
-  return (out.Items ?? []) as DeviceRecord[];
+  return queryAll<DeviceRecord>({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'DEVICE#' },
+  });
 }

@@ -1,0 +1,32 @@
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ddb, tableName } from '#platform/clients.ts';
+import type { Item } from './batch.ts';
+
+/** A Query as the store writes it: the table is implied, paging is the helpers' job. */
+export type Query = Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>;
+
+/**
+ * One page of a Query: at most `Limit` items (and at most 1 MB, DynamoDB's page),
+ * and the key to pass back for the next page (undefined: no more).
+ */
+export async function queryPage<T = Item>(
+  query: Query,
+  startKey?: Record<string, unknown>,
+): Promise<{ items: T[]; next: Record<string, unknown> | undefined }> {
+  const out = await ddb().send(
+    new QueryCommand({ ...query, TableName: tableName(), ExclusiveStartKey: startKey }),
+  );
+  return { items: (out.Items ?? []) as T[], next: out.LastEvaluatedKey };
+}
+
+/** Every item a Query matches, page after page (a page stops at 1 MB, whatever the count). */
+export async function queryAll<T = Item>(query: Query): Promise<T[]> {
+  const items: T[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await queryPage<T>(query, start);
+    items.push(...page.items);
+    start = page.next;
+  } while (start);
+  return items;
+}

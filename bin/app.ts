@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { buildApp } from '../lib/app.ts';
+import { buildApp, synthesize, UsageError } from '../lib/app.ts';
 import { deployContextProblem } from './deploy-context.ts';
 
 /** `cdk synth` / `cdk deploy`. Context values are documented in the README. */
@@ -15,4 +15,10 @@ if (problem) {
   console.error(problem);
   process.exit(1);
 }
-buildApp(app);
+try {
+  synthesize(buildApp(app).app);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}

@@ -4,10 +4,46 @@ import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
 
+/** A mistake in how synth was called: bin/app.ts prints it on one line, with no stack trace. */
+export class UsageError extends Error {}
+
+/** Stages that only synthesize (bin/deploy-context.ts): they may leave the region to deploy time. */
+const SYNTH_ONLY_STAGES = new Set(['local', 'test']);
+
+/**
+ * The region to deploy to, never a silent us-east-1: `-c region=...`, else
+ * AWS_REGION or AWS_DEFAULT_REGION, else the region of the AWS profile the CDK
+ * CLI passes in CDK_DEFAULT_REGION. The CLI fills CDK_DEFAULT_REGION with
+ * us-east-1 when it finds no region at all, so that value is taken only when
+ * named explicitly.
+ */
+export function regionFor(app: App, stage: string): string | undefined {
+  const given =
+    app.node.tryGetContext('region') || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  if (given) return String(given);
+  const fromCli = process.env.CDK_DEFAULT_REGION;
+  if (fromCli && fromCli !== 'us-east-1') return fromCli;
+  if (SYNTH_ONLY_STAGES.has(stage)) return undefined;
+  throw new UsageError(
+    `Stage "${stage}" needs a region: pass -c region=<e.g. eu-west-1> or set AWS_REGION (us-east-1 too must be named: the CDK CLI falls back to it when it finds none).`,
+  );
+}
+
+/** Synthesizes, then says in one line that cdk-nag passed (a finding fails the synth before). */
+export function synthesize(app: App) {
+  const assembly = app.synth();
+  const stacks = assembly.stacks.map((s) => s.stackName).join(', ');
+  console.error(
+    `cdk-nag: AwsSolutions checks passed for ${stacks} (reviewed acknowledgements in lib/nag-suppressions.ts)`,
+  );
+  return assembly;
+}
+
 /** Builds the app from context; bin/app.ts and the infra tests share it. */
 export function buildApp(app = new App()) {
   const context = (key: string, fallback = '') => String(app.node.tryGetContext(key) ?? fallback);
   const stage = context('stage', 'dev');
+  const region = regionFor(app, stage);
   const jwtIssuer = context('jwtIssuer');
   if (!jwtIssuer) throw new Error('Set the jwtIssuer context value (cdk.json or -c jwtIssuer=...)');
   const stack = new ChatStack(app, `Chat-${stage}`, {
@@ -17,12 +53,13 @@ export function buildApp(app = new App()) {
     jwtAudience: context('jwtAudience'),
     pushPlatformApplicationArn: context('pushPlatformApplicationArn'),
     presenceGraceSeconds: Number(context('presenceGraceSeconds', '30')),
+    heartbeatTimeoutSeconds: Number(context('heartbeatTimeoutSeconds', '60')),
     // e.g. -c 'rateLimits={"send":"20/s burst 80"}'; checked here, so a typo fails the synth.
     rateLimits: rateLimitsFromContext(app.node.tryGetContext('rateLimits')),
     alarmEmail: context('alarmEmail') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },
   });
   acknowledgeReviewedFindings(stack, stack.nagScope);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

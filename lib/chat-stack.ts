@@ -163,6 +163,5 @@ export class ChatStack extends Stack {
     new CfnOutput(this, 'HttpApiUrl', { value: http.api.apiEndpoint });
     new CfnOutput(this, 'WebSocketUrl', { value: ws.stage.url });
     new CfnOutput(this, 'TableName', { value: table.tableName });
-    new CfnOutput(this, 'PushTopicArn', { value: delivery.pushTopic.topicArn });
   }
 }

@@ -1,6 +1,4 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alias } from 'aws-cdk-lib/aws-kms';
-import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { queues } from '#functions/routes.ts';
@@ -12,13 +10,13 @@ export const CONSUMER_TIMEOUT = Duration.seconds(30);
 /**
  * Delivery plumbing: one SQS queue per route-table queue, each with its DLQ
  * (redrive after `maxReceiveCount`), the queue that catches stream records that
- * kept failing, and the SNS push topic.
+ * kept failing. (Pushes go to each device's own SNS endpoint, functions/platform/push.ts:
+ * there is no shared push topic.)
  */
 export class Delivery extends Construct {
   readonly queues = new Map<string, Queue>();
   readonly deadLetterQueues: Queue[] = [];
   readonly streamFailures: Queue;
-  readonly pushTopic: Topic;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -36,10 +34,6 @@ export class Delivery extends Construct {
     }
     this.streamFailures = this.secureQueue('StreamFailures', Duration.days(14));
     this.deadLetterQueues.push(this.streamFailures);
-    this.pushTopic = new Topic(this, 'PushTopic', {
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
-      enforceSSL: true,
-    });
   }
 
   private secureQueue(id: string, retention: Duration) {

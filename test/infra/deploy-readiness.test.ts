@@ -2,7 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { BACKGROUND_CONCURRENCY, queues, streamConsumers } from '#functions/routes.ts';
-import { buildApp } from '../../lib/app.ts';
+import { buildApp, regionFor, UsageError } from '../../lib/app.ts';
 
 /**
  * What a first deploy to a fresh account needs, read from the template a
@@ -132,5 +132,40 @@ describe('background work cannot starve $connect and send', () => {
     // A fresh account cannot reserve concurrency (Lambda keeps 10 unreserved): none is asked for.
     for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function'))
       expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+});
+
+describe('the region is chosen, never a silent us-east-1', () => {
+  const saved = { ...process.env };
+  const withEnv = (env: Record<string, string | undefined>, run: () => void) => {
+    for (const key of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'CDK_DEFAULT_REGION'])
+      delete process.env[key];
+    Object.assign(process.env, env);
+    try {
+      run();
+    } finally {
+      process.env = { ...saved };
+    }
+  };
+  const app = (context: Record<string, unknown> = {}) => new App({ context });
+
+  it('takes -c region, then AWS_REGION, then the profile region the CDK CLI passes', () => {
+    withEnv({ AWS_REGION: 'eu-west-1', CDK_DEFAULT_REGION: 'ap-south-1' }, () => {
+      expect(regionFor(app({ region: 'us-east-1' }), 'prod')).toBe('us-east-1');
+      expect(regionFor(app(), 'prod')).toBe('eu-west-1');
+    });
+    withEnv({ CDK_DEFAULT_REGION: 'ap-south-1' }, () => {
+      expect(regionFor(app(), 'prod')).toBe('ap-south-1');
+    });
+  });
+
+  it("refuses the CLI's us-east-1 fallback, or no region at all, for a deployable stage", () => {
+    withEnv({ CDK_DEFAULT_REGION: 'us-east-1' }, () => {
+      expect(() => regionFor(app(), 'prod')).toThrow(UsageError);
+      expect(() => regionFor(app(), 'prod')).toThrow(/-c region=/);
+    });
+    withEnv({}, () => expect(() => regionFor(app(), 'prod')).toThrow(UsageError));
+    // Synth-only stages stay region-agnostic, so `cdk synth` works on a fresh clone.
+    withEnv({}, () => expect(regionFor(app(), 'local')).toBeUndefined());
   });
 });

@@ -148,13 +148,16 @@ describe('a socket whose token expires', () => {
     expect(await pinger.next('pong')).toBeDefined();
 
     await new Promise((r) => setTimeout(r, 3200));
-    pinger.socket.send(JSON.stringify({ action: 'ping' }));
+    // `ping` is answered by the gateway itself (no function sees it); every action is refused.
+    pinger.socket.send(
+      JSON.stringify({ action: 'room-archive', room_id: room.id, is_archived: true }),
+    );
     sender.socket.send(
       JSON.stringify({ action: 'send-message', room_id: room.id, content: 'late', temp_id: 't-1' }),
     );
     expect((await pinger.next('error'))?.data).toMatchObject({
       code: 'UNAUTHORIZED',
-      action: 'ping',
+      action: 'room-archive',
     });
     expect((await sender.next('error'))?.data).toMatchObject({
       code: 'UNAUTHORIZED',

@@ -8,6 +8,7 @@ import {
   schedules,
   streamConsumers,
   wsConnectIdentitySource,
+  wsGatewayReplies,
   wsRoutes,
 } from '#functions/routes.ts';
 import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
@@ -61,6 +62,7 @@ describe('the synthesized stack', () => {
     const expected = [
       ...httpRoutes.map((r) => `${r.method} ${r.path}`),
       ...wsRoutes.map((r) => r.routeKey),
+      ...wsGatewayReplies.map((r) => r.routeKey),
     ];
     expect(routes.sort()).toEqual(expected.sort());
     const functions =
@@ -71,6 +73,23 @@ describe('the synthesized stack', () => {
       queues.length +
       schedules.length;
     template.resourceCountIs('AWS::Lambda::Function', functions);
+  });
+
+  it('answers ping in API Gateway itself: a MOCK integration, a pong template and a route response', () => {
+    const mocks = template.findResources('AWS::ApiGatewayV2::Integration', {
+      Properties: { IntegrationType: 'MOCK' },
+    });
+    expect(Object.keys(mocks)).toHaveLength(wsGatewayReplies.length);
+    const responses = Object.values(
+      template.findResources('AWS::ApiGatewayV2::IntegrationResponse'),
+    ).map((r) => (r as { Properties: { ResponseTemplates: Record<string, string> } }).Properties);
+    expect(responses.some((r) => r.ResponseTemplates.$default?.includes('"event":"pong"'))).toBe(
+      true,
+    );
+    expect(responses.some((r) => r.ResponseTemplates.$default?.includes('requestTimeEpoch'))).toBe(
+      true,
+    );
+    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', wsGatewayReplies.length);
   });
 
   it('runs every function on Node.js 22, arm64; the authorizer alone gets the JWT settings', () => {

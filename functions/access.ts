@@ -103,6 +103,11 @@ const WRITE: Access = { table: ['PutItem', 'UpdateItem', 'DeleteItem'] };
  * offline members the send could not reach.
  */
 const SEND: Access = needs(READ, WRITE, { sendsTo: ['fan-out', 'offline-delivery'] }, DELIVER);
+/**
+ * platform/ws.ts, every WebSocket action: the rate limiter, and closing a
+ * connection whose token has expired (DeleteConnection) after telling it so.
+ */
+const WS_ACTION: Access = needs(LIMITED, { connections: ['POST', 'DELETE'] });
 /** store/cursor.ts: pages sealed with the key from Secrets Manager. */
 const PAGES: Access = { cursorKey: true };
 /** domain/presence.ts: connection and presence items, the flush after $connect, status broadcasts. */
@@ -143,12 +148,12 @@ export const access: Readonly<Record<string, Access>> = {
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
   'ws/disconnect': needs(DELIVER),
-  'ws/default': needs(DELIVER, LIMITED),
-  'ws/send-message': needs(SEND, LIMITED),
-  'ws/mark-messages-seen': needs(READ, WRITE, { table: ['BatchWriteItem'] }, DELIVER, LIMITED),
-  'ws/room-archive': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
-  'ws/sync': needs(READ, PAGES, { table: ['BatchWriteItem'] }, DELIVER, LIMITED),
-  'ws/typing': needs(READ, DELIVER, LIMITED),
+  'ws/default': needs(DELIVER, WS_ACTION),
+  'ws/send-message': needs(SEND, WS_ACTION),
+  'ws/mark-messages-seen': needs(READ, WRITE, { table: ['BatchWriteItem'] }, DELIVER, WS_ACTION),
+  'ws/room-archive': needs(READ, WRITE, EVENT_LOG, DELIVER, WS_ACTION),
+  'ws/sync': needs(READ, PAGES, { table: ['BatchWriteItem'] }, DELIVER, WS_ACTION),
+  'ws/typing': needs(READ, DELIVER, WS_ACTION),
 
   'streams/room-activity': needs(READ, WRITE, DELIVER, {
     sendsTo: ['offline-delivery', 'seq-gaps', 'room-purge'],

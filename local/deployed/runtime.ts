@@ -7,10 +7,10 @@ import { Worker } from 'node:worker_threads';
 import type { DeployedFunction } from './assembly.ts';
 
 /**
- * Runs the synthesized bundles as Lambda runs them: each function in its own
- * worker thread (its own module graph and process.env), started on first use
- * (its cold start), with exactly its template environment plus what the Lambda
- * runtime itself provides. Each bundle is copied to a folder with no
+ * Runs the synthesized bundles as Lambda runs them: each container is a worker
+ * thread (its own module graph and process.env) with exactly its function's
+ * template environment plus what the Lambda runtime itself provides; a busy
+ * function starts more containers (cold starts). Each bundle is copied to a folder with no
  * node_modules anywhere above it, so a dependency left out of a bundle fails
  * here as it would in /var/task.
  */
@@ -60,11 +60,30 @@ export class FunctionError extends Error {
   }
 }
 
-interface Running {
+/**
+ * Concurrency. Lambda gives each concurrent invocation a container of its own;
+ * on one machine that many cold starts would cost more than they show, so a
+ * container here takes up to PER_CONTAINER invocations at once, a busy
+ * function gets more containers (cold starts) up to MAX_CONTAINERS, and
+ * invocations beyond that wait their turn. The wait does not count against a
+ * function's timeout; only the time in a container does.
+ */
+const PER_CONTAINER = 16;
+const LOCAL_TIMEOUT_FLOOR_SECONDS = 30;
+const MAX_CONTAINERS = 4;
+
+interface Container {
   worker: Worker;
-  pending: Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
+  /** The invocations it is running. */
+  running: Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
   /** Settles when the bundle has been imported (Lambda's init phase). */
   ready: Promise<void>;
+}
+
+interface Waiting {
+  event: unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
 }
 
 type FromWorker =
@@ -80,11 +99,15 @@ export function startWorkers(
 ) {
   const root = mkdtempSync(join(tmpdir(), 'chat-deployed-'));
   const byHandler = new Map(functions.map((f) => [f.handler, f]));
-  const running = new Map<string, Running>();
+  const pools = new Map<string, Container[]>();
+  const queues = new Map<string, Waiting[]>();
   const coldStarts = new Map<string, number>();
+  let stopping = false;
 
-  function start(fn: DeployedFunction): Running {
-    const dir = join(root, fn.logicalId);
+  function start(fn: DeployedFunction): Container {
+    const n = (coldStarts.get(fn.handler) ?? 0) + 1;
+    coldStarts.set(fn.handler, n);
+    const dir = join(root, `${fn.logicalId}-${n}`);
     cpSync(fn.assetDir, dir, { recursive: true });
     const worker = new Worker(WORKER, {
       eval: true,
@@ -95,7 +118,9 @@ export function startWorkers(
         functionName: fn.logicalId,
         functionArn: `arn:aws:lambda:${region}:${account}:function:${fn.logicalId}`,
         memoryMb: fn.memoryMb,
-        timeoutMs: fn.timeoutSeconds * 1000,
+        // DynamoDB Local on a shared laptop is far slower than DynamoDB: the same 30 s
+        // floor the source runtime gives every function (local/lambda-runtime.ts).
+        timeoutMs: Math.max(fn.timeoutSeconds, LOCAL_TIMEOUT_FLOOR_SECONDS) * 1000,
       },
     });
     let initDone: (error?: unknown) => void = () => undefined;
@@ -103,23 +128,30 @@ export function startWorkers(
       initDone = (error) => (error ? reject(error) : resolve());
     });
     ready.catch(() => undefined);
-    const state: Running = { worker, pending: new Map(), ready };
+    const container: Container = { worker, ready, running: new Map() };
+    const pool = pools.get(fn.handler) ?? [];
+    pools.set(fn.handler, [...pool, container]);
     const fail = (error: unknown) => {
-      // A crashed runtime loses its invocations, and the next one is a cold start.
-      if (running.get(fn.handler) === state) running.delete(fn.handler);
-      for (const p of state.pending.values()) p.reject(error);
-      state.pending.clear();
+      // A crashed runtime loses its invocation, and the next one is a cold start.
+      pools.set(
+        fn.handler,
+        (pools.get(fn.handler) ?? []).filter((c) => c !== container),
+      );
+      for (const r of container.running.values()) r.reject(error);
+      container.running.clear();
+      pump(fn.handler);
     };
     worker.on('message', (m: FromWorker) => {
       if ('ready' in m) {
         initDone(m.ready ? undefined : new FunctionError(`${fn.logicalId} (init)`, m.error));
         return;
       }
-      const p = state.pending.get(m.id);
-      if (!p) return;
-      state.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new FunctionError(fn.logicalId, m.error ?? { message: 'failed' }));
+      const current = container.running.get(m.id);
+      if (!current) return;
+      container.running.delete(m.id);
+      if (m.ok) current.resolve(m.result);
+      else current.reject(new FunctionError(fn.logicalId, m.error ?? { message: 'failed' }));
+      pump(fn.handler);
     });
     worker.on('error', (error) => {
       // An uncaught exception or unhandled rejection ends the runtime, as on Lambda.
@@ -128,42 +160,63 @@ export function startWorkers(
       fail(error);
     });
     worker.on('exit', (code) => fail(new Error(`${fn.logicalId} exited (${code})`)));
-    coldStarts.set(fn.handler, (coldStarts.get(fn.handler) ?? 0) + 1);
-    return state;
+    return container;
+  }
+
+  /** Hands waiting invocations to idle containers, starting containers up to the cap. */
+  function pump(handler: string) {
+    if (stopping) return;
+    const fn = byHandler.get(handler)!;
+    const waiting = queues.get(handler) ?? [];
+    while (waiting.length > 0) {
+      const pool = pools.get(handler) ?? [];
+      const least = pool.reduce<Container | undefined>(
+        (a, c) => (!a || c.running.size < a.running.size ? c : a),
+        undefined,
+      );
+      const free =
+        least && least.running.size < PER_CONTAINER
+          ? least
+          : pool.length < MAX_CONTAINERS
+            ? start(fn)
+            : undefined;
+      if (!free) return;
+      const next = waiting.shift()!;
+      const id = randomUUID();
+      free.running.set(id, { resolve: next.resolve, reject: next.reject });
+      free.worker.postMessage({ id, event: next.event });
+    }
   }
 
   function invoke(handler: string, event: unknown): Promise<unknown> {
-    const fn = byHandler.get(handler);
-    if (!fn) return Promise.reject(new Error(`No function for ${handler} in the assembly`));
-    let state = running.get(handler);
-    if (!state) {
-      state = start(fn);
-      running.set(handler, state);
-    }
-    const id = randomUUID();
-    const current = state;
+    if (!byHandler.has(handler))
+      return Promise.reject(new Error(`No function for ${handler} in the assembly`));
     return new Promise((resolve, reject) => {
-      current.pending.set(id, { resolve, reject });
-      current.worker.postMessage({ id, event });
+      queues.set(handler, [...(queues.get(handler) ?? []), { event, resolve, reject }]);
+      pump(handler);
     });
   }
 
   return {
     invoke,
-    /** Cold-starts every function now, as the source runtime's warm() imports every module. */
+    /** Cold-starts one container per function now, as the source runtime's warm() imports every module. */
     async warm(handlers: readonly string[]) {
       for (const h of handlers) {
         const fn = byHandler.get(h);
         if (!fn) throw new Error(`The assembly has no function for ${h}: synthesize again`);
-        if (!running.has(h)) running.set(h, start(fn));
+        if (!pools.get(h)?.length) start(fn);
       }
       // A bundle that cannot load (a dependency left out, a failing init) fails the start.
-      await Promise.all(handlers.map((h) => running.get(h)?.ready));
+      await Promise.all(handlers.flatMap((h) => (pools.get(h) ?? []).map((c) => c.ready)));
     },
     coldStarts,
     async stop() {
-      await Promise.allSettled([...running.values()].map((r) => r.worker.terminate()));
-      running.clear();
+      stopping = true;
+      for (const waiting of queues.values())
+        for (const w of waiting.splice(0)) w.reject(new Error('The local stack stopped'));
+      const all = [...pools.values()].flat();
+      pools.clear();
+      await Promise.allSettled(all.map((c) => c.worker.terminate()));
       rmSync(root, { recursive: true, force: true });
     },
   };

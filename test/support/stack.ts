@@ -1,7 +1,15 @@
+import { DEPLOYED_ASSEMBLY_ENV } from '#local/deployed/env.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { ChatClient } from './chat-client.ts';
 
 export type Stack = Awaited<ReturnType<typeof startLocalStack>>;
+
+/**
+ * False under `npm run test:deployed`, where the handlers are the synthesized
+ * bundles in worker threads: a test that injects faults into this process's
+ * AWS clients cannot reach them there.
+ */
+export const handlersInProcess = !process.env[DEPLOYED_ASSEMBLY_ENV];
 
 /** Starts the whole local cloud on ephemeral ports, as `npm start` does. */
 export async function startStack(options: Parameters<typeof startLocalStack>[0] = {}) {

@@ -1,4 +1,3 @@
-import { AppError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { postToConnection } from '#platform/post-to-connection.ts';
 import { getConnection } from '#store/connections.ts';
@@ -44,18 +43,26 @@ export async function flushPending(userId: string, connectionIds: readonly strin
 
 /** A connection younger than this that refuses a post may still be inside $connect. */
 const STILL_CONNECTING_MS = 10_000;
+/** Tries at one-second steps before leaving the messages to the next connection (or sync). */
+const MAX_FLUSH_TRIES = 10;
 
 /**
  * The flush queued by $connect. If the new connection refused the post while
- * it is seconds old, it may still be inside $connect: throwing fails the queue
- * record so SQS retries it. An older one is gone; its messages stay pending for
- * the next connection.
+ * it is seconds old, it may still be inside $connect: the flush is queued again
+ * with a one-second delay (not left to the queue's visibility timeout, which is
+ * minutes on AWS), so pending messages still arrive within about 2 s. An older
+ * connection is gone; its messages stay pending for the next one.
  */
-export async function flushNewConnection(userId: string, connectionId: string) {
+export async function flushNewConnection(
+  userId: string,
+  connectionId: string,
+  retry: (tries: number) => Promise<void>,
+  tries = 0,
+) {
   const { blocked } = await flushPending(userId, [connectionId]);
-  if (!blocked) return;
+  if (!blocked || tries + 1 >= MAX_FLUSH_TRIES) return;
   const conn = await getConnection(connectionId);
   if (conn && Date.now() - Date.parse(conn.connected_at) < STILL_CONNECTING_MS) {
-    throw new AppError('INTERNAL', 'Connection not ready for its pending messages yet');
+    await retry(tries + 1);
   }
 }

@@ -83,7 +83,7 @@ describe('presence', () => {
     const online = await ben.waitFor(
       'chat-user-status-update',
       (d) => d.user_id === 'p_ann' && d.status === 'online',
-      10_000,
+      20_000,
     );
     expect(online.data.last_seen).toEqual(expect.any(String));
 

@@ -14,7 +14,7 @@ export const userId = z.string().check(
   z.minLength(1),
   z.maxLength(128),
   // The same rule as a token's subject: no # or spaces, and not a reserved name.
-  z.refine(isStorableUserId, 'must have no # or spaces and not be __proto__'),
+  z.refine(isStorableUserId, 'must be well-formed text with no # or spaces, and not __proto__'),
 );
 export const roomId = z
   .string()

@@ -125,9 +125,11 @@ describe('presence', () => {
     await group(eve, ['p_fay']);
     await fay.connect();
     const id = await connectTracked(eve);
+    // Announced after $connect returns (through the flush queue).
     await fay.waitFor(
       'chat-user-status-update',
       (d) => d.user_id === 'p_eve' && d.status === 'online',
+      20_000,
     );
     vanish(id);
     await fay.waitFor(

@@ -4,7 +4,13 @@ import type { MessageRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { sleep } from '#platform/time.ts';
 import { putIf } from './conditional.ts';
-import { messageKey, messageToItem, type SendReceipt, sendReceiptItem } from './messages.ts';
+import {
+  messageId,
+  messageKey,
+  messageToItem,
+  type SendReceipt,
+  sendReceiptItem,
+} from './messages.ts';
 
 export type StoreOutcome =
   | { kind: 'stored' }
@@ -112,7 +118,7 @@ export async function putTombstones(
   const written = await Promise.all(
     messages.map(async (m) => {
       const stone: MessageRecord = {
-        id: `${m.room_id}.${m.seq}`,
+        id: messageId(m.room_id, m.seq),
         room_id: m.room_id,
         seq: m.seq,
         sender_id: m.sender_id,

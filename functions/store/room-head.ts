@@ -3,6 +3,7 @@ import type { MessageSummary, RoomHead } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { messageId } from './messages.ts';
 
 /**
  * The room's hot items, apart from the room item and its member map:
@@ -62,7 +63,7 @@ function headFromItems(roomId: string, head: Item | undefined, deletions: Item |
     last_activity: (head?.last_activity as string | undefined) ?? null,
     last_message: shown
       ? {
-          id: `${roomId}.${seq}`,
+          id: messageId(roomId, seq),
           sender_id: summary.sender_id,
           content: summary.content,
           message_type: summary.message_type,

@@ -32,7 +32,10 @@ export async function deleteChat(caller: Caller, roomId: string) {
     recordUserEvent(caller.userId, deleted, at),
     // Leaving a group: everyone who was in it, the leaver included, hears who left.
     room.type === 'group' && fanOut(Object.keys(room.members), left),
-    room.type === 'group' && recordRoomEvent(roomId, left, at),
+    // A room its last member left is gone (purged): nothing is logged into it.
+    room.type === 'group' &&
+      Object.keys(room.members).length > 1 &&
+      recordRoomEvent(roomId, left, at),
   ]);
   return { room_id: roomId, deleted_at: at };
 }

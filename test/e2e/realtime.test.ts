@@ -23,6 +23,13 @@ afterAll(async () => env?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A client that pings every second, as the app does every 25 s: the sweeper here
+ * closes a connection silent for HEARTBEAT_TIMEOUT_SECONDS (3 s), which a slow
+ * machine can exceed between two steps of a test.
+ */
+const live = (userId: string, name = userId) => env.client(userId, name, 1000);
+
 async function group(owner: ChatClient, others: string[], name = 'room'): Promise<Room> {
   return (
     await owner.http<Room>('POST', '/api/chat/rooms', { type: 'group', name, member_ids: others })
@@ -106,9 +113,11 @@ describe('presence', () => {
     await group(cat, ['p_dan']);
     await dan.connect();
     await cat.connect();
+    // Announced after $connect returns (through the flush queue).
     await dan.waitFor(
       'chat-user-status-update',
       (d) => d.user_id === 'p_cat' && d.status === 'online',
+      20_000,
     );
     await cat.close();
     await sleep(500);
@@ -142,7 +151,7 @@ describe('presence', () => {
 
 describe('heartbeat', () => {
   it('answers ping with pong', async () => {
-    const gus = await env.client('h_gus');
+    const gus = await live('h_gus');
     await gus.connect();
     gus.send({ action: 'ping' });
     const pong = await gus.waitFor('pong');
@@ -152,7 +161,7 @@ describe('heartbeat', () => {
 
 describe('delivery that never loses a message', () => {
   it('queues for an offline member and delivers on reconnect, in send order, with no action from the client', async () => {
-    const [ivy, jon] = await Promise.all([env.client('d_ivy', 'Ivy'), env.client('d_jon', 'Jon')]);
+    const [ivy, jon] = await Promise.all([live('d_ivy', 'Ivy'), live('d_jon', 'Jon')]);
     const room = await group(ivy, ['d_jon']);
     await registerPhone(jon);
     await ivy.connect();
@@ -183,7 +192,7 @@ describe('delivery that never loses a message', () => {
   });
 
   it('sends no push for a muted room', async () => {
-    const [kim, leo] = await Promise.all([env.client('d_kim'), env.client('d_leo')]);
+    const [kim, leo] = await Promise.all([live('d_kim'), live('d_leo')]);
     const room = await group(kim, ['d_leo']);
     await registerPhone(leo);
     expect(
@@ -196,8 +205,8 @@ describe('delivery that never loses a message', () => {
   });
 
   it('removes a connection that answers 410 mid fan-out and does not count it as delivered', async () => {
-    const [max, ned] = await Promise.all([env.client('d_max'), env.client('d_ned')]);
-    const nedTablet = await env.client('d_ned');
+    const [max, ned] = await Promise.all([live('d_max'), live('d_ned')]);
+    const nedTablet = await live('d_ned');
     const room = await group(max, ['d_ned']);
     await max.connect();
     await ned.connect();
@@ -239,7 +248,7 @@ describe('delivery that never loses a message', () => {
 
 describe('seen receipts', () => {
   it('tells the sender which messages were seen and gives the reader the new unread count', async () => {
-    const [ola, pia] = await Promise.all([env.client('s_ola', 'Ola'), env.client('s_pia', 'Pia')]);
+    const [ola, pia] = await Promise.all([live('s_ola', 'Ola'), live('s_pia', 'Pia')]);
     const room = await group(ola, ['s_pia']);
     const ids: string[] = [];
     for (const text of ['a', 'b']) {
@@ -266,7 +275,7 @@ describe('seen receipts', () => {
   });
 
   it('refuses more than 100 ids', async () => {
-    const quinn = await env.client('s_quinn');
+    const quinn = await live('s_quinn');
     await quinn.connect();
     quinn.send({
       action: 'mark-messages-seen',
@@ -280,8 +289,8 @@ describe('seen receipts', () => {
 
 describe('room-archive', () => {
   it('archives for the user only and tells all their connections', async () => {
-    const [rae, sam] = await Promise.all([env.client('a_rae'), env.client('a_sam')]);
-    const raePhone = await env.client('a_rae');
+    const [rae, sam] = await Promise.all([live('a_rae'), live('a_sam')]);
+    const raePhone = await live('a_rae');
     const room = await group(rae, ['a_sam']);
     await Promise.all([rae.connect(), raePhone.connect()]);
     rae.send({ action: 'room-archive', room_id: room.id, is_archived: true });

@@ -12,9 +12,11 @@ import type {
 /**
  * The realtime connection (CONTRACT §6), built for API Gateway's limits and a
  * phone's network:
- * - a heartbeat `ping` every 5 minutes (API Gateway drops a connection idle for
- *   10), and a connection that does not answer within `pongTimeoutMs` is
- *   treated as dropped;
+ * - a heartbeat `ping` every 25 seconds (`heartbeatMs`): the server closes a
+ *   connection that sent no heartbeat for 60 s (HEARTBEAT_TIMEOUT_SECONDS), and
+ *   API Gateway one idle for 10 minutes. A ping not answered within
+ *   `pongTimeoutMs` (by any frame) means the connection is dead: it is closed and
+ *   replaced;
  * - a new connection opened at 110 minutes, before API Gateway's 2-hour limit
  *   closes the old one, which is closed only once the new one is open;
  * - reconnection with exponential backoff and full jitter;
@@ -52,8 +54,13 @@ export const systemClock: Clock = {
 };
 
 export const DEFAULTS = {
-  /** API Gateway closes a connection after 10 minutes without a frame. */
-  heartbeatMs: 5 * 60_000,
+  /**
+   * A `ping` this often (the requirements' 25 s). The server's sweeper closes a
+   * connection that sent none for 60 s (HEARTBEAT_TIMEOUT_SECONDS, two missed
+   * pings plus slack); API Gateway closes one idle for 10 minutes.
+   */
+  heartbeatMs: 25_000,
+  /** A ping with no frame back within this long: the connection is dead. */
   pongTimeoutMs: 10_000,
   /** API Gateway closes every connection at 2 hours. */
   rolloverMs: 110 * 60_000,
@@ -84,7 +91,9 @@ export interface RealtimeOptions {
   cursor?: string | null;
   /** Takes a first sync cursor (e.g. `api.sync()`); null when the server has no sync. */
   firstCursor?: () => Promise<string | null>;
+  /** How often to ping (default 25 s); keep it well under the server's 60 s heartbeat timeout. */
   heartbeatMs?: number;
+  /** How long a ping may go unanswered before the connection counts as dead (default 10 s). */
   pongTimeoutMs?: number;
   rolloverMs?: number;
   rolloverGraceMs?: number;
@@ -419,7 +428,9 @@ export class RealtimeConnection {
       conn.socket.send(JSON.stringify({ action: 'ping' }));
       this.armHeartbeat(conn);
       // No frame back in time: the connection is dead even if the socket does not know yet.
-      this.o.clock.clearTimeout(conn.pongWait);
+      // The wait runs from the first unanswered ping: a later ping does not restart it, so a
+      // `pongTimeoutMs` longer than `heartbeatMs` still detects a dead connection.
+      if (conn.pongWait !== undefined) return;
       conn.pongWait = this.o.clock.setTimeout(() => {
         this.retire(conn, 4000);
         this.onClose(conn);
@@ -430,6 +441,7 @@ export class RealtimeConnection {
   private stopTimers(conn: Live) {
     this.o.clock.clearTimeout(conn.heartbeat);
     this.o.clock.clearTimeout(conn.pongWait);
+    conn.pongWait = undefined;
     this.o.clock.clearTimeout(conn.rollover);
   }
 
@@ -499,6 +511,7 @@ export class RealtimeConnection {
     if (!frame || typeof frame.event !== 'string') return;
     // Any frame proves the connection alive.
     this.o.clock.clearTimeout(conn.pongWait);
+    conn.pongWait = undefined;
     this.dispatch(frame);
   }
 

@@ -2,7 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { httpRoutes } from '#functions/routes.ts';
-import { type Clock, RealtimeConnection, ROUTES, type SocketLike } from '../../client/src/index.ts';
+import { heartbeatTimeoutMs } from '#platform/env.ts';
+import {
+  type Clock,
+  DEFAULTS,
+  RealtimeConnection,
+  ROUTES,
+  type SocketLike,
+} from '../../client/src/index.ts';
 
 /** Timers that run only when the test advances time. */
 class FakeClock implements Clock {
@@ -157,25 +164,54 @@ describe('RealtimeConnection', () => {
     expect(spread).toBeGreaterThan(29_000);
   });
 
-  it('pings every 5 minutes and treats a connection that does not answer as dropped', async () => {
+  it('pings every 25 seconds by default, well inside the server’s 60 s heartbeat timeout, and treats a connection that does not answer as dropped', async () => {
     const { clock, sockets, conn, last, states } = setup();
     conn.start();
     await clock.advance(0);
     last().accept();
-    await clock.advance(5 * 60_000 - 1);
+    await clock.advance(25_000 - 1);
     expect(last().actions('ping')).toHaveLength(0);
     await clock.advance(1);
     expect(last().actions('ping')).toHaveLength(1);
     last().push('pong', { server_time: 'now' });
-    await clock.advance(5 * 60_000);
+    await clock.advance(25_000);
     expect(last().actions('ping')).toHaveLength(2);
+    last().push('pong', { server_time: 'now' });
+    // An idle connection answered every time: a ping every 25 s for 5 minutes, so the
+    // sweeper (HEARTBEAT_TIMEOUT_SECONDS, default 60) never sees a silent one.
+    for (let i = 3; i <= 14; i++) {
+      await clock.advance(25_000);
+      expect(last().actions('ping')).toHaveLength(i);
+      last().push('pong', { server_time: 'now' });
+    }
     expect(sockets).toHaveLength(1);
-    // No answer to this ping within 10 s: closed and replaced.
-    await clock.advance(10_000);
+    // Two pings fit in the server's default timeout, so one lost ping does not close it.
+    expect(DEFAULTS.heartbeatMs * 2).toBeLessThan(heartbeatTimeoutMs());
+    // No answer to the next ping within 10 s: closed and replaced.
+    await clock.advance(25_000);
+    expect(last().actions('ping')).toHaveLength(15);
+    await clock.advance(10_000 - 1);
+    expect(sockets[0]!.closedWith).toBeUndefined();
+    await clock.advance(1);
     expect(sockets[0]!.closedWith).toBe(4000);
     expect(states).toContain('reconnecting');
     await clock.advance(1000);
     expect(sockets).toHaveLength(2);
+  });
+
+  it('takes its heartbeat interval as an option, and a pong timeout longer than it still detects a dead connection', async () => {
+    const { clock, sockets, conn, last } = setup({ heartbeatMs: 5_000, pongTimeoutMs: 12_000 });
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await clock.advance(5_000);
+    expect(last().actions('ping')).toHaveLength(1);
+    // Unanswered pings at 5, 10 and 15 s: the wait runs from the first, not the latest.
+    await clock.advance(12_000 - 1);
+    expect(last().actions('ping')).toHaveLength(3);
+    expect(sockets[0]!.closedWith).toBeUndefined();
+    await clock.advance(1);
+    expect(sockets[0]!.closedWith).toBe(4000);
   });
 
   it('rolls over before API Gateway’s 2-hour limit: the new connection opens before the old one closes', async () => {

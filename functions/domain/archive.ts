@@ -4,7 +4,7 @@ import { nowIso } from '#platform/time.ts';
 import { setArchived } from '#store/members.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { requireMembership } from './rooms.ts';
+import { requireMembership } from './membership.ts';
 import { recordUserEvent } from './sync-log.ts';
 
 /** Per-user archive: the room moves lists for this user only; all their devices hear of it. */

@@ -6,8 +6,8 @@ import { deleteLastMember, leaveGroup } from '#store/room-membership.ts';
 import { clearRoomForEveryone } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
+import { requireMembership } from './membership.ts';
 import { isAdmin, type RoomRecord } from './model.ts';
-import { requireMembership } from './rooms.ts';
 import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isMutedNow, membersByJoinOrder } from './views.ts';
 

@@ -6,10 +6,9 @@ import { getMembers, markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
 import { takeSequence } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
-import { requireMember } from './membership.ts';
+import { requireMember, requireMembership } from './membership.ts';
 import { abandon, deliverMessage, headSummary } from './messages.ts';
-import type { ForwardMetadata, MessageRecord, RoomRecord } from './model.ts';
-import { requireMembership } from './rooms.ts';
+import { forwardedCopy, type MessageRecord, type RoomRecord } from './model.ts';
 
 /**
  * POST /messages/:id/forward (CONTRACT §5 note 5). Every check comes first; then
@@ -42,7 +41,7 @@ export async function forwardMessage(
   const copies = await Promise.all(
     targets.map(async (id) => {
       const seq = await takeSequence(id, headSummary(caller, source, at), at);
-      return copyOf(source, rooms.get(id)!, seq, caller, at);
+      return forwardedCopy(source, { id: messageId(id, seq), room_id: id, seq }, caller, at);
     }),
   );
   // Forwarding into a room marks it read for the forwarder, as sending does.
@@ -81,38 +80,6 @@ async function loadTargets(caller: Caller, targets: string[]) {
     requireMember(caller.userId, rooms.get(id), member, { gone: member?.is_deleted, which: id });
   }
   return rooms;
-}
-
-/** A copy keeps pointing at the first original, and counts how many hops it has come. */
-function copyOf(
-  source: MessageRecord,
-  room: RoomRecord,
-  seq: number,
-  caller: Caller,
-  at: string,
-): MessageRecord {
-  const original: ForwardMetadata = source.metadata?.forwarded_from ?? {
-    message_id: source.id,
-    original_sender: source.sender_id,
-    original_room: source.room_id,
-  };
-  return {
-    ...source,
-    id: messageId(room.id, seq),
-    room_id: room.id,
-    seq,
-    sender_id: caller.userId,
-    sender_name: caller.name,
-    reply_to_message_id: null,
-    forwarded_from: source.id,
-    metadata: {
-      forwarded_from: original,
-      forward_depth: (source.metadata?.forward_depth ?? 0) + 1,
-    },
-    forwarded_count: 0,
-    is_deleted: false,
-    created_at: at,
-  };
 }
 
 async function deliverCopies(

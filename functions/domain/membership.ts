@@ -1,5 +1,9 @@
 import { forbidden, notFound } from '#platform/errors.ts';
-import { isMember, type MemberState, type RoomRecord } from './model.ts';
+import { getMember } from '#store/members.ts';
+import { getRoomHead } from '#store/room-head.ts';
+import { getRoom } from '#store/rooms.ts';
+import { isMember, type MemberState, type RoomHead, type RoomRecord } from './model.ts';
+import { isHidden } from './unread.ts';
 
 /**
  * The membership checks, written once (CONTRACT §3: a room that does not exist
@@ -31,6 +35,24 @@ export function requireMember(
   const inRoom = requireInRoom(userId, room, which);
   if (!member) throw notMember(which);
   return { room: inRoom, member };
+}
+
+/**
+ * Loads a room, the caller's member state and the room's head for a caller who
+ * must be a member, and applies requireMember: a room the caller deleted is gone
+ * for them (CONTRACT §3) until a new message brings it back.
+ */
+export async function requireMembership(
+  roomId: string,
+  userId: string,
+): Promise<{ room: RoomRecord; member: MemberState; head: RoomHead }> {
+  const [room, member, head] = await Promise.all([
+    getRoom(roomId),
+    getMember(userId, roomId),
+    getRoomHead(roomId),
+  ]);
+  const gone = member !== undefined && isHidden(member, head);
+  return { ...requireMember(userId, room, member, { gone }), head };
 }
 
 const notMember = (which?: string) =>

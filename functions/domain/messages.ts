@@ -25,9 +25,8 @@ import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { requireInRoom } from './membership.ts';
-import type { MessageRecord, RoomRecord } from './model.ts';
-import { requireMembership } from './rooms.ts';
+import { requireInRoom, requireMembership } from './membership.ts';
+import { type MessageRecord, newMessage, type RoomRecord } from './model.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
 import { type MessageView, messageView } from './views.ts';
@@ -102,7 +101,12 @@ export async function storeSend(
   }
   const at = nowIso();
   const seq = await takeSequence(roomId, headSummary(caller, input, at), at);
-  const message = buildMessage(room, seq, caller, input, at);
+  const message = newMessage(
+    { id: messageId(room.id, seq), room_id: room.id, seq },
+    caller,
+    input,
+    at,
+  );
   const storing = storeMessages([message], {
     receipt: input.temp_id
       ? {
@@ -166,35 +170,6 @@ export function headSummary(
     content: input.is_encrypted ? '' : input.content.slice(0, 200),
     message_type: input.message_type,
     is_encrypted: input.is_encrypted,
-    created_at: at,
-  };
-}
-
-function buildMessage(
-  room: RoomRecord,
-  seq: number,
-  caller: Caller,
-  input: SendMessageInput,
-  at: string,
-): MessageRecord {
-  return {
-    id: messageId(room.id, seq),
-    room_id: room.id,
-    seq,
-    sender_id: caller.userId,
-    sender_name: caller.name,
-    content: input.content,
-    message_type: input.message_type,
-    file_url: input.file_url ?? null,
-    media: input.media ?? null,
-    reply_to_message_id: input.reply_to_message_id ?? null,
-    forwarded_from: null,
-    metadata: null,
-    forwarded_count: 0,
-    is_encrypted: input.is_encrypted,
-    encryption_key_id: input.encryption_key_id ?? null,
-    encrypted_content: input.encrypted_content ?? null,
-    is_deleted: false,
     created_at: at,
   };
 }

@@ -59,6 +59,29 @@ export interface RoomRecord {
   cleared_at: string | null;
 }
 
+/** A new room: its members joined `now`; a group's creator is its first admin. */
+export function newRoom(
+  id: string,
+  type: RoomType,
+  name: string | null,
+  creator: string,
+  memberIds: readonly string[],
+  now: string,
+): RoomRecord {
+  return {
+    id,
+    type,
+    name,
+    created_by: creator,
+    created_at: now,
+    updated_at: now,
+    members: Object.fromEntries(memberIds.map((u) => [u, now])),
+    admins: type === 'group' ? { [creator]: now } : {},
+    cleared_seq: 0,
+    cleared_at: null,
+  };
+}
+
 /** One user's state in one room (the requirements' user_chat_preferences). */
 export interface MemberState {
   user_id: string;
@@ -109,6 +132,87 @@ export interface MessageRecord {
   /** A failed send's sequence number: never shown, never counted. */
   is_tombstone?: boolean;
   created_at: string;
+}
+
+/** Who sends or forwards a message (the authenticated caller). */
+export interface Sender {
+  userId: string;
+  name: string;
+}
+
+/** What a send request says of its message (the validated send body). */
+export interface MessageContent {
+  content: string;
+  message_type: string;
+  file_url?: string | null | undefined;
+  media?: unknown;
+  reply_to_message_id?: string | null | undefined;
+  is_encrypted: boolean;
+  encryption_key_id?: string | null | undefined;
+  encrypted_content?: string | null | undefined;
+}
+
+/** Where a message goes: its id (the store's format), its room, and the seq it took. */
+export type MessagePlace = Pick<MessageRecord, 'id' | 'room_id' | 'seq'>;
+
+/** A sent message, as stored. */
+export function newMessage(
+  place: MessagePlace,
+  sender: Sender,
+  input: MessageContent,
+  at: string,
+): MessageRecord {
+  return {
+    id: place.id,
+    room_id: place.room_id,
+    seq: place.seq,
+    sender_id: sender.userId,
+    sender_name: sender.name,
+    content: input.content,
+    message_type: input.message_type,
+    file_url: input.file_url ?? null,
+    media: input.media ?? null,
+    reply_to_message_id: input.reply_to_message_id ?? null,
+    forwarded_from: null,
+    metadata: null,
+    forwarded_count: 0,
+    is_encrypted: input.is_encrypted,
+    encryption_key_id: input.encryption_key_id ?? null,
+    encrypted_content: input.encrypted_content ?? null,
+    is_deleted: false,
+    created_at: at,
+  };
+}
+
+/** A forwarded copy: it keeps pointing at the first original, and counts how many hops it has come. */
+export function forwardedCopy(
+  source: MessageRecord,
+  place: MessagePlace,
+  sender: Sender,
+  at: string,
+): MessageRecord {
+  const original: ForwardMetadata = source.metadata?.forwarded_from ?? {
+    message_id: source.id,
+    original_sender: source.sender_id,
+    original_room: source.room_id,
+  };
+  return {
+    ...source,
+    id: place.id,
+    room_id: place.room_id,
+    seq: place.seq,
+    sender_id: sender.userId,
+    sender_name: sender.name,
+    reply_to_message_id: null,
+    forwarded_from: source.id,
+    metadata: {
+      forwarded_from: original,
+      forward_depth: (source.metadata?.forward_depth ?? 0) + 1,
+    },
+    forwarded_count: 0,
+    is_deleted: false,
+    created_at: at,
+  };
 }
 
 /**

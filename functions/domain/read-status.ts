@@ -14,9 +14,8 @@ import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { requireMember } from './membership.ts';
+import { requireMember, requireMembership } from './membership.ts';
 import type { MemberState, RoomHead } from './model.ts';
-import { requireMembership } from './rooms.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
 /** GET /unread-count?room_id=: one room's count, from its counters. */

@@ -5,22 +5,23 @@ import { LIMITS } from '#platform/limits.ts';
 import { nowIso } from '#platform/time.ts';
 import { openCursor, sealCursor } from '#store/cursor.ts';
 import { getMember, listAllMembers, restoreHiddenRoom } from '#store/members.ts';
-import { getRoomHead, getRoomHeads } from '#store/room-head.ts';
+import { getRoomHeads } from '#store/room-head.ts';
 import {
   addMembers as storeAddMembers,
   createRoom as storeCreateRoom,
   removeMember as storeRemoveMember,
 } from '#store/room-membership.ts';
-import { getDirectRoomId, getRoom, getRooms } from '#store/rooms.ts';
+import { getDirectRoomId, getRooms } from '#store/rooms.ts';
 import { announce } from './announce.ts';
 import { events } from './events.ts';
-import { requireMember } from './membership.ts';
+import { requireMembership } from './membership.ts';
 import {
   emptyHead,
   isAdmin,
   isMember,
   type MemberState,
   newMemberState,
+  newRoom,
   type RoomHead,
   type RoomRecord,
 } from './model.ts';
@@ -30,24 +31,6 @@ import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isHidden } from './unread.ts';
 import { roomView } from './views.ts';
 
-/**
- * Loads a room for a caller who must be a member. A room that does not exist
- * and a room the caller is not in answer differently (404 / 403), as CONTRACT §3.
- */
-export async function requireMembership(
-  roomId: string,
-  userId: string,
-): Promise<{ room: RoomRecord; member: MemberState; head: RoomHead }> {
-  const [room, member, head] = await Promise.all([
-    getRoom(roomId),
-    getMember(userId, roomId),
-    getRoomHead(roomId),
-  ]);
-  // A room the user deleted is gone for them (CONTRACT §3) until a new message brings it back.
-  const gone = member !== undefined && isHidden(member, head);
-  return { ...requireMember(userId, room, member, { gone }), head };
-}
-
 export async function createRoom(caller: Caller, input: CreateRoomInput) {
   const now = nowIso();
   if (input.type === 'direct') {
@@ -56,7 +39,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     const existing = await getDirectRoomId(caller.userId, other);
     if (existing) return { created: false, room: await reopenDirect(existing, caller.userId) };
     await chargeRoomCreation(caller.userId);
-    const room = newRoom('direct', null, caller.userId, [caller.userId, other], now);
+    const room = newRoom(ulid(), 'direct', null, caller.userId, [caller.userId, other], now);
     const members = [caller.userId, other].map((u) => newMemberState(u, room.id, now));
     if (!(await storeCreateRoom(room, members))) {
       // Lost a race with the other user creating the same pair: answer with theirs.
@@ -71,7 +54,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
   await chargeRoomCreation(caller.userId);
-  const room = newRoom('group', input.name, caller.userId, memberIds, now);
+  const room = newRoom(ulid(), 'group', input.name, caller.userId, memberIds, now);
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
     throw conflict('The room could not be created; try again');
@@ -82,27 +65,6 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     await Promise.all([announce(memberIds, added), recordRoomEvent(room.id, added, now)]);
   }
   return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };
-}
-
-function newRoom(
-  type: RoomRecord['type'],
-  name: string | null,
-  creator: string,
-  memberIds: string[],
-  now: string,
-): RoomRecord {
-  return {
-    id: ulid(),
-    type,
-    name,
-    created_by: creator,
-    created_at: now,
-    updated_at: now,
-    members: Object.fromEntries(memberIds.map((u) => [u, now])),
-    admins: type === 'group' ? { [creator]: now } : {},
-    cleared_seq: 0,
-    cleared_at: null,
-  };
 }
 
 /** Asking for a direct room the caller had deleted brings it back, with history still cleared. */

@@ -6,7 +6,7 @@ import { getMessagesBySeq, parseMessageId } from '#store/messages.ts';
 import { recordSeen } from '#store/seen.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { requireMembership } from './rooms.ts';
+import { requireMembership } from './membership.ts';
 import { unreadCount } from './unread.ts';
 
 /**

@@ -46,7 +46,8 @@ export async function uploadPublicKey(
     return uploadView(existing);
   }
   const activeIds = await getActiveKeyIds(caller.userId);
-  const previous = activeIds[input.device_id];
+  // Own properties only: a device named `constructor` or `toString` is just a device.
+  const previous = Object.hasOwn(activeIds, input.device_id) ? activeIds[input.device_id] : undefined;
   if (previous === undefined && Object.keys(activeIds).length >= MAX_KEY_DEVICES) {
     throw conflict(`At most ${MAX_KEY_DEVICES} devices can have keys`);
   }

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageKey, parseMessageId } from '#store/messages.ts';
@@ -120,6 +121,31 @@ describe('hole 2: users named like JavaScript built-ins', () => {
       403,
       'FORBIDDEN',
     );
+  });
+
+  it('treats key device ids named like built-ins as plain ids', async () => {
+    const eve = await env.client('r2_eve');
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const uploaded = await eve.http('POST', '/api/chat/encryption/keys', {
+        public_key: publicKey,
+        device_id: name,
+        key_id: `k-${name}`,
+      });
+      expect(uploaded.status, `${name}: ${JSON.stringify(uploaded.body)}`).toBeLessThan(300);
+    }
+    const listed = await eve.http<{ keys: { device_id: string; is_active: boolean }[] }>(
+      'GET',
+      '/api/chat/encryption/keys/r2_eve',
+    );
+    expect(
+      listed.body.data.keys
+        .filter((k) => k.is_active)
+        .map((k) => k.device_id)
+        .sort(),
+    ).toEqual(['constructor', 'hasOwnProperty', 'toString', 'valueOf']);
   });
 
   it('refuses a token whose subject is __proto__', async () => {

@@ -3,6 +3,7 @@ import type { ConnectionRecord, LiveConnection } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { userIdOfPk, userPk } from './keys.ts';
 import { queryAll } from './query.ts';
 
 /**
@@ -16,9 +17,10 @@ import { queryAll } from './query.ts';
  *   last activity), and the keys never move, so no index partition runs hot.
  * Both expire with API Gateway's 2 h connection limit (TTL, and readers filter).
  */
-export const connectionsKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'CONNS' });
+export const connectionsKey = (userId: string): Key => ({ pk: userPk(userId), sk: 'CONNS' });
+const CONNECTION_PREFIX = 'CONN#';
 export const connectionKey = (connectionId: string): Key => ({
-  pk: `CONN#${connectionId}`,
+  pk: `${CONNECTION_PREFIX}${connectionId}`,
   sk: 'CONN',
 });
 
@@ -104,7 +106,7 @@ export async function getConnections(userIds: readonly string[], now = Date.now(
   const items = await batchGet(userIds.map(connectionsKey));
   const byUser = new Map<string, LiveConnection[]>();
   for (const item of items) {
-    const userId = (item.pk as string).slice('USER#'.length);
+    const userId = userIdOfPk(item.pk as string);
     const conns = (item.conns as Record<string, string> | undefined) ?? {};
     const live = Object.entries(conns)
       .filter(([, connectedAt]) => now - Date.parse(connectedAt) < CONNECTION_MAX_AGE_MS)
@@ -131,7 +133,7 @@ export async function listShardConnections(
     ExpressionAttributeValues: { ':shard': sweepPartition(shard) },
   });
   return items.map((item) => ({
-    connection_id: (item.pk as string).slice('CONN#'.length),
+    connection_id: (item.pk as string).slice(CONNECTION_PREFIX.length),
     user_id: item.user_id as string,
     connected_at: item.gsi1sk as string,
   }));

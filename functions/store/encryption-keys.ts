@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aw
 import type { KeyRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
+import { userPk } from './keys.ts';
 import { queryAll } from './query.ts';
 
 /**
@@ -15,14 +16,17 @@ import { queryAll } from './query.ts';
  *   fingerprint it verified; it lapses when that key is no longer active.
  */
 
+const KEY_PREFIX = 'KEY#';
 const keyKey = (userId: string, deviceId: string, keyId: string): Key => ({
-  pk: `USER#${userId}`,
-  sk: `KEY#${deviceId}#${keyId}`,
+  pk: userPk(userId),
+  sk: `${KEY_PREFIX}${deviceId}#${keyId}`,
 });
-const devicesKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'KEYDEVICES' });
+const devicesKey = (userId: string): Key => ({ pk: userPk(userId), sk: 'KEYDEVICES' });
+/** The sort keys of the verifier's verifications of one owner's keys begin with it. */
+const verificationPrefix = (owner: string) => `VERIFIED#${owner}#`;
 const verificationKey = (verifier: string, owner: string, keyId: string): Key => ({
-  pk: `USER#${verifier}`,
-  sk: `VERIFIED#${owner}#${keyId}`,
+  pk: userPk(verifier),
+  sk: `${verificationPrefix(owner)}${keyId}`,
 });
 
 export type UploadOutcome = 'stored' | 'exists' | 'conflict';
@@ -129,7 +133,7 @@ async function ensureDevicesItem(userId: string) {
 export async function listKeys(userId: string): Promise<KeyRecord[]> {
   return queryAll<KeyRecord>({
     KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'KEY#' },
+    ExpressionAttributeValues: { ':pk': userPk(userId), ':prefix': KEY_PREFIX },
   });
 }
 
@@ -159,6 +163,6 @@ export async function putVerification(
 export async function listVerifications(verifier: string, owner: string) {
   return queryAll<{ key_id: string; fingerprint: string; verified_at: string }>({
     KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': `USER#${verifier}`, ':prefix': `VERIFIED#${owner}#` },
+    ExpressionAttributeValues: { ':pk': userPk(verifier), ':prefix': verificationPrefix(owner) },
   });
 }

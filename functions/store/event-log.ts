@@ -2,6 +2,7 @@ import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { ddb, tableName } from '#platform/clients.ts';
 import { updateIf } from './conditional.ts';
+import { roomPk, userPk } from './keys.ts';
 import { roomHeadKey } from './room-head.ts';
 
 /**
@@ -52,7 +53,7 @@ export async function logRoomEvent(
   ttlSeconds: number,
 ): Promise<void> {
   await Promise.all([
-    put(`ROOM#${roomId}`, at, event, data, ttlSeconds),
+    put(roomPk(roomId), at, event, data, ttlSeconds),
     updateIf({
       Key: roomHeadKey(roomId),
       UpdateExpression: 'SET last_event_at = :at, room_id = :room, entity = :entity',
@@ -68,7 +69,7 @@ export const logUserEvent = (
   event: string,
   data: unknown,
   ttlSeconds: number,
-) => put(`USER#${userId}`, at, event, data, ttlSeconds);
+) => put(userPk(userId), at, event, data, ttlSeconds);
 
 /** Events after `afterKey`, oldest first, at most `limit`; expired ones (TTL lag) left out. */
 async function eventsAfter(pk: string, afterKey: string, limit: number, now: number) {
@@ -102,6 +103,6 @@ async function eventsAfter(pk: string, afterKey: string, limit: number, now: num
 }
 
 export const roomEventsAfter = (roomId: string, afterKey: string, limit: number, now: number) =>
-  eventsAfter(`ROOM#${roomId}`, afterKey, limit, now);
+  eventsAfter(roomPk(roomId), afterKey, limit, now);
 export const userEventsAfter = (userId: string, afterKey: string, limit: number, now: number) =>
-  eventsAfter(`USER#${userId}`, afterKey, limit, now);
+  eventsAfter(userPk(userId), afterKey, limit, now);

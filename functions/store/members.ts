@@ -3,6 +3,7 @@ import type { MemberState } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { ROOM_PREFIX, roomPk, userPk } from './keys.ts';
 
 /**
  * Member item: pk USER#<user_id>, sk ROOM#<room_id>. One per (user, room): the
@@ -11,8 +12,8 @@ import { updateIf } from './conditional.ts';
  * the rooms' heads when they are read.
  */
 export const memberKey = (userId: string, roomId: string): Key => ({
-  pk: `USER#${userId}`,
-  sk: `ROOM#${roomId}`,
+  pk: userPk(userId),
+  sk: roomPk(roomId),
 });
 
 export function memberToItem(state: MemberState): Item {
@@ -162,7 +163,7 @@ export async function listAllMembers(userId: string): Promise<MemberState[]> {
       new QueryCommand({
         TableName: tableName(),
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'ROOM#' },
+        ExpressionAttributeValues: { ':pk': userPk(userId), ':prefix': ROOM_PREFIX },
         ExclusiveStartKey: start,
       }),
     );

@@ -3,6 +3,7 @@ import type { MessageRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { roomPk, userPk } from './keys.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
@@ -21,10 +22,20 @@ export function parseMessageId(id: string): { roomId: string; seq: number } | un
   return { roomId: match[1]!, seq: Number(match[2]) };
 }
 
-export const messageSortKey = (seq: number) => `MSG#${String(seq).padStart(SEQ_WIDTH, '0')}`;
+/** A seq as sort keys hold it: zero-padded, so keys sort in seq order (seen receipts use it too). */
+export const sortableSeq = (seq: number) => String(seq).padStart(SEQ_WIDTH, '0');
+
+const MESSAGE_PREFIX = 'MSG#';
+export const messageSortKey = (seq: number) => `${MESSAGE_PREFIX}${sortableSeq(seq)}`;
+
+/** The sort keys of a room's messages up to `seq` (BETWEEN bounds). */
+export const messageSortKeysUpTo = (seq: number) => ({
+  from: MESSAGE_PREFIX,
+  to: messageSortKey(seq),
+});
 
 export const messageKey = (roomId: string, seq: number): Key => ({
-  pk: `ROOM#${roomId}`,
+  pk: roomPk(roomId),
   sk: messageSortKey(seq),
 });
 
@@ -34,7 +45,7 @@ export const messageKey = (roomId: string, seq: number): Key => ({
  * replay of another message under the same temp_id is refused, not confirmed.
  */
 export const sendReceiptKey = (userId: string, roomId: string, tempId: string): Key => ({
-  pk: `USER#${userId}`,
+  pk: userPk(userId),
   sk: `TEMP#${roomId}#${tempId}`,
 });
 
@@ -160,7 +171,7 @@ export async function listMessages(
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
         FilterExpression: 'is_deleted = :no',
         ExpressionAttributeValues: {
-          ':pk': `ROOM#${roomId}`,
+          ':pk': roomPk(roomId),
           ':from': messageSortKey(afterSeq + 1),
           ':to': messageSortKey(beforeSeq - 1),
           ':no': false,

@@ -2,6 +2,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
 import { putIf } from './conditional.ts';
+import { userPk } from './keys.ts';
 
 /**
  * Pending delivery: pk USER#<user_id>, sk PENDING#<created_at>#<message_id>. The
@@ -25,7 +26,7 @@ export const pendingKey = (
   userId: string,
   message: Pick<PendingMessage, 'created_at' | 'id'>,
 ): Key => ({
-  pk: `USER#${userId}`,
+  pk: userPk(userId),
   sk: `${PREFIX}${message.created_at}#${message.id}`,
 });
 
@@ -59,7 +60,7 @@ export async function listPending(
       FilterExpression: '#ttl > :now',
       ExpressionAttributeNames: { '#ttl': 'ttl' },
       ExpressionAttributeValues: {
-        ':pk': `USER#${userId}`,
+        ':pk': userPk(userId),
         ':prefix': PREFIX,
         ':now': Math.floor(now / 1000),
       },

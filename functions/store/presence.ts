@@ -4,6 +4,7 @@ import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 import { shardOf } from './connections.ts';
+import { userPk } from './keys.ts';
 import { queryPage } from './query.ts';
 
 /**
@@ -12,9 +13,10 @@ import { queryPage } from './query.ts';
  * PRESENCE_DUE#<shard> / <offline_due_at>, so the sweeper finds users due to go
  * offline with a Query per shard (spread so no one index partition runs hot).
  */
-export const presenceKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PRESENCE' });
+export const presenceKey = (userId: string): Key => ({ pk: userPk(userId), sk: 'PRESENCE' });
 export const DUE_SHARDS = 8;
-const duePartition = (userId: string) => `PRESENCE_DUE#${shardOf(userId, DUE_SHARDS)}`;
+const duePartition = (shard: number) => `PRESENCE_DUE#${shard}`;
+const duePartitionOf = (userId: string) => duePartition(shardOf(userId, DUE_SHARDS));
 
 /** Marks the user online and cancels any pending offline; returns the previous status. */
 export async function markOnline(
@@ -53,7 +55,7 @@ export async function scheduleOffline(
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {
       ':due': dueAt,
-      ':pk': duePartition(userId),
+      ':pk': duePartitionOf(userId),
       ':online': 'online',
       ':seen': lastSeen,
     },
@@ -97,7 +99,7 @@ export async function findDueOffline(
   const { items } = await queryPage({
     IndexName: 'gsi1',
     KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :now',
-    ExpressionAttributeValues: { ':pk': `PRESENCE_DUE#${shard}`, ':now': now },
+    ExpressionAttributeValues: { ':pk': duePartition(shard), ':now': now },
     Limit: limit,
   });
   // The index holds the keys and the owner: the due time is its sort key.

@@ -1,7 +1,9 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
-import { messageSortKey } from './messages.ts';
+import { roomPk } from './keys.ts';
+import { messageSortKeysUpTo } from './messages.ts';
+import { seenSortKeysUpTo } from './seen.ts';
 
 /**
  * Reclaims a room's storage in the background: every item under ROOM#<room_id>
@@ -14,19 +16,14 @@ export async function purgeRoomItems(
   upToSeq: number | null,
   maxPages = 20,
 ): Promise<boolean> {
+  const between = ({ from, to }: { from: string; to: string }) => ({
+    expr: 'pk = :pk AND sk BETWEEN :from AND :to',
+    values: { ':from': from, ':to': to },
+  });
   const ranges =
     upToSeq === null
       ? [{ expr: 'pk = :pk', values: {} }]
-      : [
-          {
-            expr: 'pk = :pk AND sk BETWEEN :from AND :to',
-            values: { ':from': 'MSG#', ':to': messageSortKey(upToSeq) },
-          },
-          {
-            expr: 'pk = :pk AND sk BETWEEN :from AND :to',
-            values: { ':from': 'SEEN#', ':to': `SEEN#${messageSortKey(upToSeq).slice(4)}#\uffff` },
-          },
-        ];
+      : [between(messageSortKeysUpTo(upToSeq)), between(seenSortKeysUpTo(upToSeq))];
   let pages = 0;
   for (const range of ranges) {
     for (;;) {
@@ -34,7 +31,7 @@ export async function purgeRoomItems(
         new QueryCommand({
           TableName: tableName(),
           KeyConditionExpression: range.expr,
-          ExpressionAttributeValues: { ':pk': `ROOM#${roomId}`, ...range.values },
+          ExpressionAttributeValues: { ':pk': roomPk(roomId), ...range.values },
           ProjectionExpression: 'pk, sk',
           Limit: 100,
         }),

@@ -3,6 +3,7 @@ import type { DeviceRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import type { Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { userPk } from './keys.ts';
 import { queryAll } from './query.ts';
 
 /**
@@ -12,10 +13,11 @@ import { queryAll } from './query.ts';
  *   so one burst of messages (and any redelivery of them) yields one push;
  * - pk USER#<user_id>, sk DEVICE#<device_id>: registered push targets.
  */
-const pushKey = (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'PUSH' });
+const DEVICE_PREFIX = 'DEVICE#';
+const pushKey = (userId: string): Key => ({ pk: userPk(userId), sk: 'PUSH' });
 export const deviceKey = (userId: string, deviceId: string): Key => ({
-  pk: `USER#${userId}`,
-  sk: `DEVICE#${deviceId}`,
+  pk: userPk(userId),
+  sk: `${DEVICE_PREFIX}${deviceId}`,
 });
 
 /**
@@ -83,6 +85,6 @@ export async function deleteDevice(
 export async function listDevices(userId: string): Promise<DeviceRecord[]> {
   return queryAll<DeviceRecord>({
     KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'DEVICE#' },
+    ExpressionAttributeValues: { ':pk': userPk(userId), ':prefix': DEVICE_PREFIX },
   });
 }

@@ -3,6 +3,7 @@ import type { MessageSummary, RoomHead } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { roomPk } from './keys.ts';
 import { messageId } from './messages.ts';
 
 /**
@@ -15,9 +16,9 @@ import { messageId } from './messages.ts';
  *   tombstoned seqs that unread counts skip, trimmed to the newest `keep`.
  *   Kept apart so the head a send rewrites stays small.
  */
-export const roomHeadKey = (roomId: string): Key => ({ pk: `ROOM#${roomId}`, sk: 'HEAD' });
+export const roomHeadKey = (roomId: string): Key => ({ pk: roomPk(roomId), sk: 'HEAD' });
 export const roomDeletionsKey = (roomId: string): Key => ({
-  pk: `ROOM#${roomId}`,
+  pk: roomPk(roomId),
   sk: 'DELETED',
 });
 
@@ -85,11 +86,12 @@ export async function getRoomHead(roomId: string): Promise<RoomHead> {
 /** Heads of many rooms: one BatchGet per 50 rooms (two small items each). */
 export async function getRoomHeads(roomIds: readonly string[]): Promise<Map<string, RoomHead>> {
   const items = await batchGet(roomIds.flatMap((id) => [roomHeadKey(id), roomDeletionsKey(id)]));
-  const bySk = new Map(items.map((item) => [`${item.pk as string}|${item.sk as string}`, item]));
+  const keyOf = (key: Key) => `${key.pk}|${key.sk}`;
+  const byKey = new Map(items.map((item) => [keyOf(item as Key), item]));
   return new Map(
     roomIds.map((id) => [
       id,
-      headFromItems(id, bySk.get(`ROOM#${id}|HEAD`), bySk.get(`ROOM#${id}|DELETED`)),
+      headFromItems(id, byKey.get(keyOf(roomHeadKey(id))), byKey.get(keyOf(roomDeletionsKey(id)))),
     ]),
   );
 }

@@ -3,9 +3,10 @@ import type { RoomRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
+import { roomPk } from './keys.ts';
 
 /** Room META item: pk ROOM#<room_id>, sk META. Holds membership and admins; the sequence lives on the room head (room-head.ts), so a send never rewrites this item. */
-export const roomKey = (roomId: string): Key => ({ pk: `ROOM#${roomId}`, sk: 'META' });
+export const roomKey = (roomId: string): Key => ({ pk: roomPk(roomId), sk: 'META' });
 
 /** Uniqueness lock for the one direct room of a pair: pk DIRECT#<a>#<b> (sorted ids). */
 export const directPairKey = (a: string, b: string): Key => {

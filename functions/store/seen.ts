@@ -1,11 +1,26 @@
-import { batchWrite } from './batch.ts';
-import { messageSortKey } from './messages.ts';
+import { batchWrite, type Key } from './batch.ts';
+import { roomPk } from './keys.ts';
+import { sortableSeq } from './messages.ts';
 
 /**
  * Seen receipts: pk ROOM#<room_id>, sk SEEN#<seq>#<user_id>, one per message a
  * user has seen. Writing the same receipt twice leaves one item; receipts expire
  * (TTL), so a busy room's receipts don't pile up forever.
  */
+const SEEN_PREFIX = 'SEEN#';
+const seenSortKey = (seq: number, userId: string) => `${SEEN_PREFIX}${sortableSeq(seq)}#${userId}`;
+
+export const seenKey = (roomId: string, seq: number, userId: string): Key => ({
+  pk: roomPk(roomId),
+  sk: seenSortKey(seq, userId),
+});
+
+/** The sort keys of a room's receipts for seqs up to `seq`, whoever saw them (BETWEEN bounds). */
+export const seenSortKeysUpTo = (seq: number) => ({
+  from: SEEN_PREFIX,
+  to: seenSortKey(seq, '\uffff'),
+});
+
 export async function recordSeen(
   roomId: string,
   seqs: readonly number[],
@@ -18,8 +33,7 @@ export async function recordSeen(
     seqs.map((seq) => ({
       PutRequest: {
         Item: {
-          pk: `ROOM#${roomId}`,
-          sk: `SEEN#${messageSortKey(seq).slice('MSG#'.length)}#${userId}`,
+          ...seenKey(roomId, seq, userId),
           entity: 'seen',
           room_id: roomId,
           seq,

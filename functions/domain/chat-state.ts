@@ -1,6 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound } from '#platform/errors.ts';
-import { nowIso } from '#platform/time.ts';
+import { nowIso, nowMs } from '#platform/time.ts';
 import { clearForMember, hideRoom, setMute } from '#store/members.ts';
 import { deleteLastMember, leaveGroup } from '#store/room-membership.ts';
 import { clearRoomForEveryone } from '#store/rooms.ts';
@@ -92,7 +92,7 @@ export async function muteRoom(
   if (!state) throw notFound('Room');
   return {
     room_id: roomId,
-    is_muted: isMutedNow(state, Date.now()),
+    is_muted: isMutedNow(state, nowMs()),
     muted_until: state.muted_until,
   };
 }

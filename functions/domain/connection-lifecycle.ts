@@ -1,5 +1,6 @@
 import { ENV, presenceGraceSeconds, requireEnv } from '#platform/env.ts';
 import { enqueue } from '#platform/queues.ts';
+import { nowDate } from '#platform/time.ts';
 import { removeConnection } from '#store/connections.ts';
 import { scheduleOffline } from '#store/presence.ts';
 
@@ -17,7 +18,7 @@ const MAX_SQS_DELAY_SECONDS = 900;
  * heartbeats). When it was the user's last, the grace period starts: a delayed
  * presence check is queued for the moment it ends (the sweeper backs it up).
  */
-export async function connectionGone(userId: string, connectionId: string, lastSeen = new Date()) {
+export async function connectionGone(userId: string, connectionId: string, lastSeen = nowDate()) {
   const remaining = await removeConnection(userId, connectionId);
   if (remaining.length > 0) return;
   const grace = presenceGraceSeconds();

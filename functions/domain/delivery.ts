@@ -1,4 +1,5 @@
 import { postToMany, type ServerEvent } from '#platform/post-to-connection.ts';
+import { nowMs } from '#platform/time.ts';
 import { getConnections } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
 import type { LiveConnection } from './model.ts';
@@ -41,7 +42,7 @@ export async function postToUsers(
 ): Promise<FanOutResult> {
   const frames = Array.isArray(frameOrFrames) ? frameOrFrames : [frameOrFrames as ServerEvent];
   const result: FanOutResult = { deliveredTo: new Set(), unreachable: new Set(userIds) };
-  const now = Date.now();
+  const now = nowMs();
   const posts = [...connections].flatMap(([userId, conns]) =>
     conns.flatMap((conn) =>
       frames.map((frame) => ({

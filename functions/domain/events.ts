@@ -1,4 +1,5 @@
 import type { ServerEvent } from '#platform/post-to-connection.ts';
+import { nowIso } from '#platform/time.ts';
 import type { MessageView } from './views.ts';
 
 /** Server → client events of CONTRACT §6, built in one place. */
@@ -68,7 +69,7 @@ export const events = {
     event: 'user-typing',
     data: { room_id: roomId, ...typist, is_typing: isTyping },
   }),
-  pong: (): ServerEvent => ({ event: 'pong', data: { server_time: new Date().toISOString() } }),
+  pong: (): ServerEvent => ({ event: 'pong', data: { server_time: nowIso() } }),
   error: (data: {
     code: string;
     message: string;

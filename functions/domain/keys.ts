@@ -1,6 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { AppError, conflict, notFound, validationError } from '#platform/errors.ts';
-import { nowIso } from '#platform/time.ts';
+import { nowIso, nowMs } from '#platform/time.ts';
 import {
   getActiveKeyIds,
   getKey,
@@ -35,7 +35,7 @@ export async function uploadPublicKey(
   },
 ) {
   const accepted = acceptPublicKey(input.public_key);
-  if (input.expires_at && Date.parse(input.expires_at) <= Date.now()) {
+  if (input.expires_at && Date.parse(input.expires_at) <= nowMs()) {
     throw validationError('expires_at must be in the future');
   }
   const existing = await getKey(caller.userId, input.device_id, input.key_id);
@@ -114,7 +114,7 @@ const isLive = (key: KeyRecord, now: number) =>
  */
 export async function getPublicKeys(caller: Caller, ownerId: string) {
   await requireKeyAccess(caller, ownerId);
-  const now = Date.now();
+  const now = nowMs();
   const [keys, verifications] = await Promise.all([
     listKeys(ownerId),
     listVerifications(caller.userId, ownerId),
@@ -144,7 +144,7 @@ export async function verifyPublicKey(
 ) {
   await requireKeyAccess(caller, input.user_id);
   const key = (await listKeys(input.user_id)).find(
-    (k) => k.key_id === input.key_id && isLive(k, Date.now()),
+    (k) => k.key_id === input.key_id && isLive(k, nowMs()),
   );
   if (!key) throw new AppError('VALIDATION_ERROR', 'Unknown or inactive key');
   if (normalizeFingerprint(input.fingerprint) !== key.fingerprint) {

@@ -5,6 +5,7 @@ import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { closeConnection, connectionActivity } from '#platform/post-to-connection.ts';
 import { enqueue } from '#platform/queues.ts';
+import { nowDate } from '#platform/time.ts';
 import {
   addConnection,
   getConnections,
@@ -40,7 +41,7 @@ export async function broadcastStatus(
  * the pending messages nor the `online` broadcast (a user may share rooms with
  * thousands) run inside $connect: one queued message does both once it returns.
  */
-export async function connectClient(caller: Caller, connectionId: string, now = new Date()) {
+export async function connectClient(caller: Caller, connectionId: string, now = nowDate()) {
   const at = now.toISOString();
   const [, previous] = await Promise.all([
     addConnection({
@@ -64,7 +65,7 @@ export async function connectClient(caller: Caller, connectionId: string, now = 
  * Both the delayed check and the sweeper call this; the conditional write makes
  * exactly one of them broadcast.
  */
-export async function checkOffline(check: PresenceCheck, now = new Date()) {
+export async function checkOffline(check: PresenceCheck, now = nowDate()) {
   if (Date.parse(check.due_at) > now.getTime()) return false;
   const live = (await getConnections([check.user_id])).get(check.user_id) ?? [];
   if (live.length > 0) return false;
@@ -82,7 +83,7 @@ export async function checkOffline(check: PresenceCheck, now = new Date()) {
  * $disconnect came; its user's last_seen is its last activity. Users past their
  * grace period go offline.
  */
-export async function sweep(now = new Date()) {
+export async function sweep(now = nowDate()) {
   const cutoff = now.getTime() - heartbeatTimeoutMs();
   const limit = pLimit(16);
   const shards = await Promise.all(

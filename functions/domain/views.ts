@@ -1,3 +1,4 @@
+import { nowMs } from '#platform/time.ts';
 import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
@@ -59,7 +60,7 @@ export function roomView(room: RoomRecord, member: MemberState, head: RoomHead) 
     is_archived: member.is_archived,
     archived_at: member.archived_at,
     is_deleted: isHidden(member, head),
-    is_muted: isMutedNow(member, Date.now()),
+    is_muted: isMutedNow(member, nowMs()),
     muted_until: member.muted_until,
     unread_count: unreadCount(member, room, head),
     last_read_message_id: member.last_read_message_id,

@@ -15,6 +15,7 @@
  */
 
 import { ENV, type EnvName } from './platform/env.ts';
+import { ConfigError } from './platform/errors.ts';
 import { queues } from './routes.ts';
 
 export type TableAction =
@@ -181,7 +182,7 @@ export function environmentOf(a: Access): EnvName[] {
   if (a.table?.length || a.indexes?.length) names.add(ENV.tableName);
   for (const id of a.sendsTo ?? []) {
     const queue = queues.find((q) => q.id === id);
-    if (!queue) throw new Error(`${id} is not a queue of the route table`);
+    if (!queue) throw new ConfigError(`${id} is not a queue of the route table`);
     names.add(queue.env as EnvName);
   }
   if (a.connections?.length) names.add(ENV.wsEndpoint);

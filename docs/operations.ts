@@ -2,8 +2,9 @@
  * What the OpenAPI document says about each HTTP route beyond its schemas: a
  * summary, the success statuses the handler answers with (first = usual), and
  * the error statuses its domain code can raise. 400, 401, 429 and 500 apply to
- * every route (validation, the gateway's JWT check, CONTRACT §7 rate limits, the
- * catch-all) and 413 to every route with a body; they are added by the generator.
+ * every route (validation, the gateway's JWT check, the per-user rate limits of
+ * functions/platform/rate-limit-rules.ts, the catch-all) and 413 to every route
+ * with a body; they are added by the generator.
  * Keyed by `METHOD path` as in functions/routes.ts; a test fails when a route has
  * no entry here.
  */
@@ -140,29 +141,31 @@ export const operations: Record<string, OperationDoc> = {
 };
 
 export const tagDescriptions: Record<OperationDoc['tag'], string> = {
-  Rooms: 'Direct and group rooms and their members (CONTRACT §5).',
+  Rooms:
+    'Direct rooms (two users, one per pair) and group rooms (up to 1,000 members by default, with admins), and their members.',
   Messages: 'Sending, listing, deleting and forwarding messages.',
   'Chat state': 'Per-user state of a room: delete, clear, archive, mute.',
   Unread: 'Exact unread counts and read markers.',
-  Encryption: 'Public keys for end-to-end encryption (CONTRACT §5 note 6).',
+  Encryption:
+    'Public keys for end-to-end encryption: one active PEM (SPKI) public key per device, its SHA-256 fingerprint, and verification. A private key is refused and never stored.',
   Devices: 'Push notification targets.',
-  Sync: 'Catch-up for a device that was away (CONTRACT §6 Sync).',
+  Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',
 };
 
-/** CONTRACT §6: one line on each client action. */
+/** The WebSocket protocol: one line on each client action. */
 export const actionDocs: Record<string, string> = {
   'send-message':
     'Store and deliver a message. The sender gets `message-confirmed`; every connection of every other member gets `new-chat-message`. A `temp_id` already used is confirmed again with the same `message_id`.',
   'mark-messages-seen':
     "The senders get `messages-seen`; the caller's connections get `unread-count-update`.",
-  ping: 'Heartbeat: answered with `pong`. API Gateway drops a connection idle for 10 minutes.',
+  ping: 'Heartbeat, every 25 seconds: answered with `pong`. The server closes a connection that sent nothing for 60 seconds (two missed pings plus slack), and API Gateway closes every connection after 2 hours.',
   'room-archive': "Like PUT …/archive; all the user's connections get `room-archived`.",
   sync: 'Without `since`: deliver anything pending now. With `since`: answered by `sync-result`, as GET /api/chat/sync.',
   typing:
     "The other members' connections get `user-typing`. Nothing is stored or pushed; only members may send it; extra frames within a second or two may be dropped.",
 };
 
-/** CONTRACT §6: one line on each server event. */
+/** The WebSocket protocol: one line on each server event. */
 export const eventDocs: Record<string, string> = {
   'new-chat-message':
     'A message in one of your rooms (live, or replayed after a reconnect: de-duplicate by `message.id`).',

@@ -5,6 +5,7 @@ import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { nowIso } from '#platform/time.ts';
 import { putTombstones, storeMessages } from '#store/append-message.ts';
+import { getConnections } from '#store/connections.ts';
 import { markReadUpTo } from '#store/members.ts';
 import {
   getMessage,
@@ -23,10 +24,11 @@ import {
 } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
-import { fanOut } from './delivery.ts';
+import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
 import { type MessageRecord, newMessage, type RoomRecord } from './model.ts';
+import { queueForOffline } from './offline-queue.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
 import { type MessageView, messageView } from './views.ts';
@@ -210,10 +212,19 @@ export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
       return fanOut(others, events.newChatMessage(view));
     });
   }
-  // Members it cannot reach are queued by the stream's outbox from the stored
-  // message (streams/room-activity.ts), once: queueing here too would double
-  // their offline deliveries and pushes.
-  return fanOut(others, events.newChatMessage(view));
+  // Members with no connection are queued by the stream's outbox from the stored
+  // message (streams/room-activity.ts), once. Members whose connections all
+  // failed or went away here look online to the outbox, so they are queued here,
+  // as the big-room consumer does; the message is stored either way, so a queue
+  // failure is logged, not answered (sync and the client's resend cover it).
+  const connections = await getConnections(others);
+  const result = await postToUsers(others, connections, events.newChatMessage(view));
+  const missed = [...result.unreachable].filter((u) => (connections.get(u)?.length ?? 0) > 0);
+  if (missed.length > 0)
+    await queueForOffline(missed, view).catch((error: unknown) =>
+      logger.warn('Queueing unreachable members failed', { error: error as Error }),
+    );
+  return result;
 }
 
 async function deliver(

@@ -559,7 +559,7 @@ describe('sendMessage: fan-out', () => {
     ]);
   });
 
-  it('removes a connection that answers 410, does not count it, and leaves a member left with none to the outbox', async () => {
+  it('removes a connection that answers 410, does not count it, and queues a member left with none', async () => {
     givenRoom('r1', ['alice', 'bob', 'carol'], {
       bob: { phone: longAgo, tablet: longAgo },
       carol: { laptop: longAgo },
@@ -574,8 +574,32 @@ describe('sendMessage: fan-out', () => {
     expect(get('USER#bob', 'CONNS')).toMatchObject({ conns: { phone: longAgo } });
     expect(Object.keys(get('USER#bob', 'CONNS')!.conns as object)).toEqual(['phone']);
     expect(get('USER#carol', 'CONNS')).toMatchObject({ conns: {} });
-    // Carol is queued by the stream's outbox from the stored message, once; the send queues nothing.
-    expect(queuedTo(process.env.OFFLINE_QUEUE_URL)).toEqual([]);
+    // Carol looked online when the message was stored, so the stream's outbox will not queue
+    // her: the send does, once. Bob has a live device and is not queued.
+    expect(
+      queuedTo(process.env.OFFLINE_QUEUE_URL).map((q: { user_id: string }) => q.user_id),
+    ).toEqual(['carol']);
+  });
+
+  it('queues a member whose every post failed (not 410): the connection stays, the outbox sees them online', async () => {
+    givenRoom('r1', ['alice', 'bob', 'carol'], {
+      bob: { phone: longAgo },
+      carol: { laptop: longAgo },
+    });
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'laptop' })
+      .rejects(Object.assign(new Error('Internal'), { name: 'InternalServerErrorException' }));
+
+    const result = await sendMessage(alice, 'r1', input);
+
+    expect(result).toMatchObject({ delivered_to_count: 1, queued_for_count: 1 });
+    expect(Object.keys(get('USER#carol', 'CONNS')!.conns as object)).toEqual(['laptop']);
+    const queued = queuedTo(process.env.OFFLINE_QUEUE_URL) as {
+      user_id: string;
+      message: { id: string };
+    }[];
+    expect(queued.map((q) => q.user_id)).toEqual(['carol']);
+    expect(queued[0]!.message.id).toBe(result.message.id);
   });
 
   it('confirms a stored send even when queueing for offline members fails: the stream is the outbox (issue 11, hole 8)', async () => {

@@ -1,8 +1,9 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { ddb, tableName } from '#platform/clients.ts';
 import { updateIf } from './conditional.ts';
 import { roomPk, userPk } from './keys.ts';
+import { queryPage } from './query.ts';
 import { roomHeadKey } from './room-head.ts';
 
 /**
@@ -73,23 +74,21 @@ export const logUserEvent = (
 
 /** Events after `afterKey`, oldest first, at most `limit`; expired ones (TTL lag) left out. */
 async function eventsAfter(pk: string, afterKey: string, limit: number, now: number) {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      // Bounded above: the user's partition holds other items past EVT#.
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :after AND :end',
-      FilterExpression: '#ttl > :now',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
-      ExpressionAttributeValues: {
-        ':pk': pk,
-        ':after': `${PREFIX}${afterKey}`,
-        ':end': `${PREFIX}\uffff`,
-        ':now': Math.floor(now / 1000),
-      },
-      Limit: limit + 1,
-    }),
-  );
-  return (out.Items ?? [])
+  // One page: BETWEEN includes `afterKey` itself, hence one more than `limit`.
+  const { items } = await queryPage({
+    // Bounded above: the user's partition holds other items past EVT#.
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :after AND :end',
+    FilterExpression: '#ttl > :now',
+    ExpressionAttributeNames: { '#ttl': 'ttl' },
+    ExpressionAttributeValues: {
+      ':pk': pk,
+      ':after': `${PREFIX}${afterKey}`,
+      ':end': `${PREFIX}\uffff`,
+      ':now': Math.floor(now / 1000),
+    },
+    Limit: limit + 1,
+  });
+  return items
     .filter((item) => item.sk !== `${PREFIX}${afterKey}`)
     .slice(0, limit)
     .map(

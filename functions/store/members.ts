@@ -1,9 +1,10 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { MemberState } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 import { ROOM_PREFIX, roomPk, userPk } from './keys.ts';
+import { queryAll } from './query.ts';
 
 /**
  * Member item: pk USER#<user_id>, sk ROOM#<room_id>. One per (user, room): the
@@ -156,19 +157,9 @@ export async function setArchived(
  * 1 MB page of the user's own partition, whatever the number of messages.
  */
 export async function listAllMembers(userId: string): Promise<MemberState[]> {
-  const members: MemberState[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': userPk(userId), ':prefix': ROOM_PREFIX },
-        ExclusiveStartKey: start,
-      }),
-    );
-    members.push(...(out.Items ?? []).map(memberFromItem));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return members;
+  const items = await queryAll({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': userPk(userId), ':prefix': ROOM_PREFIX },
+  });
+  return items.map(memberFromItem);
 }

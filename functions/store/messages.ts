@@ -4,6 +4,7 @@ import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 import { roomPk, userPk } from './keys.ts';
+import { queryAll } from './query.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
@@ -161,30 +162,23 @@ export async function listMessages(
   beforeSeq: number,
   limit: number,
 ): Promise<{ messages: MessageRecord[]; more: boolean }> {
-  const messages: MessageRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  if (beforeSeq - afterSeq <= 1) return { messages, more: false };
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        FilterExpression: 'is_deleted = :no',
-        ExpressionAttributeValues: {
-          ':pk': roomPk(roomId),
-          ':from': messageSortKey(afterSeq + 1),
-          ':to': messageSortKey(beforeSeq - 1),
-          ':no': false,
-        },
-        ScanIndexForward: false,
-        Limit: limit + 1 - messages.length,
-        ExclusiveStartKey: start,
-      }),
-    );
-    messages.push(...(out.Items ?? []).map(messageFromItem));
-    start = out.LastEvaluatedKey;
-  } while (start && messages.length <= limit);
-  return { messages: messages.slice(0, limit), more: messages.length > limit };
+  if (beforeSeq - afterSeq <= 1) return { messages: [], more: false };
+  const items = await queryAll(
+    {
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      FilterExpression: 'is_deleted = :no',
+      ExpressionAttributeValues: {
+        ':pk': roomPk(roomId),
+        ':from': messageSortKey(afterSeq + 1),
+        ':to': messageSortKey(beforeSeq - 1),
+        ':no': false,
+      },
+      ScanIndexForward: false,
+    },
+    // One more than asked for tells whether there is more.
+    { pageLimit: (found) => limit + 1 - found.length, until: (found) => found.length > limit },
+  );
+  return { messages: items.slice(0, limit).map(messageFromItem), more: items.length > limit };
 }
 
 /** Marks a message deleted for everyone and drops its payload. Only its sender may. */

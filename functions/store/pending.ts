@@ -1,8 +1,7 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
 import { putIf } from './conditional.ts';
 import { userPk } from './keys.ts';
+import { queryPage } from './query.ts';
 
 /**
  * Pending delivery: pk USER#<user_id>, sk PENDING#<created_at>#<message_id>. The
@@ -53,22 +52,20 @@ export async function listPending(
   limit: number,
   now: number,
 ): Promise<PendingMessage[]> {
-  const out = await ddb().send(
-    new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      FilterExpression: '#ttl > :now',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
-      ExpressionAttributeValues: {
-        ':pk': userPk(userId),
-        ':prefix': PREFIX,
-        ':now': Math.floor(now / 1000),
-      },
-      Limit: limit,
-      ConsistentRead: true,
-    }),
-  );
-  return (out.Items ?? []).map((item) => item.message as PendingMessage);
+  // One page: up to `limit` read, fewer when some of them had expired.
+  const { items } = await queryPage({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    FilterExpression: '#ttl > :now',
+    ExpressionAttributeNames: { '#ttl': 'ttl' },
+    ExpressionAttributeValues: {
+      ':pk': userPk(userId),
+      ':prefix': PREFIX,
+      ':now': Math.floor(now / 1000),
+    },
+    Limit: limit,
+    ConsistentRead: true,
+  });
+  return items.map((item) => item.message as PendingMessage);
 }
 
 export async function deletePending(

@@ -1,8 +1,7 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
 import { roomPk } from './keys.ts';
 import { messageSortKeysUpTo } from './messages.ts';
+import { queryPage } from './query.ts';
 import { seenSortKeysUpTo } from './seen.ts';
 
 /**
@@ -27,21 +26,18 @@ export async function purgeRoomItems(
   let pages = 0;
   for (const range of ranges) {
     for (;;) {
-      const out = await ddb().send(
-        new QueryCommand({
-          TableName: tableName(),
-          KeyConditionExpression: range.expr,
-          ExpressionAttributeValues: { ':pk': roomPk(roomId), ...range.values },
-          ProjectionExpression: 'pk, sk',
-          Limit: 100,
-        }),
-      );
-      const keys = (out.Items ?? []) as Key[];
+      // Always the first page: the previous one was deleted.
+      const { items: keys, next } = await queryPage<Key>({
+        KeyConditionExpression: range.expr,
+        ExpressionAttributeValues: { ':pk': roomPk(roomId), ...range.values },
+        ProjectionExpression: 'pk, sk',
+        Limit: 100,
+      });
       // The room item itself is only ever deleted by its own transaction.
       const doomed = keys.filter((k) => k.sk !== 'META');
       if (doomed.length) await batchWrite(doomed.map((Key) => ({ DeleteRequest: { Key } })));
       pages++;
-      if (!out.LastEvaluatedKey) break;
+      if (!next) break;
       if (pages >= maxPages) return true;
     }
   }

@@ -19,13 +19,28 @@ export async function queryPage<T = Item>(
   return { items: (out.Items ?? []) as T[], next: out.LastEvaluatedKey };
 }
 
-/** Every item a Query matches, page after page (a page stops at 1 MB, whatever the count). */
-export async function queryAll<T = Item>(query: Query): Promise<T[]> {
+export interface Paging<T> {
+  /** The `Limit` of the next page, from the items found so far (default: the query's own). */
+  pageLimit?: (found: readonly T[]) => number;
+  /** Stops before the next page once this holds, given everything found and the page just read. */
+  until?: (found: readonly T[], page: readonly T[]) => boolean;
+}
+
+/**
+ * Every item a Query matches, page after page (a page stops at 1 MB, whatever
+ * the count), or those found up to the page where `paging.until` holds.
+ */
+export async function queryAll<T = Item>(query: Query, paging: Paging<T> = {}): Promise<T[]> {
   const items: T[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await queryPage<T>(query, start);
+    const limit = paging.pageLimit?.(items);
+    const page = await queryPage<T>(
+      limit === undefined ? query : { ...query, Limit: limit },
+      start,
+    );
     items.push(...page.items);
+    if (paging.until?.(items, page.items)) break;
     start = page.next;
   } while (start);
   return items;

@@ -8,11 +8,13 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
+import { StoreError } from '#platform/errors.ts';
 
 /**
  * Conditional writes whose condition is expected to fail sometimes (a max
  * that is already reached, an item that already exists). The failure is an
- * answer, not an error: these return it as a value, and rethrow anything else.
+ * answer, not an error: these return it as a value; anything else is a
+ * StoreError wrapping what DynamoDB threw (its `cause`).
  */
 const isConditionFailure = (error: unknown) =>
   (error as Error).name === 'ConditionalCheckFailedException';
@@ -26,7 +28,7 @@ export async function updateIf(
     return out.Attributes ?? {};
   } catch (error) {
     if (isConditionFailure(error)) return undefined;
-    throw error;
+    throw new StoreError('Conditional update failed', error);
   }
 }
 
@@ -37,7 +39,7 @@ export async function putIf(input: Omit<PutCommandInput, 'TableName'>): Promise<
     return true;
   } catch (error) {
     if (isConditionFailure(error)) return false;
-    throw error;
+    throw new StoreError('Conditional put failed', error);
   }
 }
 
@@ -55,6 +57,6 @@ export async function transactIf(
     ) {
       return false;
     }
-    throw error;
+    throw new StoreError('Conditional transaction failed', error);
   }
 }

@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { KeyRecord } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
+import { StoreError } from '#platform/errors.ts';
 import type { Key } from './batch.ts';
 import { userPk } from './keys.ts';
 import { queryAll } from './query.ts';
@@ -107,12 +108,14 @@ export async function uploadKey(
     await ddb().send(new TransactWriteCommand({ TransactItems: items }));
     return 'stored';
   } catch (error) {
-    if (!(error instanceof TransactionCanceledException)) throw error;
+    if (!(error instanceof TransactionCanceledException)) {
+      throw new StoreError('Key upload failed', error);
+    }
     const reasons = error.CancellationReasons ?? [];
     if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'exists';
     if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'conflict';
     if (reasons.some((r) => r.Code === 'TransactionConflict')) return 'conflict';
-    throw error;
+    throw new StoreError('Key upload was cancelled', error);
   }
 }
 

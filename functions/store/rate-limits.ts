@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
+import { StoreError } from '#platform/errors.ts';
 import type { Key } from './batch.ts';
 
 /**
@@ -82,7 +83,7 @@ export async function chargeRateBuckets(
     const tats = tatsOf(out?.Attributes) as Record<string, number>;
     return { charged: true, tats, capacityUnits: out?.ConsumedCapacity?.CapacityUnits ?? 0 };
   } catch (error) {
-    if (!isConditionFailure(error)) throw error;
+    if (!isConditionFailure(error)) throw new StoreError('Rate-limit charge failed', error);
     // The low-level exception carries the item in DynamoDB's wire format.
     const raw = (error as { Item?: Record<string, AttributeValue> }).Item;
     // A failed conditional write is billed like the write (1 unit for this small item).

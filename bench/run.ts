@@ -1,11 +1,5 @@
-import { runBigRoom } from './big-room.ts';
-import { measureBundles } from './bundles.ts';
-import { measureClient } from './client-size.ts';
-import { measureCosts } from './costs.ts';
-import { runHotRoom } from './hot-room.ts';
-import { runLoad } from './load.ts';
-import { measureReadCosts } from './read-costs.ts';
-
+// Each benchmark's module is imported when it runs, so a wrong name is refused
+// at once, before esbuild, DynamoDB Local or the stack are loaded.
 const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
 const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
@@ -13,6 +7,7 @@ const json = process.argv.includes('--json');
 
 async function bundles() {
   console.log('## Lambda bundles (minified ESM, AWS SDK bundled; cold import in a fresh process)');
+  const { measureBundles } = await import('./bundles.ts');
   const reports = await measureBundles();
   for (const b of reports) {
     const flag =
@@ -30,6 +25,7 @@ async function bundles() {
 
 async function load() {
   console.log('## End to end: 200 clients, 20 rooms, 5,000 messages (local stack)');
+  const { runLoad } = await import('./load.ts');
   const r = await runLoad();
   console.log(
     [
@@ -43,6 +39,7 @@ async function load() {
 }
 
 async function costs() {
+  const { measureCosts } = await import('./costs.ts');
   const r = await measureCosts();
   const { detail } = r;
   if (json) {
@@ -70,6 +67,7 @@ async function costs() {
 }
 
 async function hotRoom() {
+  const { runHotRoom } = await import('./hot-room.ts');
   const r = await runHotRoom();
   if (json) {
     console.log(JSON.stringify(r));
@@ -82,6 +80,7 @@ async function hotRoom() {
 }
 
 async function bigRoom() {
+  const { runBigRoom } = await import('./big-room.ts');
   const r = await runBigRoom();
   if (json) {
     console.log(JSON.stringify(r));
@@ -95,6 +94,7 @@ async function bigRoom() {
 
 async function reads() {
   console.log('## Read and send costs (DynamoDB Local, consumed capacity as reported)');
+  const { measureReadCosts } = await import('./read-costs.ts');
   const r = await measureReadCosts();
   const line = (label: string, m: { calls: number; capacity: number; ms: number }) =>
     `${label.padEnd(44)} ${String(m.calls).padStart(3)} calls ${m.capacity.toFixed(1).padStart(6)} CU ${m.ms.toFixed(1).padStart(7)} ms`;
@@ -112,6 +112,7 @@ async function reads() {
 
 async function client() {
   console.log('## TypeScript client (client/), bundled for the browser');
+  const { measureClient } = await import('./client-size.ts');
   const r = await measureClient();
   console.log(
     `minified ${(r.minified / 1024).toFixed(1)} KB, gzipped ${(r.gzipped / 1024).toFixed(1)} KB\n`,

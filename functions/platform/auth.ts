@@ -1,14 +1,15 @@
 import { JwtVerifier } from 'aws-jwt-verify';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { type Caller, callerFromClaims } from './caller.ts';
 import { ENV, requireEnv } from './env.ts';
 import { AppError, ConfigError, InvalidTokenError } from './errors.ts';
-import { isStorableUserId } from './user-id.ts';
 
-export interface Caller {
-  userId: string;
-  name: string;
-}
+/*
+ * The caller and its claims live in caller.ts, so that HTTP functions (whose tokens
+ * API Gateway verifies) read claims without bundling aws-jwt-verify.
+ */
+export { type Caller, callerFromClaims };
 
 /** What a verified token says: who calls, and until when (`exp`, epoch seconds). */
 export interface VerifiedToken {
@@ -39,20 +40,6 @@ const jwksFetcher = {
     return response.arrayBuffer();
   },
 };
-
-/**
- * The caller a token names: `sub` is the user id (see isStorableUserId), `name`
- * the display name (falls back to the id). Claims come as JSON values from a
- * token, or as strings from API Gateway's JWT authorizer; both read the same here.
- */
-export function callerFromClaims(claims: Record<string, unknown> | undefined): Caller {
-  const sub = claims?.sub;
-  if (typeof sub !== 'string' || !isStorableUserId(sub)) {
-    throw new InvalidTokenError();
-  }
-  const name = typeof claims?.name === 'string' && claims.name ? claims.name : sub;
-  return { userId: sub, name: name.slice(0, 200) };
-}
 
 /**
  * A verifier for RS256 JWTs: signature against the issuer's JWKS, `exp`/`nbf`,

@@ -6,7 +6,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type * as z from 'zod/mini';
-import { type Caller, callerFromClaims } from './auth.ts';
+import { type Caller, callerFromClaims } from './caller.ts';
 import { AppError, type ErrorCode, errorBody, loggedError, toAppError } from './errors.ts';
 import { describeIssues } from './issues.ts';
 import { LIMITS } from './limits.ts';

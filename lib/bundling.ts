@@ -9,8 +9,9 @@ const ROOT = resolve(import.meta.dirname, '..');
  *
  * The AWS SDK is bundled, not left to the runtime: production then runs the
  * exact SDK version the tests ran (the runtime's copy changes under us), and a
- * tree-shaken ESM bundle loads faster than the runtime's node_modules. Only the
- * credential chain is trimmed to Lambda's environment credentials.
+ * tree-shaken ESM bundle loads faster than the runtime's node_modules. Two SDK
+ * parts are swapped for stand-ins: the credential chain, trimmed to Lambda's
+ * environment credentials, and event-stream serde, which no service called here uses.
  */
 export const bundling = {
   format: 'esm',
@@ -22,6 +23,7 @@ export const bundling = {
   external: [] as string[],
   alias: {
     '@aws-sdk/credential-provider-node': resolve(ROOT, 'functions/platform/lambda-credentials.ts'),
+    '@smithy/core/event-streams': resolve(ROOT, 'functions/platform/no-event-streams.ts'),
   },
   // Some CommonJS dependencies call require(); ESM bundles need it defined.
   banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",

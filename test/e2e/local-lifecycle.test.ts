@@ -67,9 +67,28 @@ async function startProcess(env: Record<string, string> = {}) {
 }
 
 describe('npm start', () => {
-  it('prints ready, answers /local/health, and on SIGTERM stops leaving no child process', async () => {
+  it('prints progress, then ready with how to get a token, answers /local/health, and on SIGTERM stops leaving no child process', async () => {
     const started = await startProcess();
-    expect(started.output()).toMatch(/^ready/m);
+    const lines = started.output().split('\n');
+    const readyAt = lines.findIndex((line) => line.startsWith('ready'));
+    expect(readyAt).toBeGreaterThan(0);
+    // Start-up takes a while (Java, the emulator, the handlers): it says what it is doing first.
+    const before = lines.slice(0, readyAt);
+    const dynamoAt = before.findIndex((l) => l.startsWith('starting DynamoDB Local'));
+    const handlersAt = before.findIndex((l) => /^loading the \d+ Lambda handlers/.test(l));
+    expect(dynamoAt, started.output()).toBeGreaterThanOrEqual(0);
+    expect(handlersAt, started.output()).toBeGreaterThan(dynamoAt);
+    // The ready line says where it listens and how to get a token, and that command works.
+    const ready = lines[readyAt]!;
+    expect(ready).toContain(`http=${started.http} ws=${started.ws}`);
+    const how = /get a token: curl -s -XPOST (\S+) -d '(.+)'$/.exec(ready);
+    expect(how, ready).not.toBeNull();
+    expect(how![1]).toBe(`${started.http}/local/token`);
+    const issued = await fetch(how![1]!, { method: 'POST', body: how![2] });
+    expect(issued.status).toBe(200);
+    const { token } = (await issued.json()) as { token: string };
+    const me = new ChatClient('u_alice', token, started.http, started.ws);
+    expect((await me.http('GET', '/api/chat/rooms')).status).toBe(200);
     expect((await fetch(`${started.http}/local/health`)).status).toBe(200);
     const jwks = (await (await fetch(`${started.http}/local/.well-known/jwks.json`)).json()) as {
       keys: { kty: string; d?: string }[];

@@ -7,7 +7,7 @@ import { getMessage } from '#store/messages.ts';
 import { type FanOutResult, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import type { LiveConnection, MessageRecord } from './model.ts';
-import { queueForOffline } from './offline-queue.ts';
+import { queueForOffline } from './offline-delivery.ts';
 import { messageView } from './views.ts';
 
 /** Body of a fan-out queue message: one message, a chunk of members and their connections. */

@@ -28,7 +28,7 @@ import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
 import { type MessageRecord, newMessage, type RoomRecord } from './model.ts';
-import { queueForOffline } from './offline-queue.ts';
+import { queueForOffline } from './offline-delivery.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
 import { type MessageView, messageView } from './views.ts';

@@ -10,7 +10,7 @@ import { CONNECTING_GRACE_MS, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { abandon } from './messages.ts';
 import type { LiveConnection, MessageRecord } from './model.ts';
-import { queueForOffline } from './offline-queue.ts';
+import { queueForOffline } from './offline-delivery.ts';
 import { messageView } from './views.ts';
 
 /** Body of a room-purge queue message: reclaim storage in the background. */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { flushNewConnection } from '#domain/pending.ts';
+import { flushNewConnection } from '#domain/offline-delivery.ts';
 import { broadcastStatus } from '#domain/presence.ts';
 import { ENV, requireEnv } from '#platform/env.ts';
 import { enqueue } from '#platform/queues.ts';

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { acceptOfflineDelivery } from '#domain/offline.ts';
+import { acceptOfflineDelivery } from '#domain/offline-delivery.ts';
 import type { MessageView } from '#domain/views.ts';
 import { sqsConsumer } from '#platform/sqs-consumer.ts';
 

@@ -1,5 +1,5 @@
 import { sendToConnection } from '#domain/delivery.ts';
-import { flushPending } from '#domain/pending.ts';
+import { flushPending } from '#domain/offline-delivery.ts';
 import { syncFrame } from '#domain/schemas.ts';
 import { sync } from '#domain/sync.ts';
 import { wsAction } from '#platform/ws.ts';

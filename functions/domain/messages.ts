@@ -13,21 +13,21 @@ import {
   markMessageDeleted,
   messageId,
   parseMessageId,
-  type SendReceipt,
   listMessages as storeListMessages,
 } from '#store/messages.ts';
-import {
-  type HeadSummary,
-  markLastMessageTombstone,
-  recordDeletedSeqs,
-  takeSequence,
-} from '#store/room-head.ts';
+import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
-import { type MessageRecord, newMessage, type RoomRecord } from './model.ts';
+import {
+  type HeadSummary,
+  type MessageRecord,
+  newMessage,
+  type RoomRecord,
+  type SendReceipt,
+} from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';

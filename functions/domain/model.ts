@@ -16,6 +16,9 @@ export interface MessageSummary {
   created_at: string;
 }
 
+/** The room's latest message as its head stores it: the id follows from the head's seq. */
+export type HeadSummary = Omit<MessageSummary, 'id'> & { is_tombstone?: boolean };
+
 /**
  * The room's small, hot record, apart from its member list so a send never
  * rewrites (or pays for) the members: the sequence every send takes with one
@@ -132,6 +135,19 @@ export interface MessageRecord {
   /** A failed send's sequence number: never shown, never counted. */
   is_tombstone?: boolean;
   created_at: string;
+}
+
+/**
+ * What makes a send idempotent per (sender, room, temp_id): the message it made,
+ * and a hash of the request, so a replay of another message under the same
+ * temp_id is refused, not confirmed.
+ */
+export interface SendReceipt {
+  user_id: string;
+  room_id: string;
+  temp_id: string;
+  message_id: string;
+  request_hash: string;
 }
 
 /** Who sends or forwards a message (the authenticated caller). */
@@ -256,6 +272,8 @@ export interface ConnectionRecord {
   user_id: string;
   name: string;
   connected_at: string;
+  /** When the token the socket opened with expires: the sweeper closes the socket then. */
+  token_expires_at?: string;
 }
 
 /** One of a user's live connections, as a fan-out reads it. */
@@ -287,10 +305,29 @@ export interface KeyRecord {
   expires_at: string | null;
 }
 
+/** A verifier's verification of an owner's key: it lapses when that key is no longer active. */
+export interface KeyVerification {
+  verifier_user_id: string;
+  verified_user_id: string;
+  key_id: string;
+  /** The fingerprint that was verified. */
+  fingerprint: string;
+  verified_at: string;
+}
+
 /** A user's presence; `offline_due_at` is set while an offline is pending. */
 export interface PresenceRecord {
   user_id: string;
   status: 'online' | 'offline';
   last_seen: string;
   offline_due_at?: string;
+}
+
+/** An entry of a room's or a user's event log, what sync replays besides the messages. */
+export interface LoggedEvent {
+  /** Sort position: `<at>#<ulid>`, unique and in time order. */
+  key: string;
+  at: string;
+  event: string;
+  data: Record<string, unknown>;
 }

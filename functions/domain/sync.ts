@@ -5,13 +5,13 @@ import { AppError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { openCursor, sealCursor } from '#store/cursor.ts';
-import { type LoggedEvent, roomEventsAfter, userEventsAfter } from '#store/event-log.ts';
+import { roomEventsAfter, userEventsAfter } from '#store/event-log.ts';
 import { listAllMembers } from '#store/members.ts';
 import { listMessagesSince } from '#store/messages.ts';
 import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { events } from './events.ts';
-import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
+import type { LoggedEvent, MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
 import type { syncPage } from './responses.ts';
 import { messageView } from './views.ts';
 

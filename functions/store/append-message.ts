@@ -1,16 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageRecord } from '#model';
+import type { MessageRecord, SendReceipt } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { sleep } from '#platform/time.ts';
 import { putIf } from './conditional.ts';
-import {
-  messageId,
-  messageKey,
-  messageToItem,
-  type SendReceipt,
-  sendReceiptItem,
-} from './messages.ts';
+import { messageId, messageKey, messageToItem, sendReceiptItem } from './messages.ts';
 
 export type StoreOutcome =
   | { kind: 'stored' }

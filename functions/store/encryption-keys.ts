@@ -1,6 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { KeyRecord } from '#model';
+import type { KeyRecord, KeyVerification } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
 import type { Key } from './batch.ts';
@@ -163,8 +163,11 @@ export async function putVerification(
   );
 }
 
-export async function listVerifications(verifier: string, owner: string) {
-  return queryAll<{ key_id: string; fingerprint: string; verified_at: string }>({
+export async function listVerifications(
+  verifier: string,
+  owner: string,
+): Promise<KeyVerification[]> {
+  return queryAll<KeyVerification>({
     KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
     ExpressionAttributeValues: { ':pk': userPk(verifier), ':prefix': verificationPrefix(owner) },
   });

@@ -1,5 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import type { LoggedEvent } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { updateIf } from './conditional.ts';
 import { roomPk, userPk } from './keys.ts';
@@ -18,13 +19,6 @@ import { roomHeadKey } from './room-head.ts';
  *   removed from a room).
  * Both expire with the sync window (TTL).
  */
-export interface LoggedEvent {
-  /** Sort position: `<at>#<ulid>`, unique and in time order. */
-  key: string;
-  at: string;
-  event: string;
-  data: Record<string, unknown>;
-}
 
 const PREFIX = 'EVT#';
 

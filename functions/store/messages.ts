@@ -1,5 +1,5 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageRecord } from '#model';
+import type { MessageRecord, SendReceipt } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -49,14 +49,6 @@ export const sendReceiptKey = (userId: string, roomId: string, tempId: string): 
   pk: userPk(userId),
   sk: `TEMP#${roomId}#${tempId}`,
 });
-
-export interface SendReceipt {
-  user_id: string;
-  room_id: string;
-  temp_id: string;
-  message_id: string;
-  request_hash: string;
-}
 
 export function sendReceiptItem(receipt: SendReceipt, ttl: number): Item {
   return {

@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageSummary, RoomHead } from '#model';
+import type { HeadSummary, RoomHead } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
@@ -21,9 +21,6 @@ export const roomDeletionsKey = (roomId: string): Key => ({
   pk: roomPk(roomId),
   sk: 'DELETED',
 });
-
-/** The summary as the head stores it: its id follows from the head's seq. */
-export type HeadSummary = Omit<MessageSummary, 'id'> & { is_tombstone?: boolean };
 
 /**
  * Takes the room's next sequence number and makes the message the room's

@@ -69,7 +69,7 @@ export interface Answer<T> {
 }
 
 /**
- * Typed calls for every route of the HTTP API (CONTRACT §5). Each method
+ * Typed calls for every route of the HTTP API (docs/openapi.json). Each method
  * answers the envelope's `data`, or throws a ChatApiError.
  */
 export class ChatApi {
@@ -199,7 +199,7 @@ export class ChatApi {
   deleteDevice(deviceId: string) {
     return this.data('deleteDevice', { params: { device_id: deviceId } });
   }
-  /** Catch-up since a cursor (CONTRACT §6 Sync); without `since`, takes a first cursor. */
+  /** Catch-up since a cursor (GET /api/chat/sync); without `since`, takes a first cursor. */
   sync(query: Operations['sync']['query'] = {}) {
     return this.data('sync', { query });
   }

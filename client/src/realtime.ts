@@ -10,7 +10,7 @@ import type {
 } from './wire.ts';
 
 /**
- * The realtime connection (CONTRACT §6), built for API Gateway's limits and a
+ * The realtime connection (docs/asyncapi.json), built for API Gateway's limits and a
  * phone's network:
  * - a heartbeat `ping` every 25 seconds (`heartbeatMs`): the server closes a
  *   connection that sent no heartbeat for 60 s (HEARTBEAT_TIMEOUT_SECONDS), and

@@ -133,7 +133,7 @@ export interface Operations {
 
 export type OperationId = keyof Operations;
 
-/** Server → client events (CONTRACT §6), by name. */
+/** Server → client events (docs/asyncapi.json), by name. */
 export type ServerEvents = {
   [K in keyof typeof responses.allServerEventData]: Out<(typeof responses.allServerEventData)[K]>;
 };
@@ -144,7 +144,7 @@ export type ServerFrame = {
 export type MessageConfirmed = ServerEvents['message-confirmed'];
 export type ErrorEvent = ServerEvents['error'];
 
-/** Client → server frames (CONTRACT §6), by action. */
+/** Client → server frames (docs/asyncapi.json), by action. */
 export interface ClientActions {
   'send-message': In<typeof schemas.wsSendMessage>;
   'mark-messages-seen': In<typeof schemas.markSeenFrame>;

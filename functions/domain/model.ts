@@ -150,6 +150,17 @@ export interface SendReceipt {
   request_hash: string;
 }
 
+/**
+ * A message waiting for a user who was offline: a reference to it, not its
+ * content. A flush re-reads the message itself, so an edit, delete or purge
+ * since it was queued shows.
+ */
+export interface PendingMessage {
+  id: string;
+  room_id: string;
+  created_at: string;
+}
+
 /** Who sends or forwards a message (the authenticated caller). */
 export interface Sender {
   userId: string;

@@ -7,9 +7,10 @@ import { nowMs } from '#platform/time.ts';
 import { getConnection, getConnections } from '#store/connections.ts';
 import { getMember } from '#store/members.ts';
 import { getMessagesByIds } from '#store/messages.ts';
-import { deletePending, listPending, type PendingMessage, putPending } from '#store/pending.ts';
+import { deletePending, listPending, putPending } from '#store/pending.ts';
 import { claimPushSlot, confirmPushSent, listDevices } from '#store/push.ts';
 import { events } from './events.ts';
+import type { PendingMessage } from './model.ts';
 import { isMutedNow, type MessageView, messageView } from './views.ts';
 
 /*

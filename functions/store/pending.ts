@@ -1,3 +1,4 @@
+import type { PendingMessage } from '#model';
 import { batchWrite, type Key } from './batch.ts';
 import { putIf } from './conditional.ts';
 import { userPk } from './keys.ts';
@@ -10,16 +11,6 @@ import { queryPage } from './query.ts';
  */
 const PREFIX = 'PENDING#';
 export const PENDING_TTL_SECONDS = 14 * 24 * 3600;
-
-/**
- * What waits: a reference to the message, not its content. A flush re-reads
- * the message itself, so an edit, delete or purge since it was queued shows.
- */
-export interface PendingMessage {
-  id: string;
-  room_id: string;
-  created_at: string;
-}
 
 export const pendingKey = (
   userId: string,

@@ -41,7 +41,12 @@ export async function broadcastStatus(
  * the pending messages nor the `online` broadcast (a user may share rooms with
  * thousands) run inside $connect: one queued message does both once it returns.
  */
-export async function connectClient(caller: Caller, connectionId: string, now = nowDate()) {
+export async function connectClient(
+  caller: Caller,
+  connectionId: string,
+  tokenExpiresAt?: string,
+  now = nowDate(),
+) {
   const at = now.toISOString();
   const [, previous] = await Promise.all([
     addConnection({
@@ -49,6 +54,7 @@ export async function connectClient(caller: Caller, connectionId: string, now = 
       user_id: caller.userId,
       name: caller.name,
       connected_at: at,
+      ...(tokenExpiresAt ? { token_expires_at: tokenExpiresAt } : {}),
     }),
     markOnline(caller.userId, at),
   ]);
@@ -93,6 +99,15 @@ export async function sweep(now = nowDate()) {
   await Promise.all(
     shards.flat().map((conn) =>
       limit(async () => {
+        // A socket outlives its token only until the next sweep: it is closed like a
+        // dead one (its actions are refused meanwhile, platform/ws.ts), with no
+        // GetConnection needed. The client reconnects with a fresh token.
+        if (conn.token_expires_at && Date.parse(conn.token_expires_at) <= now.getTime()) {
+          await closeConnection(conn.connection_id);
+          await connectionGone(conn.user_id, conn.connection_id, now);
+          dead++;
+          return;
+        }
         const activity = await connectionActivity(conn.connection_id);
         if (activity !== 'gone' && activity.lastActiveAt.getTime() >= cutoff) return;
         // A silent socket may still be open (a zombie): close it, so a live client reconnects.

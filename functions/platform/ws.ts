@@ -38,6 +38,12 @@ export function tokenExpired(event: WsEvent, nowMs = Date.now()): boolean {
   return !Number.isFinite(exp) || exp * 1000 <= nowMs;
 }
 
+/** The token's expiry as an ISO time, for the connection record (undefined: none given). */
+export function tokenExpiresAt(event: WsEvent): string | undefined {
+  const exp = Number(event.requestContext.authorizer?.exp);
+  return Number.isFinite(exp) ? new Date(exp * 1000).toISOString() : undefined;
+}
+
 /** The frame as far as it parses, for naming its action and temp_id in an answer. */
 function lenientFrame(body: string | undefined): Record<string, unknown> {
   try {

@@ -126,7 +126,9 @@ export async function getConnection(connectionId: string): Promise<ConnectionRec
 /** Every stored connection of one sweep shard (the index holds only the keys and the owner). */
 export async function listShardConnections(
   shard: number,
-): Promise<Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at'>[]> {
+): Promise<
+  Pick<ConnectionRecord, 'connection_id' | 'user_id' | 'connected_at' | 'token_expires_at'>[]
+> {
   const items = await queryAll({
     IndexName: 'gsi1',
     KeyConditionExpression: 'gsi1pk = :shard',
@@ -136,5 +138,8 @@ export async function listShardConnections(
     connection_id: (item.pk as string).slice(CONNECTION_PREFIX.length),
     user_id: item.user_id as string,
     connected_at: item.gsi1sk as string,
+    ...(typeof item.token_expires_at === 'string'
+      ? { token_expires_at: item.token_expires_at }
+      : {}),
   }));
 }

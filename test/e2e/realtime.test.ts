@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { ChatClient } from '../support/chat-client.ts';
 import { eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
@@ -150,6 +151,28 @@ describe('presence', () => {
 });
 
 describe('heartbeat', () => {
+  it('closes a socket whose token expired even if it only pings (issue 11, hole 5)', async () => {
+    const token = await env.stack.issueToken('h_kim', 'Kim', { expiresInSeconds: 3 });
+    const socket = new WebSocket(`${env.stack.wsUrl}?token=${encodeURIComponent(token)}`);
+    const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const opened = Date.now();
+    // Pings keep it well inside the heartbeat timeout: only the token's expiry can end it.
+    const pinger = setInterval(() => socket.send(JSON.stringify({ action: 'ping' })), 500);
+    try {
+      const outcome = await Promise.race([closed.then(() => 'closed'), sleep(15_000)]);
+      expect(outcome).toBe('closed');
+      // Not before the token expired (3 s, to the second).
+      expect(Date.now() - opened).toBeGreaterThan(1500);
+    } finally {
+      clearInterval(pinger);
+      socket.terminate();
+    }
+  });
+
   it('answers ping with pong', async () => {
     const gus = await live('h_gus');
     await gus.connect();

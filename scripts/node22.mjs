@@ -67,7 +67,15 @@ const env = bin
   ? { ...process.env, PATH: `${bin}${process.platform === 'win32' ? ';' : ':'}${process.env.PATH}` }
   : process.env;
 // Ctrl-C reaches the whole process group; a SIGTERM sent to this process alone is passed on.
-const child = spawn(args.join(' '), { stdio: 'inherit', shell: true, env });
+// The first argument is a shell command as written in package.json (it may hold `&&`);
+// every later one (package.json's own words, or what `npm run x -- …` passes on) is
+// quoted, so an argument with spaces, such as `-t "two words"`, stays one argument.
+const quote = (arg) =>
+  process.platform === 'win32'
+    ? `"${arg.replaceAll('"', '\\"')}"`
+    : `'${arg.replaceAll("'", "'\\''")}'`;
+const command = [args[0], ...args.slice(1).map(quote)].join(' ');
+const child = spawn(command, { stdio: 'inherit', shell: true, env });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   if (signal) {

@@ -22,6 +22,8 @@ const SIZES = [2, 10, 100, 1000] as const;
 /** Messages sent per room size: per-message units are flat, big rooms need fewer to show it. */
 const MESSAGES: Record<(typeof SIZES)[number], number> = { 2: 1000, 10: 1000, 100: 200, 1000: 40 };
 const IN_FLIGHT = 8;
+/** 8 sends/s per user: inside the default `send` bucket (10/s, burst 40). */
+const SEND_INTERVAL_MS = 125;
 
 export type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 
@@ -35,6 +37,8 @@ export interface Client {
   pings: number;
   pongs: number;
   heartbeat?: NodeJS.Timeout;
+  /** Pacing of this user's sends (measureRoom). */
+  nextSendAt?: number;
   onFrame?: (frame: { event: string; data: Record<string, unknown> }) => void;
 }
 
@@ -144,9 +148,13 @@ async function measureRoom(
       });
     }
   }
-  await sleep(2500);
+  // Steady state: connections older than the outbox's "just connected" window
+  // (CONNECTING_GRACE_MS, 10 s), whose copies a young socket would get again, and
+  // the connects' own presence and flush work done before the meter starts.
+  await sleep(12_000);
   const expected = messages * (size - 1);
   let deliveries = 0;
+  let refused = 0;
   const confirmations = new Map<string, () => void>();
   for (const c of clients) {
     c.received = 0;
@@ -156,7 +164,10 @@ async function measureRoom(
     c.onFrame = (frame) => {
       if (frame.event === 'new-chat-message') deliveries++;
       if (frame.event === 'message-confirmed') confirmations.get(frame.data.temp_id as string)?.();
-      if (frame.event === 'error') confirmations.get(frame.data.temp_id as string)?.();
+      if (frame.event === 'error') {
+        refused++;
+        confirmations.get(frame.data.temp_id as string)?.();
+      }
     };
   }
   meter.reset();
@@ -167,6 +178,11 @@ async function measureRoom(
       while (next < messages) {
         const n = next++;
         const sender = clients[n % size]!;
+        // Each sender stays under the per-user `send` limit (10/s), as people do:
+        // refused frames would be billed without a message to show for them.
+        const wait = (sender.nextSendAt ?? 0) - Date.now();
+        sender.nextSendAt = Math.max(Date.now(), sender.nextSendAt ?? 0) + SEND_INTERVAL_MS;
+        if (wait > 0) await sleep(wait);
         const tempId = `${tag}-${n}`;
         const confirmed = new Promise<void>((ok) => confirmations.set(tempId, ok));
         sender.sent++;
@@ -190,7 +206,7 @@ async function measureRoom(
   const wsIn = clients.reduce((n, c) => n + c.sent, 0);
   const wsOut = clients.reduce((n, c) => n + c.received, 0);
   await disconnectAll(clients);
-  return { size, messages, units, wsIn, wsOut, deliveries, expected, seconds };
+  return { size, messages, units, wsIn, wsOut, deliveries, expected, refused, seconds };
 }
 
 function price(units: Units, wsMessages: number, httpRequests = 0) {
@@ -330,6 +346,7 @@ export async function measureCosts() {
             members: r.size,
             messages: r.messages,
             deliveries: `${r.deliveries}/${r.expected}`,
+            refused_sends: r.refused,
             per_message: {
               write_units: per(r.units.writeUnits),
               read_units: per(r.units.readUnits),

@@ -47,7 +47,9 @@ export async function uploadPublicKey(
   }
   const activeIds = await getActiveKeyIds(caller.userId);
   // Own properties only: a device named `constructor` or `toString` is just a device.
-  const previous = Object.hasOwn(activeIds, input.device_id) ? activeIds[input.device_id] : undefined;
+  const previous = Object.hasOwn(activeIds, input.device_id)
+    ? activeIds[input.device_id]
+    : undefined;
   if (previous === undefined && Object.keys(activeIds).length >= MAX_KEY_DEVICES) {
     throw conflict(`At most ${MAX_KEY_DEVICES} devices can have keys`);
   }

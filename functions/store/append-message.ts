@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageRecord, SendReceipt } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
+import { StoreError } from '#platform/errors.ts';
 import { sleep } from '#platform/time.ts';
 import { putIf } from './conditional.ts';
 import { messageId, messageKey, messageToItem, sendReceiptItem } from './messages.ts';
@@ -44,13 +45,17 @@ export async function storeMessages(
 ): Promise<StoreOutcome> {
   const table = tableName();
   if (messages.length === 1 && !options.receipt && !options.forwardedFrom) {
-    await ddb().send(
-      new PutCommand({
-        TableName: table,
-        Item: messageToItem(messages[0]!),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await ddb()
+      .send(
+        new PutCommand({
+          TableName: table,
+          Item: messageToItem(messages[0]!),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      )
+      .catch((error: unknown) => {
+        throw new StoreError('Storing the message failed', error);
+      });
     return { kind: 'stored' };
   }
   const items: TransactItem[] = messages.map((message) => ({
@@ -88,14 +93,16 @@ export async function storeMessages(
       await ddb().send(new TransactWriteCommand({ TransactItems: items }));
       return { kind: 'stored' };
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
+      if (!(error instanceof TransactionCanceledException))
+        throw new StoreError('Storing the message failed', error);
       const reasons = error.CancellationReasons ?? [];
       for (const [i, kind] of extra.entries()) {
         if (reasons[messages.length + i]?.Code !== 'ConditionalCheckFailed') continue;
         return kind === 'receipt' ? { kind: 'duplicate' } : { kind: 'source-gone' };
       }
       const conflicted = reasons.some((r) => r.Code === 'TransactionConflict');
-      if (!conflicted || attempt >= CONFLICT_RETRIES) throw error;
+      if (!conflicted || attempt >= CONFLICT_RETRIES)
+        throw new StoreError('Storing the message was cancelled', error);
       await sleep(10 * 2 ** attempt * Math.random());
     }
   }

@@ -366,7 +366,10 @@ describe('sendMessage: a send that fails after taking its number', () => {
     hooks.transact = () => {
       throw failure;
     };
-    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toBe(failure);
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toMatchObject({
+      name: 'StoreError',
+      cause: failure,
+    });
     const stonePuts = ddb
       .commandCalls(PutCommand)
       .map((c) => c.args[0].input)
@@ -387,7 +390,9 @@ describe('sendMessage: a send that fails after taking its number', () => {
     hooks.transact = () => {
       throw canceled(['TransactionConflict', 'None']);
     };
-    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toBeInstanceOf(
+    const refused = sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
+    await expect(refused).rejects.toMatchObject({ name: 'StoreError' });
+    await expect(refused.catch((e: Error) => e.cause)).resolves.toBeInstanceOf(
       TransactionCanceledException,
     );
     expect(count('ADD HEAD')).toBe(1);
@@ -401,7 +406,10 @@ describe('sendMessage: a send that fails after taking its number', () => {
     hooks.put = (item) => {
       if (!item.is_tombstone) throw failure;
     };
-    await expect(sendMessage(alice, 'r1', input)).rejects.toBe(failure);
+    await expect(sendMessage(alice, 'r1', input)).rejects.toMatchObject({
+      name: 'StoreError',
+      cause: failure,
+    });
     expect(storedMessage('r1', 1)).toMatchObject({ is_tombstone: true, is_deleted: true });
     expect(deletedSeqs('r1')).toEqual([1]);
   });
@@ -413,7 +421,10 @@ describe('sendMessage: a send that fails after taking its number', () => {
       for (const t of items) if (t.Put) put(t.Put.Item!);
       throw timeout;
     };
-    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toBe(timeout);
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toMatchObject({
+      name: 'StoreError',
+      cause: timeout,
+    });
     expect(storedMessage('r1', 1)).toMatchObject({ content: 'hi', is_deleted: false });
     expect(storedMessage('r1', 1)?.is_tombstone).toBeUndefined();
     expect(deletedSeqs('r1')).toEqual([]);

@@ -38,6 +38,45 @@ const expectError = (
   if (mentions) expect(res.body.error?.message).toContain(mentions);
 };
 
+describe('hole 1: a temp_id is scoped to its room', () => {
+  it('sends a new message into another room under a temp_id already used, and never delivers the first one there', async () => {
+    const [x, z] = await Promise.all([env.client('r1_x'), env.client('r1_z')]);
+    const g2 = (await group(x, ['r1_y'])).body.data;
+    const direct = await x.http<Room>('POST', '/api/chat/rooms', {
+      type: 'direct',
+      member_ids: ['r1_z'],
+    });
+    await z.connect();
+    const secret = await x.http<{ id: string; content: string }>(
+      'POST',
+      `/api/chat/rooms/${g2.id}/messages`,
+      { content: 'PRIVATE', temp_id: 'dup-1' },
+    );
+    expect(secret.status).toBe(201);
+    const hello = await x.http<{ id: string; content: string; room_id: string }>(
+      'POST',
+      `/api/chat/rooms/${direct.body.data.id}/messages`,
+      { content: 'hello z', temp_id: 'dup-1' },
+    );
+    expect(hello.status).toBe(201);
+    expect(hello.body.data).toMatchObject({ content: 'hello z', room_id: direct.body.data.id });
+    expect(hello.body.data.id).not.toBe(secret.body.data.id);
+    const got = await z.waitFor('new-chat-message');
+    expect((got.data.message as { content: string }).content).toBe('hello z');
+    // The same temp_id again in the group with another body is refused, not replayed.
+    const reused = await x.http('POST', `/api/chat/rooms/${g2.id}/messages`, {
+      content: 'something else',
+      temp_id: 'dup-1',
+    });
+    expectError(reused, 409, 'CONFLICT');
+    const zSees = await z.http<{ messages: { content: string }[] }>(
+      'GET',
+      `/api/chat/rooms/${direct.body.data.id}/messages`,
+    );
+    expect(zSees.body.data.messages.map((m) => m.content)).toEqual(['hello z']);
+  });
+});
+
 describe('hole 2: users named like JavaScript built-ins', () => {
   it("is no member of a stranger's direct room, and cannot read, send to or clear it", async () => {
     const [ann, bob] = await Promise.all([env.client('r2_ann'), env.client('r2_bob')]);

@@ -211,6 +211,26 @@ export function newMessage(
   };
 }
 
+/**
+ * What fills a number whose send failed after taking it: a deleted, empty
+ * message, so the list and unread counts see no gap.
+ */
+export function tombstone(
+  place: MessagePlace,
+  taken: Pick<MessageRecord, 'sender_id' | 'created_at'>,
+): MessageRecord {
+  return {
+    ...newMessage(
+      place,
+      { userId: taken.sender_id, name: taken.sender_id },
+      { content: '', message_type: 'text', is_encrypted: false },
+      taken.created_at,
+    ),
+    is_deleted: true,
+    is_tombstone: true,
+  };
+}
+
 /** A forwarded copy: it keeps pointing at the first original, and counts how many hops it has come. */
 export function forwardedCopy(
   source: MessageRecord,

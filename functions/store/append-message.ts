@@ -1,6 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { MessageRecord, SendReceipt } from '#model';
+import { type MessageRecord, type SendReceipt, tombstone } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
 import { sleep } from '#platform/time.ts';
@@ -118,27 +118,10 @@ export async function putTombstones(
 ): Promise<Pick<MessageRecord, 'room_id' | 'seq'>[]> {
   const written = await Promise.all(
     messages.map(async (m) => {
-      const stone: MessageRecord = {
-        id: messageId(m.room_id, m.seq),
-        room_id: m.room_id,
-        seq: m.seq,
-        sender_id: m.sender_id,
-        sender_name: m.sender_id,
-        content: '',
-        message_type: 'text',
-        file_url: null,
-        media: null,
-        reply_to_message_id: null,
-        forwarded_from: null,
-        metadata: null,
-        forwarded_count: 0,
-        is_encrypted: false,
-        encryption_key_id: null,
-        encrypted_content: null,
-        is_deleted: true,
-        is_tombstone: true,
-        created_at: m.created_at,
-      };
+      const stone = tombstone(
+        { id: messageId(m.room_id, m.seq), room_id: m.room_id, seq: m.seq },
+        m,
+      );
       const put = await putIf({
         Item: messageToItem(stone),
         ConditionExpression: 'attribute_not_exists(pk)',

@@ -7,7 +7,7 @@ import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { openCursor, sealCursor } from '#store/cursor.ts';
 import { roomEventsAfter, userEventsAfter } from '#store/event-log.ts';
 import { listAllMembers } from '#store/members.ts';
-import { listMessagesSince } from '#store/messages.ts';
+import { listMessagesSince, messagePosition } from '#store/messages.ts';
 import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { events } from './events.ts';
@@ -30,6 +30,12 @@ import { messageView } from './views.ts';
  * which the next call reads from a few seconds earlier: a send takes its time
  * before it is stored, so a message can land just behind a cursor. Delivery is
  * at least once; clients de-duplicate by id.
+ *
+ * A page reads about a page per source, never the whole backlog: each changed
+ * room's messages from where the cursor falls in it (store/messages.ts
+ * listMessagesSince), each event log `limit + 1` past the cursor. A source read
+ * only in part says up to where it is complete; the page ends there at the
+ * latest, so what it left unread comes on the next page, never skipped.
  */
 const SKEW_MS = 5_000;
 const ISO_LENGTH = 24;
@@ -45,6 +51,12 @@ type SyncEvent = z.infer<typeof syncPage>['events'][number];
 interface Positioned {
   key: string;
   frame: ServerEvent;
+}
+
+/** One source's events past the cursor; `upTo`: it was read only that far (see listMessagesSince). */
+interface Part {
+  events: Positioned[];
+  upTo: string | undefined;
 }
 
 const seal = (userId: string, cursor: SyncCursor) => sealCursor('sync', userId, cursor);
@@ -83,11 +95,11 @@ export async function sync(caller: Caller, since: string | undefined, limit: num
     const head = heads.get(m.room_id)!;
     return (
       rooms.has(m.room_id) &&
-      ((head.last_activity ?? '') >= afterAt || (head.last_event_at ?? '') >= afterAt)
+      (mayHaveMessages(head, afterAt) || (head.last_event_at ?? '') >= afterAt)
     );
   });
   const perRoom = pLimit(8);
-  const [roomEvents, own] = await Promise.all([
+  const [roomParts, own] = await Promise.all([
     Promise.all(
       changed.map((m) =>
         perRoom(() =>
@@ -97,17 +109,40 @@ export async function sync(caller: Caller, since: string | undefined, limit: num
     ),
     userEventsAfter(caller.userId, after, limit + 1, now),
   ]);
-  const all = [...roomEvents.flat(), ...own.map(logged)]
-    .filter((e) => e.key > after)
+  const parts: Part[] = [
+    ...roomParts.flat(),
+    { events: own.map(logged), upTo: logBound(own, limit) },
+  ];
+  // Where the least complete source stops: nothing past it goes out on this page.
+  const bound = parts.reduce<string | undefined>(
+    (min, p) => (p.upTo !== undefined && (min === undefined || p.upTo < min) ? p.upTo : min),
+    undefined,
+  );
+  const all = parts
+    .flatMap((p) => p.events)
+    .filter((e) => e.key > after && (bound === undefined || e.key <= bound))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const page = all.slice(0, limit);
-  const hasMore = all.length > limit;
+  // The next page starts after the last event given, or after the bound when the page
+  // holds everything up to it (possibly nothing, when all a room had up to it was tombstones).
+  const end = all.length > limit ? page.at(-1)!.key : bound;
   return {
     events: page.map((e) => e.frame as SyncEvent),
-    next_since: hasMore ? seal(caller.userId, { k: page.at(-1)!.key, tail: false }) : caughtUp(),
-    has_more: hasMore,
+    next_since: end === undefined ? caughtUp() : seal(caller.userId, { k: end, tail: false }),
+    has_more: end !== undefined,
   };
 }
+
+/** A log read `limit + 1` past the cursor: when it filled that, it is complete only up to its last. */
+const logBound = (events: readonly LoggedEvent[], limit: number) =>
+  events.length > limit ? events.at(-1)!.key : undefined;
+
+/**
+ * The head's `last_activity` is the newest message's time; an older message may
+ * be up to SKEW_MS newer than it (numbers are taken in time order, give or take).
+ */
+const mayHaveMessages = (head: RoomHead, afterAt: string) =>
+  (head.last_activity ?? '') >= new Date(Date.parse(afterAt) - SKEW_MS).toISOString();
 
 const logged = (e: LoggedEvent): Positioned => ({
   key: e.key,
@@ -115,10 +150,10 @@ const logged = (e: LoggedEvent): Positioned => ({
 });
 
 /**
- * One room's part: its messages since the cursor the member may see (after
+ * One room's parts: its messages since the cursor the member may see (after
  * their clear markers, and so after they joined), a deleted one as
  * `message-deleted` and never as a live message, and the room's logged events
- * since they joined.
+ * since they joined. Messages are read only when the head says some may be new.
  */
 async function roomEventsSince(
   member: MemberState,
@@ -127,19 +162,26 @@ async function roomEventsSince(
   after: string,
   limit: number,
   now: number,
-): Promise<Positioned[]> {
+): Promise<Part[]> {
   const floor = Math.max(member.cleared_seq, room.cleared_seq);
-  const [messages, logged] = await Promise.all([
-    listMessagesSince(room.id, floor, head.seq, after.slice(0, ISO_LENGTH)),
-    roomEventsAfter(room.id, after, limit + 1, now),
+  const afterAt = after.slice(0, ISO_LENGTH);
+  const [messages, log] = await Promise.all([
+    mayHaveMessages(head, afterAt)
+      ? listMessagesSince(room.id, floor, head.seq, after, limit, SKEW_MS)
+      : { messages: [], upTo: undefined },
+    (head.last_event_at ?? '') >= afterAt
+      ? roomEventsAfter(room.id, after, limit + 1, now)
+      : ([] as LoggedEvent[]),
   ]);
-  const fromMessages = messages
+  const fromMessages = messages.messages
     .filter((m) => !m.is_tombstone)
-    .map((m): Positioned => ({ key: `${m.created_at}#${m.id}`, frame: messageFrame(m) }));
-  const fromLog = logged
-    .filter((e) => e.at >= member.joined_at)
-    .map((e): Positioned => ({ key: e.key, frame: { event: e.event, data: e.data } }));
-  return [...fromMessages, ...fromLog];
+    .map((m): Positioned => ({ key: messagePosition(m), frame: messageFrame(m) }));
+  const fromLog = log.filter((e) => e.at >= member.joined_at).map(logged);
+  return [
+    { events: fromMessages, upTo: messages.upTo },
+    // The bound is the read's, whatever the filter left.
+    { events: fromLog, upTo: logBound(log, limit) },
+  ];
 }
 
 const messageFrame = (m: MessageRecord): ServerEvent =>

@@ -1,10 +1,10 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageRecord, SendReceipt } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchGet, type Item, type Key } from './batch.ts';
 import { updateIf } from './conditional.ts';
 import { roomPk, userPk } from './keys.ts';
-import { queryAll } from './query.ts';
+import { queryAll, queryPage } from './query.ts';
 
 /**
  * Message item: pk ROOM#<room_id>, sk MSG#<seq, zero-padded>. Messages sort by
@@ -194,41 +194,111 @@ export async function markMessageDeleted(
   return after ? messageFromItem(after) : undefined;
 }
 
+/** A message's place in sync order, `<created_at>#<id>`, as event-log.ts keys events. */
+export const messagePosition = (m: Pick<MessageRecord, 'created_at' | 'id'>) =>
+  `${m.created_at}#${m.id}`;
+
+export interface MessagesSince {
+  /** Oldest first, tombstones and deleted ones included: the caller decides how they show. */
+  messages: MessageRecord[];
+  /**
+   * Set when the read stopped short of `topSeq`: every message of the room left
+   * out sorts after this position, so a page built on them must not reach past it.
+   */
+  upTo: string | undefined;
+}
+
+/** The newest messages read first: in a room that changed little, the whole read. */
+const RECENT = 32;
+/** Read at a time past the `want`-th message, until the clock skew is behind. */
+const SKEW_READ = 25;
+
 /**
- * Messages of one room created at or after `since` (tombstones and deleted ones
- * included: the caller decides how they show), with seq in (afterSeq, topSeq],
- * oldest first. Reads newest first and stops at the first page that reaches
- * back past `since` (numbers are taken in time order, give or take the clock
- * skew the caller allows for), so it reads what happened since, not the history.
+ * One sync page's messages of a room: those after the sync position `after`
+ * (`<created_at>#<id>`), seq in (afterSeq, topSeq], about `want` of them, read
+ * from where `after` falls in the room: never its history, and never more than
+ * a page of what came since (a page that re-read the whole backlog each time
+ * made paging through it quadratic).
+ *
+ * Numbers are taken in time order give or take `skewMs` (a send stamps its time,
+ * then takes its number), so below a message older than `after - skewMs` there
+ * is nothing newer than `after`, and nothing after a message m sorts before
+ * `m.created_at - skewMs`. Reads:
+ * 1. the newest RECENT, newest first: if they reach back that far, they are all;
+ * 2. else a binary search on seq, one Limit-1 Query per step, for the last
+ *    message older than `after - skewMs`;
+ * 3. then oldest first from there, `want` + 1 at a time, until `want` are past
+ *    `after` and the last one read is `skewMs` newer than the `want`-th: the
+ *    rest all sort after that one, which becomes `upTo`.
  */
 export async function listMessagesSince(
   roomId: string,
   afterSeq: number,
   topSeq: number,
-  since: string,
-): Promise<MessageRecord[]> {
+  after: string,
+  want: number,
+  skewMs: number,
+): Promise<MessagesSince> {
+  if (topSeq <= afterSeq) return { messages: [], upTo: undefined };
+  const edge = new Date(Date.parse(after.slice(0, 24)) - skewMs).toISOString();
+  const seqs = (from: number, to: number) => ({
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+    ExpressionAttributeValues: {
+      ':pk': roomPk(roomId),
+      ':from': messageSortKey(from),
+      ':to': messageSortKey(to),
+    },
+  });
+  const isNew = (m: MessageRecord) => messagePosition(m) > after;
+
+  const recent = await queryPage({
+    ...seqs(afterSeq + 1, topSeq),
+    ScanIndexForward: false,
+    Limit: RECENT,
+  });
+  const newest = recent.items.map(messageFromItem);
+  if (!recent.next || newest.some((m) => m.created_at < edge)) {
+    return { messages: newest.filter(isNew).reverse(), upTo: undefined };
+  }
+
+  // lo: afterSeq, or a message older than the edge; hi: a seq known to be past it.
+  let lo = afterSeq;
+  let hi = newest.at(-1)!.seq;
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const { items } = await queryPage({
+      ...seqs(mid, hi - 1),
+      ProjectionExpression: '#seq, #at',
+      ExpressionAttributeNames: { '#seq': 'seq', '#at': 'created_at' },
+      Limit: 1,
+    });
+    const probe = items[0];
+    if (probe && (probe.created_at as string) < edge) lo = Number(probe.seq);
+    else hi = mid;
+  }
+
   const found: MessageRecord[] = [];
-  if (topSeq <= afterSeq) return found;
+  let upTo: string | undefined;
+  let upToMs = 0;
+  let latestMs = 0;
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: {
-          ':pk': `ROOM#${roomId}`,
-          ':from': messageSortKey(afterSeq + 1),
-          ':to': messageSortKey(topSeq),
-        },
-        ScanIndexForward: false,
-        Limit: 100,
-        ExclusiveStartKey: start,
-      }),
+    const page = await queryPage(
+      { ...seqs(lo + 1, topSeq), Limit: upTo ? SKEW_READ : want - found.length + 1 },
+      start,
     );
-    const page = (out.Items ?? []).map(messageFromItem);
-    found.push(...page.filter((m) => m.created_at >= since));
-    if (page.some((m) => m.created_at < since)) break;
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return found.reverse();
+    for (const m of page.items.map(messageFromItem)) {
+      latestMs = Math.max(latestMs, Date.parse(m.created_at));
+      if (!isNew(m)) continue;
+      found.push(m);
+      if (found.length === want) {
+        upTo = messagePosition(m);
+        upToMs = Date.parse(m.created_at);
+      }
+    }
+    start = page.next;
+  } while (start && !(upTo && latestMs - skewMs > upToMs));
+  if (!start || !upTo) return { messages: found, upTo: undefined };
+  const bound = upTo;
+  return { messages: found.filter((m) => messagePosition(m) <= bound), upTo: bound };
 }

@@ -32,6 +32,9 @@ export async function deleteChat(caller: Caller, roomId: string) {
     recordUserEvent(caller.userId, deleted, at),
     // Leaving a group: everyone who was in it, the leaver included, hears who left.
     room.type === 'group' && fanOut(Object.keys(room.members), left),
+    // Sync hears it the same way: the leaver's other devices from their own log
+    // (they no longer read the room's), the rest from the room's.
+    room.type === 'group' && recordUserEvent(caller.userId, left, at),
     // A room its last member left is gone (purged): nothing is logged into it.
     room.type === 'group' &&
       Object.keys(room.members).length > 1 &&

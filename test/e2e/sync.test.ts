@@ -216,6 +216,48 @@ describe('sync', () => {
     });
   });
 
+  it('brings a leave to the leaver’s other devices: what their live connections got', async () => {
+    const [phone, tablet, lia] = await Promise.all([
+      env.client('s_leo'),
+      env.client('s_leo'),
+      env.client('s_lia'),
+    ]);
+    const shared = (
+      await lia.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'Leo leaves',
+        member_ids: ['s_leo'],
+      })
+    ).body.data.id;
+    // Leo alone in a group: leaving it as its last member removes it.
+    const alone = (
+      await phone.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'Leo alone',
+        member_ids: [],
+      })
+    ).body.data.id;
+    const start = (await syncPage(tablet)).body.data.next_since;
+    await phone.connect();
+    for (const room of [shared, alone]) {
+      expect((await phone.http('DELETE', `/api/chat/rooms/${room}`)).status).toBe(200);
+      await phone.waitFor('room-deleted', (d) => d.room_id === room);
+      await phone.waitFor('room-member-removed', (d) => d.room_id === room);
+    }
+    const synced = (await syncPage(tablet, start)).body.data.events;
+    for (const room of [shared, alone]) {
+      const left = { room_id: room, user_id: 's_leo', removed_by: 's_leo' };
+      expect(synced).toContainEqual({ event: 'room-member-removed', data: left });
+      // The tablet gets what the phone heard live about the room, no more, no less.
+      const about = (frames: Frame[]) =>
+        frames
+          .filter((f) => f.data.room_id === room)
+          .map((f) => JSON.stringify({ event: f.event, data: f.data }))
+          .sort();
+      expect(about(synced)).toEqual(about(phone.frames));
+    }
+  });
+
   it('refuses a malformed cursor (400) and one older than the window (410 CURSOR_EXPIRED)', async () => {
     const fay = await env.client('s_fay');
     const bad = await syncPage(fay, 'not-a-cursor');

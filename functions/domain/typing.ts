@@ -7,10 +7,11 @@ import { isMember } from './model.ts';
 
 /**
  * `typing` (CONTRACT §6): the other members' live connections hear `user-typing`.
- * It is ephemeral by design: nothing is written, queued or pushed, and a frame
- * costs one consistent read of the room (membership) and one BatchGet of the
- * members' connections. A member who is offline simply misses it; the client
- * clears a stale indicator itself (README "Typing indicators").
+ * It is ephemeral by design: nothing is written, queued or pushed (its rate
+ * limit is charged in memory, platform/rate-limit.ts takeLocalTokens), and a
+ * frame costs one consistent read of the room (membership) and one BatchGet of
+ * the members' connections. A member who is offline simply misses it; the
+ * client clears a stale indicator itself (README "Typing indicators").
  */
 export async function sendTyping(caller: Caller, roomId: string, isTyping: boolean) {
   const room = await getRoom(roomId);

@@ -37,7 +37,10 @@ export const DEFAULT_RATE_LIMITS = {
   keyVerify: '1/s burst 60',
   /** A catch-up can read up to 500 events. */
   sync: '1/s burst 20',
-  /** Extra typing frames are dropped quietly (CONTRACT §6), not answered. */
+  /**
+   * Extra typing frames are dropped quietly (CONTRACT §6), not answered. Kept in
+   * each container's memory, never in the table (rate-limit.ts takeLocalTokens).
+   */
   typing: '2/s burst 5',
   connect: '30/min burst 30',
   /** A cap rather than a rate: new rooms (direct or group) a user may create. */
@@ -46,7 +49,7 @@ export const DEFAULT_RATE_LIMITS = {
 
 export type RateBucket = keyof typeof DEFAULT_RATE_LIMITS;
 
-/** Buckets whose refusals are dropped without an answer. */
+/** Buckets whose refusals are dropped without an answer, charged in memory only. */
 export const QUIET_BUCKETS: ReadonlySet<RateBucket> = new Set(['typing']);
 
 /** The budget every valid WebSocket frame draws on, besides its action's own bucket. */

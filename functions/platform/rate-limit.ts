@@ -17,7 +17,8 @@ import {
  * The per-user limiter: draws tokens from GCRA buckets kept in DynamoDB
  * (store/rate-limits.ts), one conditional UpdateItem per check. The http and
  * ws wrappers call it after auth and validation, before the domain runs, so
- * only valid requests are charged.
+ * only valid requests are charged. Typing frames are the exception: they are
+ * charged in the container's memory (takeLocalTokens), never in the table.
  */
 
 let configValue: RateLimitConfig | undefined;
@@ -156,18 +157,73 @@ export function wsActionBuckets(action: string): RateBucket[] {
 }
 
 /**
- * Charges a valid frame. 'drop' when it is over a quiet bucket's limit (typing:
- * extra frames are dropped without an answer); over any other, RATE_LIMITED.
+ * Charges a valid frame. A frame of a quiet bucket (typing) is charged in memory
+ * (takeLocalTokens) and is 'drop' over its limit: dropped without an answer.
+ * Any other is charged in the table and is RATE_LIMITED over its limit.
  */
 export async function chargeWsFrame(
   buckets: readonly RateBucket[],
   userId: string,
 ): Promise<'ok' | 'drop'> {
+  if (buckets.some((b) => QUIET_BUCKETS.has(b))) {
+    return takeLocalTokens(userId, buckets).allowed ? 'ok' : 'drop';
+  }
   const result = await takeTokens(userId, buckets);
   if (result.allowed) return 'ok';
-  if (buckets.some((b) => QUIET_BUCKETS.has(b))) return 'drop';
   throw rateLimited(result.retryAfterMs);
 }
+
+/**
+ * Buckets kept in this container's memory only: the TAT per user and bucket,
+ * for typing frames (issue 15: no DynamoDB write per typing frame, and still a
+ * per-user limit). Same GCRA decisions as the table's buckets, with no write.
+ *
+ * Per container is enough for typing, though a user's frames that land on
+ * several warm containers meet one bucket in each:
+ * - CONTRACT §6 lets extra typing frames be dropped quietly, and a frame that
+ *   goes through only refreshes an indicator the receivers time out anyway:
+ *   nothing is stored, queued or pushed, so a few more or fewer harm nobody;
+ * - the limit is there to bound one user's fan-out reads and posts per second,
+ *   which it does per container; what all containers together can pass is
+ *   bounded by the stage's per-route throttling (lib/websocket-api.ts).
+ * Bounded to LOCAL_BUCKETS_MAX entries, least recently charged out first: an
+ * entry dropped early only lets that user one more burst.
+ */
+const localTats = new Map<string, number>();
+export const LOCAL_BUCKETS_MAX = 10_000;
+
+/** Takes one token from each bucket in memory, all or none; no I/O. */
+export function takeLocalTokens(
+  userId: string,
+  buckets: readonly RateBucket[],
+  clock: () => number = Date.now,
+): TakeResult {
+  const now = clock();
+  const next: [string, number][] = [];
+  let refusedMs = 0;
+  for (const bucket of buckets) {
+    const rule = config().get(bucket);
+    if (!rule) continue;
+    const key = hintKey(userId, bucket);
+    const decision = decide(localTats.get(key), now, rule);
+    if (!decision.allowed) refusedMs = Math.max(refusedMs, decision.retryAfterMs);
+    else next.push([key, decision.tat]);
+  }
+  if (refusedMs > 0) return { allowed: false, retryAfterMs: refusedMs };
+  for (const [key, tat] of next) {
+    // Re-inserted, so the map's order is least recently charged first.
+    localTats.delete(key);
+    localTats.set(key, tat);
+  }
+  for (const key of localTats.keys()) {
+    if (localTats.size <= LOCAL_BUCKETS_MAX) break;
+    localTats.delete(key);
+  }
+  return { allowed: true };
+}
+
+/** How many in-memory buckets this container holds (tests). */
+export const localBucketCount = () => localTats.size;
 
 /**
  * $connect over its bucket: the upgrade is refused with 429 and Retry-After

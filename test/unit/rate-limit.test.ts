@@ -1,5 +1,7 @@
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpRoutes, wsRoutes } from '#functions/routes.ts';
 import { decide, remaining, retryAfterSeconds } from '#platform/rate-limit-gcra.ts';
 import {
@@ -11,6 +13,10 @@ import {
   rateLimitConfig,
   rateLimitsFromContext,
 } from '#platform/rate-limit-rules.ts';
+import { setTestEnv } from './support.ts';
+
+setTestEnv();
+const limiter = await import('#platform/rate-limit.ts');
 
 /** Runs arrivals (ms, in order) through a GCRA bucket, as the stored TAT would evolve. */
 function gcra(rule: BucketRule, arrivals: readonly number[]): boolean[] {
@@ -207,5 +213,46 @@ describe('every route declares its bucket', () => {
     expect(wsSend?.rateLimit).toBe('send');
     expect(wsRoutes.find((r) => r.routeKey === '$connect')?.rateLimit).toBe('connect');
     expect(DEFAULT_RATE_LIMITS).toHaveProperty(FRAME_BUCKET);
+  });
+});
+
+describe('typing frames are charged in memory, never in the table', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  afterEach(() => {
+    ddb.reset();
+    vi.useRealTimers();
+  });
+
+  it('a typing charge makes no DynamoDB call, and frames over the typing bucket are dropped', async () => {
+    ddb.onAnyCommand().resolves({});
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 });
+    const typing = limiter.wsActionBuckets('typing');
+    expect(typing).toEqual(['frames', 'typing']);
+    const rule = parseRule(DEFAULT_RATE_LIMITS.typing)!;
+    const burst = [];
+    for (let i = 0; i < rule.burst + 5; i++) burst.push(await limiter.chargeWsFrame(typing, 'u_t'));
+    expect(burst).toEqual([
+      ...Array.from({ length: rule.burst }, () => 'ok'),
+      ...Array.from({ length: 5 }, () => 'drop'),
+    ]);
+    // One interval later, one token is back: one more frame, then dropped again.
+    vi.advanceTimersByTime(rule.intervalMs);
+    expect(await limiter.chargeWsFrame(typing, 'u_t')).toBe('ok');
+    expect(await limiter.chargeWsFrame(typing, 'u_t')).toBe('drop');
+    // Per user: another user's frames pass.
+    expect(await limiter.chargeWsFrame(typing, 'u_other')).toBe('ok');
+    expect(ddb.calls()).toHaveLength(0);
+
+    // Any other frame is still charged in the table: the mock does see those.
+    expect(await limiter.chargeWsFrame(limiter.wsActionBuckets('room-archive'), 'u_t')).toBe('ok');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
+  it('keeps at most LOCAL_BUCKETS_MAX buckets in memory', () => {
+    for (let i = 0; i < limiter.LOCAL_BUCKETS_MAX + 50; i++) {
+      expect(limiter.takeLocalTokens(`u_many_${i}`, ['typing']).allowed).toBe(true);
+    }
+    expect(limiter.localBucketCount()).toBe(limiter.LOCAL_BUCKETS_MAX);
+    expect(ddb.calls()).toHaveLength(0);
   });
 });

@@ -1,3 +1,4 @@
+import { Client as SdkClient } from '@smithy/core/client';
 import WebSocket from 'ws';
 import { startLocalStack } from '#local/stack.ts';
 import { installMeter, type Units } from './meter.ts';
@@ -111,6 +112,99 @@ export async function inBatches<T, R>(
   return out;
 }
 
+/** A DynamoDB command as the meter sees it (bench/meter.ts). */
+interface SdkCommand {
+  constructor: { name: string };
+  input: Record<string, unknown>;
+}
+type Written = Record<string, unknown>;
+
+/**
+ * The items of a write that are sync's own: the event log's EVT# items
+ * (functions/store/event-log.ts) and the room head's `last_event_at` stamp that
+ * comes with a room event. Each with whether it is in a transaction.
+ */
+function syncItems(command: SdkCommand): { item: Written; transact: boolean }[] {
+  const name = command.constructor.name;
+  const isSync = (item: Written | undefined, update?: unknown) =>
+    item !== undefined &&
+    ((typeof item.sk === 'string' && item.sk.startsWith('EVT#')) ||
+      (typeof update === 'string' && update.includes('last_event_at')));
+  const itemOf = (w: Written | undefined) => (w?.Item ?? w?.Key) as Written | undefined;
+  const found: { item: Written; transact: boolean }[] = [];
+  const add = (w: Written | undefined, transact: boolean) => {
+    const item = itemOf(w);
+    if (item && isSync(item, w?.UpdateExpression)) found.push({ item, transact });
+  };
+  if (name === 'PutCommand' || name === 'UpdateCommand' || name === 'DeleteCommand') {
+    add(command.input, false);
+  } else if (name === 'TransactWriteCommand') {
+    for (const t of (command.input.TransactItems ?? []) as Record<string, Written>[])
+      add(t.Put ?? t.Update ?? t.Delete, true);
+  } else if (name === 'BatchWriteCommand') {
+    const tables = (command.input.RequestItems ?? {}) as Record<string, Record<string, Written>[]>;
+    for (const requests of Object.values(tables))
+      for (const r of requests) add(r.PutRequest ?? r.DeleteRequest, false);
+  }
+  return found;
+}
+
+const capacityOf = (c: unknown): number =>
+  (Array.isArray(c) ? c : c ? [c] : []).reduce(
+    (n: number, x: { CapacityUnits?: number }) => n + (x.CapacityUnits ?? 0),
+    0,
+  );
+
+let syncTally = { writeUnits: 0, writes: 0 };
+let syncMeterInstalled = false;
+
+/**
+ * Counts the write units spent on sync's own items (syncItems), beside the
+ * meter's totals. A single-item write counts the capacity DynamoDB reports for
+ * it; an item in a batch or a transaction (reported as one total) counts by its
+ * size: 1 unit per KB, twice in a transaction.
+ */
+function installSyncWriteMeter() {
+  if (!syncMeterInstalled) {
+    syncMeterInstalled = true;
+    const send = SdkClient.prototype.send;
+    SdkClient.prototype.send = function syncMeteredSend(
+      this: SdkClient<never, never, never, never>,
+      command: SdkCommand,
+      ...rest: unknown[]
+    ) {
+      const items = syncItems(command);
+      if (items.length > 0) command.input.ReturnConsumedCapacity ??= 'TOTAL';
+      const result = (send as (...a: unknown[]) => Promise<Record<string, unknown>>).call(
+        this,
+        command,
+        ...rest,
+      );
+      if (items.length === 0) return result;
+      const single = /^(Put|Update|Delete)Command$/.test(command.constructor.name);
+      return result.then((out) => {
+        syncTally.writes += items.length;
+        syncTally.writeUnits += single
+          ? capacityOf(out?.ConsumedCapacity)
+          : items.reduce(
+              (n, { item, transact }) =>
+                n + (transact ? 2 : 1) * Math.ceil(Buffer.byteLength(JSON.stringify(item)) / 1024),
+              0,
+            );
+        return out;
+      });
+    } as typeof send;
+  }
+  return {
+    reset() {
+      syncTally = { writeUnits: 0, writes: 0 };
+    },
+    read() {
+      return { ...syncTally };
+    },
+  };
+}
+
 /** Units of sending `messages` into one room of `size` members, everyone online. */
 async function measureRoom(
   stack: Stack,
@@ -170,7 +264,9 @@ async function measureRoom(
       }
     };
   }
+  const syncWrites = installSyncWriteMeter();
   meter.reset();
+  syncWrites.reset();
   const started = Date.now();
   let next = 0;
   await Promise.all(
@@ -202,11 +298,12 @@ async function measureRoom(
   while (deliveries < expected && Date.now() < deadline) await sleep(100);
   await sleep(2000); // the stream and queues finish what the sends handed them
   const units = structuredClone(meter.read());
+  const sync = syncWrites.read();
   const seconds = (Date.now() - started) / 1000;
   const wsIn = clients.reduce((n, c) => n + c.sent, 0);
   const wsOut = clients.reduce((n, c) => n + c.received, 0);
   await disconnectAll(clients);
-  return { size, messages, units, wsIn, wsOut, deliveries, expected, refused, seconds };
+  return { size, messages, units, sync, wsIn, wsOut, deliveries, expected, refused, seconds };
 }
 
 function price(units: Units, wsMessages: number, httpRequests = 0) {
@@ -313,6 +410,16 @@ async function measureSync(stack: Stack, meter: ReturnType<typeof installMeter>)
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** Sync's write units over some room runs, per message sent or per recipient. */
+function syncWritesPer(
+  rooms: readonly { size: number; messages: number; sync: { writeUnits: number } }[],
+  per: 'message' | 'recipient',
+) {
+  const units = rooms.reduce((n, r) => n + r.sync.writeUnits, 0);
+  const count = rooms.reduce((n, r) => n + r.messages * (per === 'message' ? 1 : r.size - 1), 0);
+  return round(units / count, 4);
+}
+
 export async function measureCosts() {
   const meter = installMeter();
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -336,8 +443,26 @@ export async function measureCosts() {
       usd_idle_per_10k_users_month: round(idle.usd),
       room_write_units_per_send: { '10': writeUnitsPerSend(10), '1000': writeUnitsPerSend(1000) },
       priced_on: PRICES.pricedOn,
-      /** Sync writes nothing per message or per recipient: messages are their own log. */
-      sync: { write_units_added_per_message: 0, ...syncAfterADay },
+      /**
+       * Measured during the room sends above: the write units spent on sync's own
+       * items (event log EVT#, the head's last_event_at), per message sent and per
+       * recipient (messages × other members), over all room sizes and by size.
+       */
+      sync: {
+        write_units_added_per_message: syncWritesPer(rooms, 'message'),
+        write_units_added_per_recipient: syncWritesPer(rooms, 'recipient'),
+        write_units_added_by_room_size: Object.fromEntries(
+          rooms.map((r) => [
+            String(r.size),
+            {
+              per_message: syncWritesPer([r], 'message'),
+              per_recipient: syncWritesPer([r], 'recipient'),
+              items_written: r.sync.writes,
+            },
+          ]),
+        ),
+        ...syncAfterADay,
+      },
       detail: {
         rooms: rooms.map((r) => {
           const priced = price(r.units, r.wsIn + r.wsOut);

@@ -86,14 +86,15 @@ const LIMITED: Access = { table: ['UpdateItem'], settings: [ENV.rateLimits] };
 /**
  * domain/delivery.ts: BatchGet of the users' connection maps, posts, and a gone
  * connection's removal (map update, connection item delete) which may start
- * the user's grace period (presence item update, delayed presence check).
+ * the user's grace period (presence item update; the sweeper finds it due).
  */
 const DELIVER: Access = {
   table: ['BatchGetItem', 'UpdateItem', 'DeleteItem'],
   connections: ['POST'],
-  sendsTo: ['presence-check'],
   settings: [ENV.presenceGraceSeconds],
 };
+/** domain/connection-lifecycle.ts connectionGone: DELIVER's removal, then the delayed presence check. */
+const GONE: Access = needs(DELIVER, { sendsTo: ['presence-check'] });
 /** store/event-log.ts: the events `sync` replays (room archived, deleted, cleared, members, keys). */
 const EVENT_LOG: Access = { table: ['PutItem', 'UpdateItem'] };
 /** Writes of the app's own items (rooms, members, messages, receipts) by put, update and delete. */
@@ -112,7 +113,7 @@ const WS_ACTION: Access = needs(LIMITED, { connections: ['POST', 'DELETE'] });
 /** store/cursor.ts: pages sealed with the key from Secrets Manager. */
 const PAGES: Access = { cursorKey: true };
 /** domain/presence.ts: connection and presence items, the flush after $connect, status broadcasts. */
-const PRESENCE: Access = needs(READ, WRITE, DELIVER, {
+const PRESENCE: Access = needs(READ, WRITE, GONE, {
   sendsTo: ['flush-pending', 'presence-check'],
   settings: [ENV.heartbeatTimeoutSeconds],
 });
@@ -148,7 +149,7 @@ export const access: Readonly<Record<string, Access>> = {
   'http/sync': needs(READ, PAGES, LIMITED),
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
-  'ws/disconnect': needs(DELIVER),
+  'ws/disconnect': needs(GONE),
   'ws/default': needs(DELIVER, WS_ACTION),
   'ws/send-message': needs(SEND, WS_ACTION),
   'ws/mark-messages-seen': needs(READ, WRITE, { table: ['BatchWriteItem'] }, DELIVER, WS_ACTION),

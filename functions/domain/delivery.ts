@@ -1,7 +1,7 @@
 import { postToMany, type ServerEvent } from '#platform/post-to-connection.ts';
 import { nowMs } from '#platform/time.ts';
 import { getConnections } from '#store/connections.ts';
-import { connectionGone } from './connection-lifecycle.ts';
+import { dropConnection } from './connection-lifecycle.ts';
 import type { LiveConnection } from './model.ts';
 
 export interface FanOutResult {
@@ -65,7 +65,7 @@ export async function postToUsers(
     }
   });
   await Promise.all(
-    [...gone].map(([connectionId, userId]) => connectionGone(userId, connectionId)),
+    [...gone].map(([connectionId, userId]) => dropConnection(userId, connectionId)),
   );
   return result;
 }

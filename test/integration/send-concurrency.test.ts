@@ -3,7 +3,7 @@ import type { BuildMiddleware } from '@smithy/types';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MessageRecord } from '#domain/model.ts';
-import { AppError } from '#platform/errors.ts';
+import { AppError, StoreError } from '#platform/errors.ts';
 import { caller, localAws } from './support.ts';
 
 /*
@@ -103,6 +103,9 @@ function installInjector(plan: Map<string, Fault[]>) {
   app.ddb().middlewareStack.add(middleware, { step: 'build', name });
   return { state, remove: () => app.ddb().middlewareStack.remove(name) };
 }
+
+const rootCause = (error: Error): Error =>
+  error instanceof StoreError && error.cause instanceof Error ? error.cause : error;
 
 const sendSpec = fc.record({
   /** none: no temp_id; fresh: a temp_id of its own; reuse-*: the sender's shared temp_id. */
@@ -221,8 +224,11 @@ it('keeps seqs unique and increasing, every taken seq filled, temp_ids once, and
         });
       }
       // A failure is an injected one or a 409 for another request under a used temp_id.
+      // The store wraps what the SDK threw in a StoreError; judge by its cause.
       const failures = outcomes.flatMap((o, i) =>
-        o.status === 'rejected' ? [{ attempt: attempts[i]!, reason: o.reason as Error }] : [],
+        o.status === 'rejected'
+          ? [{ attempt: attempts[i]!, reason: rootCause(o.reason as Error) }]
+          : [],
       );
       const is409 = (e: Error) => e instanceof AppError && e.status === 409;
       expect(
@@ -239,9 +245,10 @@ it('keeps seqs unique and increasing, every taken seq filled, temp_ids once, and
       attempts.forEach((a, i) => {
         if (a.tempId) return;
         const outcome = outcomes[i]!;
-        expect(outcome.status === 'fulfilled' || outcome.reason instanceof InjectedFault).toBe(
-          true,
-        );
+        expect(
+          outcome.status === 'fulfilled' ||
+            rootCause(outcome.reason as Error) instanceof InjectedFault,
+        ).toBe(true);
         expect(storedOf(a.user, new Set([a.content]))).toHaveLength(a.fault === 'before' ? 0 : 1);
       });
       // With a temp_id: each (sender, temp_id) is exactly one message, whoever won it.
@@ -260,7 +267,7 @@ it('keeps seqs unique and increasing, every taken seq filled, temp_ids once, and
           if (outcome.status === 'fulfilled') {
             expect(outcome.value.message.id).toBe(winner.id);
             expect(a.content).toBe(winner.content);
-          } else if (!(outcome.reason instanceof InjectedFault)) {
+          } else if (!(rootCause(outcome.reason as Error) instanceof InjectedFault)) {
             expect(outcome.reason).toBeInstanceOf(AppError);
             expect((outcome.reason as AppError).status).toBe(409);
             expect(a.content).not.toBe(winner.content);

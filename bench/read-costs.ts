@@ -1,6 +1,7 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import { startLocalAws } from '#local/stack.ts';
+import { newMessage } from '#model';
 
 /**
  * Costs measured in-process against DynamoDB Local, with every DynamoDB call
@@ -78,26 +79,14 @@ export async function measureReadCosts() {
         for (let seq = start; seq < start + 25 && seq <= perRoom; seq++) {
           items.push({
             PutRequest: {
-              Item: messageToItem({
-                id: messageId(room.id, seq),
-                room_id: room.id,
-                seq,
-                sender_id: `${userId}_peer`,
-                sender_name: 'peer',
-                content: `message ${seq}`,
-                message_type: 'text',
-                file_url: null,
-                media: null,
-                reply_to_message_id: null,
-                forwarded_from: null,
-                metadata: null,
-                forwarded_count: 0,
-                is_encrypted: false,
-                encryption_key_id: null,
-                encrypted_content: null,
-                is_deleted: false,
-                created_at: now,
-              }),
+              Item: messageToItem(
+                newMessage(
+                  { id: messageId(room.id, seq), room_id: room.id, seq },
+                  { userId: `${userId}_peer`, name: 'peer' },
+                  { content: `message ${seq}`, message_type: 'text', is_encrypted: false },
+                  now,
+                ),
+              ),
             },
           });
         }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { newMessage } from '#model';
 import { caller, localAws } from './support.ts';
 
 /**
@@ -194,26 +195,12 @@ async function makeMessages(
       tombstone
         ? putTombstones([{ room_id: roomId, seq, sender_id: senderId, created_at: at }])
         : storeMessages([
-            {
-              id,
-              room_id: roomId,
-              seq,
-              sender_id: senderId,
-              sender_name: senderId,
-              content: `b${i}`,
-              message_type: 'text',
-              file_url: null,
-              media: null,
-              reply_to_message_id: null,
-              forwarded_from: null,
-              metadata: null,
-              forwarded_count: 0,
-              is_encrypted: false,
-              encryption_key_id: null,
-              encrypted_content: null,
-              is_deleted: false,
-              created_at: at,
-            },
+            newMessage(
+              { id, room_id: roomId, seq },
+              { userId: senderId, name: senderId },
+              { content: `b${i}`, message_type: 'text', is_encrypted: false },
+              at,
+            ),
           ]),
     );
   }

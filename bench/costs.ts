@@ -23,6 +23,7 @@ const SIZES = [2, 10, 100, 1000] as const;
 /** Messages sent per room size: per-message units are flat, big rooms need fewer to show it. */
 const MESSAGES: Record<(typeof SIZES)[number], number> = { 2: 1000, 10: 1000, 100: 200, 1000: 40 };
 const IN_FLIGHT = 8;
+const PRESENCE_GRACE_SECONDS = 2;
 /** 8 sends/s per user: inside the default `send` bucket (10/s, burst 40). */
 const SEND_INTERVAL_MS = 125;
 
@@ -98,7 +99,7 @@ async function disconnectAll(clients: Client[]) {
     c.socket.close();
   }
   // Disconnects, presence checks and their queues settle before the next tally.
-  await sleep(4000);
+  await sleep(PRESENCE_GRACE_SECONDS * 1000 + 4000);
 }
 
 export async function inBatches<T, R>(
@@ -423,7 +424,14 @@ function syncWritesPer(
 export async function measureCosts() {
   const meter = installMeter();
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  const stack = await startLocalStack({ httpPort: 0, wsPort: 0, scheduleEverySeconds: 20 });
+  // A short presence grace period: a room's users go offline (presence writes and
+  // broadcasts, connection churn rather than messaging) before the next room is metered.
+  const stack = await startLocalStack({
+    httpPort: 0,
+    wsPort: 0,
+    scheduleEverySeconds: 20,
+    graceSeconds: PRESENCE_GRACE_SECONDS,
+  });
   try {
     // Idle first, on a quiet stack: the rooms' disconnects and presence checks would bill it.
     const idle = await measureIdle(stack, meter);

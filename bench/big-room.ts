@@ -36,12 +36,17 @@ export async function runBigRoom(options: { members?: number; messages?: number 
         user_ids: rest.slice(i, i + 99),
       });
     }
-    await sleep(3000);
+    // Steady state: sockets older than the outbox's just-connected window (10 s), which
+    // would otherwise get a second copy from the table stream.
+    await sleep(12_000);
     const sentAt = new Map<string, number>();
     const lastDelivery = new Map<string, number>();
     const deliveries = new Map<string, number>();
     const confirmMs: number[] = [];
     const deliveryMs: number[] = [];
+    /** One entry per member and message: a second copy is counted as a duplicate, not timed. */
+    const received = new Set<string>();
+    let duplicates = 0;
     let confirmed: ((id: string) => void) | undefined;
     for (const c of clients) {
       c.onFrame = (frame) => {
@@ -50,6 +55,12 @@ export async function runBigRoom(options: { members?: number; messages?: number 
         const content = (frame.data.message as { content: string }).content;
         const started = sentAt.get(content);
         if (started === undefined) return;
+        const key = `${c.userId}\n${content}`;
+        if (received.has(key)) {
+          duplicates++;
+          return;
+        }
+        received.add(key);
         const now = performance.now();
         deliveryMs.push(now - started);
         deliveries.set(content, (deliveries.get(content) ?? 0) + 1);
@@ -82,6 +93,7 @@ export async function runBigRoom(options: { members?: number; messages?: number 
       members,
       messages,
       delivered: deliveryMs.length,
+      duplicates,
       expected: messages * (members - 1),
       confirmation_ms: {
         p50: round(percentile(sorted(confirmMs), 50)),

@@ -88,7 +88,7 @@ async function bigRoom() {
   }
   console.log('## Big room: 1,000 members online, one sender (fan-out through the queue)');
   console.log(
-    `confirmation p50 ${r.confirmation_ms.p50} ms, p95 ${r.confirmation_ms.p95} ms; full delivery p50 ${r.full_delivery_ms.p50} ms, p99 ${r.full_delivery_ms.p99} ms; delivered ${r.delivered}/${r.expected}\n`,
+    `confirmation p50 ${r.confirmation_ms.p50} ms, p95 ${r.confirmation_ms.p95} ms; full delivery p50 ${r.full_delivery_ms.p50} ms, p99 ${r.full_delivery_ms.p99} ms; delivered ${r.delivered}/${r.expected}, ${r.duplicates} duplicate copies\n`,
   );
 }
 

@@ -6,7 +6,7 @@ import { getConnections } from '#store/connections.ts';
 import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
-import { CONNECTING_GRACE_MS, postToUsers } from './delivery.ts';
+import { postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { abandon } from './messages.ts';
 import type { LiveConnection, MessageRecord } from './model.ts';
@@ -25,12 +25,23 @@ export interface PurgeRequest {
  * send's own request could not do still happens (at least once):
  * - members with no live connection are queued for offline delivery (pending
  *   copy + push), whether or not the send's request lived to do it;
- * - connections opened around or after the send (younger than the send plus
- *   the $connect grace) may have missed the live fan-out: they get it now, and
- *   clients de-duplicate by id.
+ * - connections opened around or after the send (connected less than
+ *   RECENT_CONNECT_MS before it) may have missed the live fan-out: they get it
+ *   now, and clients de-duplicate by id.
  * One room read and one connection read per room per stream batch, however
  * many of its messages the batch holds. Nothing is written per recipient.
  */
+/**
+ * The send reads the members' connections after storing the message, and
+ * $connect registers a connection a write after taking its `connected_at`, so
+ * only a connection registered within about one write of the send can be
+ * missed; 3 s leaves room for a slow write. (One that the send's post found
+ * still inside $connect, 410, was queued by the send and reaches it through
+ * the flush after $connect.) A wider window sends every message of a socket's
+ * first seconds twice: 10 s did, in the load bench.
+ */
+const RECENT_CONNECT_MS = 3_000;
+
 export async function deliverStoredMessages(
   roomId: string,
   messages: readonly MessageRecord[],
@@ -42,7 +53,7 @@ export async function deliverStoredMessages(
   for (const message of messages) {
     const others = members.filter((u) => u !== message.sender_id);
     const view = messageView(message);
-    const youngSince = Date.parse(message.created_at) - CONNECTING_GRACE_MS;
+    const youngSince = Date.parse(message.created_at) - RECENT_CONNECT_MS;
     const offline: string[] = [];
     const young = new Map<string, LiveConnection[]>();
     const hasOlder = new Set<string>();

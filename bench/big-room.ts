@@ -36,7 +36,7 @@ export async function runBigRoom(options: { members?: number; messages?: number 
         user_ids: rest.slice(i, i + 99),
       });
     }
-    // Steady state: sockets older than the outbox's just-connected window (10 s), which
+    // Steady state: sockets older than the outbox's just-connected window (3 s), which
     // would otherwise get a second copy from the table stream.
     await sleep(12_000);
     const sentAt = new Map<string, number>();

@@ -244,7 +244,7 @@ async function measureRoom(
     }
   }
   // Steady state: connections older than the outbox's "just connected" window
-  // (CONNECTING_GRACE_MS, 10 s), whose copies a young socket would get again, and
+  // (RECENT_CONNECT_MS in domain/room-activity.ts, 3 s), whose copies a young socket would get again, and
   // the connects' own presence and flush work done before the meter starts.
   await sleep(12_000);
   const expected = messages * (size - 1);

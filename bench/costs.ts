@@ -244,8 +244,9 @@ async function measureRoom(
     }
   }
   // Steady state: connections older than the outbox's "just connected" window
-  // (RECENT_CONNECT_MS in domain/room-activity.ts, 3 s), whose copies a young socket would get again, and
-  // the connects' own presence and flush work done before the meter starts.
+  // (RECENT_CONNECT_MS in domain/room-activity.ts, 3 s), whose copies a young
+  // socket would get again, and the connects' own presence and flush work done
+  // before the meter starts.
   await sleep(12_000);
   const expected = messages * (size - 1);
   let deliveries = 0;

@@ -180,7 +180,11 @@ export const access: Readonly<Record<string, Access>> = {
 /** The environment variables a declaration implies, and nothing else. */
 export function environmentOf(a: Access): EnvName[] {
   const names = new Set<EnvName>();
-  if (a.table?.length || a.indexes?.length) names.add(ENV.tableName);
+  if (a.table?.length || a.indexes?.length) {
+    names.add(ENV.tableName);
+    // Whatever touches the table validates input or bounds its work with LIMITS.
+    names.add(ENV.chatLimits);
+  }
   for (const id of a.sendsTo ?? []) {
     const queue = queues.find((q) => q.id === id);
     if (!queue) throw new ConfigError(`${id} is not a queue of the route table`);

@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { limitsFromContext } from '#platform/limits.ts';
 import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
@@ -56,6 +57,8 @@ export function buildApp(app = new App()) {
     heartbeatTimeoutSeconds: Number(context('heartbeatTimeoutSeconds', '60')),
     // e.g. -c 'rateLimits={"send":"20/s burst 80"}'; checked here, so a typo fails the synth.
     rateLimits: rateLimitsFromContext(app.node.tryGetContext('rateLimits')),
+    // e.g. -c 'limits={"groupMembers":500}' (platform/limits.ts STAGE_LIMITS); checked here too.
+    limits: limitsFromContext(app.node.tryGetContext('limits')),
     alarmEmail: context('alarmEmail') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',

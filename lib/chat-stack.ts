@@ -39,6 +39,8 @@ export interface ChatStackProps extends StackProps {
   heartbeatTimeoutSeconds?: number;
   /** Per-stage rate-limit overrides (RATE_LIMITS JSON), or '' for the defaults. */
   rateLimits?: string;
+  /** Per-stage overrides of the contract's limits, as CHAT_LIMITS JSON ('' for the defaults). */
+  limits?: string;
   alarmEmail?: string | undefined;
   /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
   apiGatewayCloudWatchRole?: boolean;
@@ -91,6 +93,7 @@ export class ChatStack extends Stack {
         [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
         [ENV.heartbeatTimeoutSeconds]: String(props.heartbeatTimeoutSeconds ?? 60),
         [ENV.rateLimits]: props.rateLimits ?? '',
+        [ENV.chatLimits]: props.limits ?? '',
       },
     };
     const make = (handler: string, timeout?: Duration) => {

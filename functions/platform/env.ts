@@ -34,6 +34,8 @@ export const ENV = {
   heartbeatTimeoutSeconds: 'HEARTBEAT_TIMEOUT_SECONDS',
   /** Optional: per-stage rate-limit overrides, JSON bucket → rule (platform/rate-limit-rules.ts). */
   rateLimits: 'RATE_LIMITS',
+  /** Optional: per-stage overrides of the contract's limits, JSON name → number (platform/limits.ts). */
+  chatLimits: 'CHAT_LIMITS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -1,5 +1,8 @@
-/** CONTRACT §7 defaults. */
-export const LIMITS = {
+import { ENV } from './env.ts';
+import { ConfigError } from './errors.ts';
+
+/** The contract's limits (its section 7) and the server's own bounds, as defaults. */
+const DEFAULTS = {
   bodyBytes: 32 * 1024,
   contentChars: 10_000,
   groupMembers: 1_000,
@@ -48,4 +51,76 @@ export const LIMITS = {
   syncPageMax: 500,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
-} as const;
+};
+
+/**
+ * The limits a stage may change (CDK context `limits`, e.g.
+ * `-c 'limits={"groupMembers":500}'`; locally the CHAT_LIMITS variable), each
+ * with the most the platform allows: one transaction holds 100 items (the
+ * room or the source message plus the new items), a BatchGet 100 keys, and an
+ * API Gateway WebSocket frame 32 KB.
+ */
+export const STAGE_LIMITS = {
+  contentChars: 10_000,
+  groupMembers: 10_000,
+  membersPerRequest: 99,
+  forwardTargets: 99,
+  seenIdsMax: 100,
+  batchReadRooms: 100,
+  bodyBytes: 32 * 1024,
+  publicKeyBytes: 32 * 1024,
+  devicesPerUser: 100,
+  connectionsPerUser: 100,
+} as const satisfies Partial<Record<keyof typeof DEFAULTS, number>>;
+
+export type StageLimit = keyof typeof STAGE_LIMITS;
+
+/**
+ * Parses per-stage overrides (JSON object: limit → whole number from 1 to its
+ * maximum). Anything else is a ConfigError: the synth refuses it, and a function
+ * given it fails at cold start rather than run with a limit nobody chose.
+ */
+export function limitOverrides(json: string | undefined): Partial<Record<StageLimit, number>> {
+  if (json === undefined || json === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new ConfigError(`${ENV.chatLimits} is not JSON`, cause);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`${ENV.chatLimits} must be an object of limit → number`);
+  const out: Partial<Record<StageLimit, number>> = {};
+  for (const [name, n] of Object.entries(value)) {
+    if (!Object.hasOwn(STAGE_LIMITS, name))
+      throw new ConfigError(
+        `${name} is not a limit a stage may set (one of ${Object.keys(STAGE_LIMITS).join(', ')})`,
+      );
+    const max = STAGE_LIMITS[name as StageLimit];
+    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > max)
+      throw new ConfigError(`Limit ${name} must be a whole number from 1 to ${max}`);
+    out[name as StageLimit] = n as number;
+  }
+  const group = out.groupMembers ?? DEFAULTS.groupMembers;
+  if (out.membersPerRequest === undefined) {
+    // A smaller group caps what one request may add.
+    if (group < DEFAULTS.membersPerRequest) out.membersPerRequest = group;
+  } else if (out.membersPerRequest > group) {
+    throw new ConfigError('Limit membersPerRequest cannot exceed groupMembers');
+  }
+  return out;
+}
+
+/** A context value (object or JSON text) as the functions' CHAT_LIMITS; checked, so a typo fails the synth. */
+export function limitsFromContext(value: unknown): string {
+  if (value === undefined || value === null || value === '') return '';
+  const json = typeof value === 'string' ? value : JSON.stringify(value);
+  limitOverrides(json);
+  return json;
+}
+
+/** Read once at cold start: the defaults with this stage's overrides. */
+export const LIMITS: Readonly<typeof DEFAULTS> = {
+  ...DEFAULTS,
+  ...limitOverrides(process.env[ENV.chatLimits]),
+};

@@ -20,6 +20,7 @@ const CONTEXT = {
   jwtAudience: 'chat-app',
   pushPlatformApplicationArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat',
   rateLimits: '{"send":"5/s burst 20"}',
+  limits: { groupMembers: 500, contentChars: 4000 },
   'aws:cdk:bundling-stacks': [],
 };
 
@@ -138,4 +139,31 @@ describe('least privilege, declared once (functions/access.ts)', () => {
       expect(variables.sort()).toEqual(environmentOf(access[handler]!).sort());
     },
   );
+
+  it("gives the stage's limits (context `limits`) to every function that touches the table", () => {
+    const withTable = allHandlers().filter((h) => access[h]!.table?.length);
+    expect(withTable.length).toBeGreaterThan(30);
+    for (const handler of withTable) {
+      const variables = (
+        resources[functionOf(handler)]!.Properties.Environment as { Variables: Json }
+      ).Variables;
+      expect({ handler, limits: variables.CHAT_LIMITS }).toEqual({
+        handler,
+        limits: '{"groupMembers":500,"contentChars":4000}',
+      });
+    }
+  });
+
+  it('refuses limits a stage may not set, or out of range, at synth', () => {
+    for (const limits of [
+      { groupMembers: 0 },
+      { membersPerRequest: 150 },
+      { pageSizeMax: 10 },
+      { contentChars: 1.5 },
+      '{"groupMembers":',
+    ])
+      expect(() =>
+        buildApp(new App({ context: { ...CONTEXT, limits, 'aws:cdk:bundling-stacks': [] } })),
+      ).toThrow(/limit|CHAT_LIMITS/i);
+  });
 });

@@ -40,6 +40,18 @@ export const ENV = {
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
 
+/**
+ * A CDK context value (an object in cdk.json, JSON text from `-c`) as the text
+ * of a JSON setting, checked with the parser the functions use, so a bad value
+ * fails `cdk synth` rather than a request. '' when unset.
+ */
+export function jsonSettingFromContext(value: unknown, check: (json: string) => unknown): string {
+  if (value === undefined || value === null || value === '') return '';
+  const json = typeof value === 'string' ? value : JSON.stringify(value);
+  check(json);
+  return json;
+}
+
 /** Reads a required variable at cold start and fails fast when it is missing. */
 export function requireEnv(name: EnvName): string {
   const value = process.env[name];

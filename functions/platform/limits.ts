@@ -1,4 +1,4 @@
-import { ENV } from './env.ts';
+import { ENV, jsonSettingFromContext } from './env.ts';
 import { ConfigError } from './errors.ts';
 
 /** The contract's limits (its section 7) and the server's own bounds, as defaults. */
@@ -111,13 +111,8 @@ export function limitOverrides(json: string | undefined): Partial<Record<StageLi
   return out;
 }
 
-/** A context value (object or JSON text) as the functions' CHAT_LIMITS; checked, so a typo fails the synth. */
-export function limitsFromContext(value: unknown): string {
-  if (value === undefined || value === null || value === '') return '';
-  const json = typeof value === 'string' ? value : JSON.stringify(value);
-  limitOverrides(json);
-  return json;
-}
+/** A stage's `limits` context value as the functions' CHAT_LIMITS. */
+export const limitsFromContext = (value: unknown) => jsonSettingFromContext(value, limitOverrides);
 
 /** Read once at cold start: the defaults with this stage's overrides. */
 export const LIMITS: Readonly<typeof DEFAULTS> = {

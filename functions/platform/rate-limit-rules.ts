@@ -7,7 +7,7 @@
  * `burst` tokens and refills at `tokens` per period; "off" disables it.
  */
 
-import { ENV } from './env.ts';
+import { ENV, jsonSettingFromContext } from './env.ts';
 import { ConfigError } from './errors.ts';
 
 export const RATE_LIMITS_ENV = ENV.rateLimits;
@@ -127,9 +127,5 @@ export function horizonMs(config: RateLimitConfig): number {
  * string on the command line) as the RATE_LIMITS value, checked with the
  * parser the functions use: a bad override fails `cdk synth`, not a request.
  */
-export function rateLimitsFromContext(value: unknown): string {
-  if (value === undefined || value === null || value === '') return '';
-  const json = typeof value === 'string' ? value : JSON.stringify(value);
-  rateLimitConfig(json);
-  return json;
-}
+export const rateLimitsFromContext = (value: unknown) =>
+  jsonSettingFromContext(value, rateLimitConfig);

@@ -1,9 +1,8 @@
 import type { Caller } from '#platform/auth.ts';
-import { forbidden, notFound } from '#platform/errors.ts';
 import { getRoom } from '#store/rooms.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
-import { isMember } from './model.ts';
+import { requireInRoom } from './membership.ts';
 
 /**
  * `typing` (CONTRACT §6): the other members' live connections hear `user-typing`.
@@ -14,9 +13,7 @@ import { isMember } from './model.ts';
  * client clears a stale indicator itself (README "Typing indicators").
  */
 export async function sendTyping(caller: Caller, roomId: string, isTyping: boolean) {
-  const room = await getRoom(roomId);
-  if (!room) throw notFound('Room');
-  if (!isMember(room, caller.userId)) throw forbidden('You are not a member of this room');
+  const room = requireInRoom(caller.userId, await getRoom(roomId));
   const others = Object.keys(room.members).filter((u) => u !== caller.userId);
   await fanOut(
     others,

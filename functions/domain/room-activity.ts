@@ -101,7 +101,11 @@ export async function checkTakenNumbers(roomId: string, seqs: readonly number[])
  * room's last message. Unread counts and lists then see no gap.
  */
 export async function fillGap(gap: TakenNumber): Promise<void> {
-  await abandon([{ room_id: gap.room_id, seq: gap.seq, sender_id: '', created_at: nowIso() }]);
+  // Dated like the message before it, so the room's times keep following its seqs
+  // (sync pages by time within a few seconds of the seq order).
+  const [before] = gap.seq > 1 ? await getMessagesBySeq(gap.room_id, [gap.seq - 1]) : [];
+  const createdAt = before?.created_at ?? nowIso();
+  await abandon([{ room_id: gap.room_id, seq: gap.seq, sender_id: '', created_at: createdAt }]);
 }
 
 /** Storage of a removed room, or of messages cleared for everyone, is reclaimed in the background. */

@@ -288,7 +288,9 @@ export async function listMessagesSince(
       start,
     );
     for (const m of page.items.map(messageFromItem)) {
-      latestMs = Math.max(latestMs, Date.parse(m.created_at));
+      // A gap's tombstone is written well after its number was taken: its time says
+      // nothing about how far the room's clock has moved.
+      if (!m.is_tombstone) latestMs = Math.max(latestMs, Date.parse(m.created_at));
       if (!isNew(m)) continue;
       found.push(m);
       if (found.length === want) {

@@ -96,7 +96,10 @@ export async function sweep(now = nowDate()) {
     Array.from({ length: SWEEP_SHARDS }, (_, shard) => listShardConnections(shard)),
   );
   let dead = 0;
-  await Promise.all(
+  // One connection that fails (a throttled @connections call) must not stop the
+  // sweep of the others, nor the offline checks below: it is logged and retried
+  // at the next sweep.
+  const swept = await Promise.allSettled(
     shards.flat().map((conn) =>
       limit(async () => {
         // A socket outlives its token only until the next sweep: it is closed like a
@@ -118,6 +121,12 @@ export async function sweep(now = nowDate()) {
       }),
     ),
   );
+  const failed = swept.filter((r) => r.status === 'rejected');
+  if (failed.length > 0)
+    logger.warn('presence sweep: connections left for the next sweep', {
+      failed: failed.length,
+      error: (failed[0] as PromiseRejectedResult).reason as Error,
+    });
   const due = (
     await Promise.all(
       Array.from({ length: DUE_SHARDS }, (_, s) => findDueOffline(s, now.toISOString())),
@@ -125,12 +134,16 @@ export async function sweep(now = nowDate()) {
   ).flat();
   let wentOffline = 0;
   for (const presence of due) {
-    if (
-      presence.offline_due_at &&
-      (await checkOffline({ user_id: presence.user_id, due_at: presence.offline_due_at }, now))
-    ) {
-      wentOffline++;
-    }
+    if (!presence.offline_due_at) continue;
+    const check = { user_id: presence.user_id, due_at: presence.offline_due_at };
+    // As above: one user's failure leaves the rest to go offline on time.
+    const offline = await checkOffline(check, now).catch((error: unknown) => {
+      logger.warn('presence sweep: offline check left for the next sweep', {
+        error: error as Error,
+      });
+      return false;
+    });
+    if (offline) wentOffline++;
   }
   logger.info('presence sweep', { deadConnections: dead, due: due.length, wentOffline });
   return { deadConnections: dead, wentOffline };

@@ -36,6 +36,14 @@ export function shardOf(id: string, shards: number): number {
 }
 
 const sweepPartition = (shard: number) => `CONNS#${shard}`;
+/**
+ * The sweep index's sort key: when the connection opened and, after a `#`, when
+ * its token expires. The sweeper reads both from the index itself, whose
+ * projection (user_id only) then never has to change: CloudFormation cannot
+ * change a deployed index's projection in place.
+ */
+const sweepSortKey = (conn: ConnectionRecord) =>
+  conn.token_expires_at ? `${conn.connected_at}#${conn.token_expires_at}` : conn.connected_at;
 
 const ttlFor = (connectedAt: string) =>
   Math.floor((Date.parse(connectedAt) + CONNECTION_MAX_AGE_MS) / 1000);
@@ -50,7 +58,7 @@ export async function addConnection(conn: ConnectionRecord): Promise<void> {
           entity: 'connection',
           ...conn,
           gsi1pk: sweepPartition(shardOf(conn.connection_id, SWEEP_SHARDS)),
-          gsi1sk: conn.connected_at,
+          gsi1sk: sweepSortKey(conn),
           ttl: ttlFor(conn.connected_at),
         },
       }),
@@ -123,6 +131,13 @@ export async function getConnection(connectionId: string): Promise<ConnectionRec
   return out.Item as ConnectionRecord | undefined;
 }
 
+function sweepTimes(sortKey: string): Pick<ConnectionRecord, 'connected_at' | 'token_expires_at'> {
+  const [connected_at, token_expires_at] = sortKey.split('#');
+  return token_expires_at
+    ? { connected_at: connected_at!, token_expires_at }
+    : { connected_at: connected_at! };
+}
+
 /** Every stored connection of one sweep shard (the index holds only the keys and the owner). */
 export async function listShardConnections(
   shard: number,
@@ -137,9 +152,6 @@ export async function listShardConnections(
   return items.map((item) => ({
     connection_id: (item.pk as string).slice(CONNECTION_PREFIX.length),
     user_id: item.user_id as string,
-    connected_at: item.gsi1sk as string,
-    ...(typeof item.token_expires_at === 'string'
-      ? { token_expires_at: item.token_expires_at }
-      : {}),
+    ...sweepTimes(item.gsi1sk as string),
   }));
 }

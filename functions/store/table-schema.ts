@@ -18,15 +18,15 @@ export const tableSchema = {
     /**
      * Background sweeps only: connections by shard (CONNS#<n> / connected_at)
      * and users due to go offline (PRESENCE_DUE#<n> / due time). Both queries
-     * read the keys, the owner and (for connections) when the socket's token
-     * expires, so the index projects `user_id` and `token_expires_at` and nothing
-     * else; nothing on it moves per message or per heartbeat.
+     * read the keys and the owner (a connection's sort key also carries when its
+     * token expires), so the index projects `user_id` and nothing else; nothing
+     * on it moves per message or per heartbeat.
      */
     {
       name: 'gsi1',
       partitionKey: 'gsi1pk',
       sortKey: 'gsi1sk',
-      nonKeyAttributes: ['user_id', 'token_expires_at'],
+      nonKeyAttributes: ['user_id'],
     },
   ],
 } as const;

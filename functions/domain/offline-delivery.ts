@@ -57,7 +57,12 @@ export async function queueForOffline(userIds: Iterable<string>, message: Messag
  *    a replay after the confirmation sends none, a replay after a crash before
  *    it sends the push that was lost.
  */
-export async function acceptOfflineDelivery({ user_id, message }: OfflineDelivery, now = nowMs()) {
+export async function acceptOfflineDelivery(
+  { user_id, message }: OfflineDelivery,
+  /** The queue message's own id: the same across its redeliveries, another for a second copy. */
+  deliveryId: string,
+  now = nowMs(),
+) {
   await putPending(user_id, message, now);
   const live = (await getConnections([user_id], now)).get(user_id) ?? [];
   if (live.length > 0) {
@@ -69,7 +74,7 @@ export async function acceptOfflineDelivery({ user_id, message }: OfflineDeliver
   }
   const member = await getMember(user_id, message.room_id);
   if (!member || isMutedNow(member, now)) return { pushed: false };
-  if (!(await claimPushSlot(user_id, message.id, now, LIMITS.pushBurstWindowMs)))
+  if (!(await claimPushSlot(user_id, message.id, now, LIMITS.pushBurstWindowMs, deliveryId)))
     return { pushed: false };
   const devices = await listDevices(user_id);
   await publishPush(

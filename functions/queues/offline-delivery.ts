@@ -11,4 +11,6 @@ const offlineDelivery = z.object({
 });
 
 /** Offline members: keep the message pending for them, and push. */
-export const handler = sqsConsumer(offlineDelivery, (body) => acceptOfflineDelivery(body));
+export const handler = sqsConsumer(offlineDelivery, (body, record) =>
+  acceptOfflineDelivery(body, record.messageId),
+);

@@ -31,18 +31,23 @@ export async function claimPushSlot(
   messageId: string,
   now: number,
   windowMs: number,
+  claimant: string,
 ): Promise<boolean> {
   const claimed = await updateIf({
     Key: pushKey(userId),
     UpdateExpression:
-      'SET last_push_at = :now, push_message_id = :id, push_sent = :no, entity = :entity',
+      'SET last_push_at = :now, push_message_id = :id, push_sent = :no, push_claimant = :me, entity = :entity',
+    // A claim unconfirmed for the same message is taken again only by the same
+    // claimant (a redelivery of the queue message that crashed before pushing),
+    // never by a second queue message for that message running beside it.
     ConditionExpression:
-      'attribute_not_exists(last_push_at) OR last_push_at < :since OR (push_message_id = :id AND push_sent = :no)',
+      'attribute_not_exists(last_push_at) OR last_push_at < :since OR (push_message_id = :id AND push_sent = :no AND push_claimant = :me)',
     ExpressionAttributeValues: {
       ':now': now,
       ':since': now - windowMs,
       ':id': messageId,
       ':no': false,
+      ':me': claimant,
       ':entity': 'push-state',
     },
   });

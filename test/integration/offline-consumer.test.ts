@@ -77,6 +77,17 @@ describe('offline delivery', () => {
     expect(JSON.parse(push.GCM).notification.body).toBe('are you there?');
   });
 
+  it('sends one push when the same message was queued twice and both copies run at once', async () => {
+    const body = await offlineMessage('o_g', 'o_h');
+    const results = await Promise.all([
+      consume({ Records: [record('m3a', body)] }, {} as Context),
+      consume({ Records: [record('m3b', body)] }, {} as Context),
+    ]);
+    expect(results.map((r) => r.batchItemFailures)).toEqual([[], []]);
+    expect(await pending('o_h')).toBe(1);
+    expect(pushesTo('o_h')).toHaveLength(1);
+  });
+
   it('sends the lost push, once, when the consumer crashed after storing and is redelivered', async () => {
     const body = await offlineMessage('o_c', 'o_d');
     aws.push.setOutage(true);

@@ -57,12 +57,13 @@ const DEFAULTS = {
  * The limits a stage may change (CDK context `limits`, e.g.
  * `-c 'limits={"groupMembers":500}'`; locally the CHAT_LIMITS variable), each
  * with the most the platform allows: one transaction holds 100 items (the
- * room or the source message plus the new items), a BatchGet 100 keys, and an
- * API Gateway WebSocket frame 32 KB.
+ * room or the source message plus the new items), a BatchGet 100 keys, an
+ * API Gateway WebSocket frame 32 KB, and a DynamoDB item 400 KB (the room item
+ * holds the members map: 2,000 members with 128-character ids fill ~320 KB).
  */
 export const STAGE_LIMITS = {
   contentChars: 10_000,
-  groupMembers: 10_000,
+  groupMembers: 2_000,
   membersPerRequest: 99,
   forwardTargets: 99,
   seenIdsMax: 100,

@@ -34,7 +34,12 @@ export async function fanOutMessage(
   }));
   await enqueue(requireEnv(ENV.fanOutQueueUrl), chunks);
   const deliveredTo = new Set(online);
-  return { deliveredTo, unreachable: new Set(userIds.filter((u) => !deliveredTo.has(u))) };
+  return {
+    deliveredTo,
+    unreachable: new Set(userIds.filter((u) => !deliveredTo.has(u))),
+    // Nothing is posted yet: the chunks' consumers queue whom they miss.
+    missed: new Set(),
+  };
 }
 
 /**
@@ -48,5 +53,5 @@ export async function deliverChunk(body: FanOutChunk): Promise<void> {
   const userIds = body.targets.map((t) => t.user_id);
   const connections = new Map(body.targets.map((t) => [t.user_id, t.connections]));
   const result = await postToUsers(userIds, connections, events.newChatMessage(view));
-  await queueForOffline(result.unreachable, view);
+  await queueForOffline(result.missed, view);
 }

@@ -9,6 +9,12 @@ export interface FanOutResult {
   deliveredTo: Set<string>;
   /** Users with no live connection, or whose every post failed. */
   unreachable: Set<string>;
+  /**
+   * Of those, the users who had connections when read, none of which took the
+   * frame (failed, or gone with a 410): to anything that reads connections
+   * later they may still look online.
+   */
+  missed: Set<string>;
 }
 
 /**
@@ -30,7 +36,8 @@ export async function fanOut(
   userIds: readonly string[],
   frameOrFrames: ServerEvent | readonly ServerEvent[],
 ): Promise<FanOutResult> {
-  if (userIds.length === 0) return { deliveredTo: new Set(), unreachable: new Set() };
+  if (userIds.length === 0)
+    return { deliveredTo: new Set(), unreachable: new Set(), missed: new Set() };
   return postToUsers(userIds, await getConnections(userIds), frameOrFrames);
 }
 
@@ -41,7 +48,11 @@ export async function postToUsers(
   frameOrFrames: ServerEvent | readonly ServerEvent[],
 ): Promise<FanOutResult> {
   const frames = Array.isArray(frameOrFrames) ? frameOrFrames : [frameOrFrames as ServerEvent];
-  const result: FanOutResult = { deliveredTo: new Set(), unreachable: new Set(userIds) };
+  const result: FanOutResult = {
+    deliveredTo: new Set(),
+    unreachable: new Set(userIds),
+    missed: new Set(),
+  };
   const now = nowMs();
   const posts = [...connections].flatMap(([userId, conns]) =>
     conns.flatMap((conn) =>
@@ -67,6 +78,8 @@ export async function postToUsers(
   await Promise.all(
     [...gone].map(([connectionId, userId]) => dropConnection(userId, connectionId)),
   );
+  for (const userId of result.unreachable)
+    if ((connections.get(userId)?.length ?? 0) > 0) result.missed.add(userId);
   return result;
 }
 

@@ -5,7 +5,6 @@ import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { nowIso } from '#platform/time.ts';
 import { putTombstones, storeMessages } from '#store/append-message.ts';
-import { getConnections } from '#store/connections.ts';
 import { markReadUpTo } from '#store/members.ts';
 import {
   getMessage,
@@ -18,7 +17,7 @@ import {
 import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
-import { fanOut, postToUsers } from './delivery.ts';
+import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
 import {
@@ -205,23 +204,21 @@ async function replayed(
 export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
   const view = messageView(message);
   const others = Object.keys(room.members).filter((u) => u !== message.sender_id);
-  if (others.length > LIMITS.inlineFanOutMembers) {
-    // The message is stored: if the fan-out queue refuses the chunks, post from here instead.
-    return fanOutMessage(others, message).catch((error: unknown) => {
-      logger.warn('Fan-out queue refused; posting inline', { error: error as Error });
-      return fanOut(others, events.newChatMessage(view));
-    });
-  }
+  const result =
+    others.length > LIMITS.inlineFanOutMembers
+      ? // The message is stored: if the fan-out queue refuses the chunks, post from here instead.
+        await fanOutMessage(others, message).catch((error: unknown) => {
+          logger.warn('Fan-out queue refused; posting inline', { error: error as Error });
+          return fanOut(others, events.newChatMessage(view));
+        })
+      : await fanOut(others, events.newChatMessage(view));
   // Members with no connection are queued by the stream's outbox from the stored
-  // message (streams/room-activity.ts), once. Members whose connections all
-  // failed or went away here look online to the outbox, so they are queued here,
-  // as the big-room consumer does; the message is stored either way, so a queue
-  // failure is logged, not answered (sync and the client's resend cover it).
-  const connections = await getConnections(others);
-  const result = await postToUsers(others, connections, events.newChatMessage(view));
-  const missed = [...result.unreachable].filter((u) => (connections.get(u)?.length ?? 0) > 0);
-  if (missed.length > 0)
-    await queueForOffline(missed, view).catch((error: unknown) =>
+  // message (streams/room-activity.ts), once. Those this fan-out missed still
+  // look online to the outbox, so they are queued here, as the big-room consumer
+  // does; the message is stored either way, so a queue failure is logged, not
+  // answered (sync and the client's resend cover it).
+  if (result.missed.size > 0)
+    await queueForOffline(result.missed, view).catch((error: unknown) =>
       logger.warn('Queueing unreachable members failed', { error: error as Error }),
     );
   return result;

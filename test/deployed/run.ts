@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '#lib/app.ts';
 import { DEPLOYED_ASSEMBLY_ENV, DEPLOYED_RECORD_DIR_ENV } from '#local/deployed/env.ts';
@@ -55,16 +55,31 @@ if (reuse && existsSync(join(assemblyDir, 'manifest.json'))) {
 }
 
 const recordDir = mkdtempSync(join(tmpdir(), 'chat-deployed-calls-'));
+// The JSON report names the failed tests again at the end, where a CI log's tail shows them.
+const reportFile = join(recordDir, 'vitest-report.json');
 const t = performance.now();
-const vitest = spawnSync('npx', ['vitest', 'run', '--project', 'e2e', ...vitestArgs], {
-  cwd: ROOT,
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    [DEPLOYED_ASSEMBLY_ENV]: assemblyDir,
-    [DEPLOYED_RECORD_DIR_ENV]: recordDir,
+const vitest = spawnSync(
+  'npx',
+  [
+    'vitest',
+    'run',
+    '--project',
+    'e2e',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${reportFile}`,
+    ...vitestArgs,
+  ],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      [DEPLOYED_ASSEMBLY_ENV]: assemblyDir,
+      [DEPLOYED_RECORD_DIR_ENV]: recordDir,
+    },
   },
-});
+);
 const e2eSeconds = (performance.now() - t) / 1000;
 
 type Record_ = {
@@ -72,6 +87,25 @@ type Record_ = {
   grants: Grant[];
   coldStarts: Record<string, number>;
 };
+type Report = {
+  testResults?: {
+    name: string;
+    assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
+  }[];
+};
+const report: Report = existsSync(reportFile)
+  ? (JSON.parse(readFileSync(reportFile, 'utf8')) as Report)
+  : {};
+rmSync(reportFile, { force: true });
+const failedTests = (report.testResults ?? []).flatMap((file) =>
+  file.assertionResults
+    .filter((a) => a.status === 'failed')
+    .map((a) => ({
+      name: `${relative(ROOT, file.name)} > ${a.fullName}`,
+      why: (a.failureMessages[0] ?? '').split('\n')[0],
+    })),
+);
+
 const records = readdirSync(recordDir).map(
   (f) => JSON.parse(readFileSync(join(recordDir, f), 'utf8')) as Record_,
 );
@@ -129,8 +163,15 @@ if (refused.size > 0) {
   }
 }
 
+if (failedTests.length > 0) {
+  console.log('\n## Failed tests');
+  for (const f of failedTests) console.log(`${f.name}\n  ${f.why}`);
+} else if (vitest.status !== 0) {
+  console.log(`\nvitest exited with ${vitest.status} (no failed test in its report)`);
+}
+
 const total = (performance.now() - started) / 1000;
 console.log(
-  `\ntest:deployed: ${calls.reduce((n, c) => n + c.count, 0)} calls recorded, ${refused.size} refused, ${unused.filter((g) => !g.service).length} grants unused; e2e ${e2eSeconds.toFixed(0)} s, total ${total.toFixed(0)} s`,
+  `\ntest:deployed: ${calls.reduce((n, c) => n + c.count, 0)} calls recorded, ${failedTests.length} tests failed, ${refused.size} refused, ${unused.filter((g) => !g.service).length} grants unused; e2e ${e2eSeconds.toFixed(0)} s, total ${total.toFixed(0)} s`,
 );
 process.exit(vitest.status !== 0 || refused.size > 0 ? 1 : 0);

@@ -1,5 +1,5 @@
 import { startLocalStack } from '#local/stack.ts';
-import { connect, http, inBatches, sleep } from './costs.ts';
+import { connect, createGroup, inBatches, sleep } from './costs.ts';
 
 /**
  * Issue 12 item 3: a 1,000-member room with everyone online. One member sends
@@ -23,19 +23,7 @@ export async function runBigRoom(options: { members?: number; messages?: number 
       (u) => connect(stack, u),
     );
     const owner = clients[0]!;
-    const rest = clients.slice(1).map((c) => c.userId);
-    const roomId = (
-      await http(stack, owner.token, 'POST', '/api/chat/rooms', {
-        type: 'group',
-        name: 'big',
-        member_ids: rest.slice(0, 99),
-      })
-    ).id as string;
-    for (let i = 99; i < rest.length; i += 99) {
-      await http(stack, owner.token, 'POST', `/api/chat/rooms/${roomId}/members`, {
-        user_ids: rest.slice(i, i + 99),
-      });
-    }
+    const roomId = await createGroup(stack, owner, 'big', clients.slice(1));
     // Steady state: sockets older than the outbox's just-connected window (3 s), which
     // would otherwise get a second copy from the table stream.
     await sleep(12_000);

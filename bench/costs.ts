@@ -113,6 +113,32 @@ export async function inBatches<T, R>(
   return out;
 }
 
+/**
+ * A group of `owner` and `others`, of any size: created with the first 99 (a
+ * request adds at most 99 members) and grown 99 at a time.
+ */
+export async function createGroup(
+  stack: Stack,
+  owner: Client,
+  name: string,
+  others: readonly Client[],
+): Promise<string> {
+  const ids = others.map((c) => c.userId);
+  const roomId = (
+    await http(stack, owner.token, 'POST', '/api/chat/rooms', {
+      type: 'group',
+      name,
+      member_ids: ids.slice(0, 99),
+    })
+  ).id as string;
+  for (let i = 99; i < ids.length; i += 99) {
+    await http(stack, owner.token, 'POST', `/api/chat/rooms/${roomId}/members`, {
+      user_ids: ids.slice(i, i + 99),
+    });
+  }
+  return roomId;
+}
+
 /** A DynamoDB command as the meter sees it (bench/meter.ts). */
 interface SdkCommand {
   constructor: { name: string };
@@ -229,19 +255,7 @@ async function measureRoom(
       })
     ).id as string;
   } else {
-    const rest = clients.slice(1).map((c) => c.userId);
-    roomId = (
-      await http(stack, owner.token, 'POST', '/api/chat/rooms', {
-        type: 'group',
-        name: tag,
-        member_ids: rest.slice(0, 99),
-      })
-    ).id as string;
-    for (let i = 99; i < rest.length; i += 99) {
-      await http(stack, owner.token, 'POST', `/api/chat/rooms/${roomId}/members`, {
-        user_ids: rest.slice(i, i + 99),
-      });
-    }
+    roomId = await createGroup(stack, owner, tag, clients.slice(1));
   }
   // Steady state: connections older than the outbox's "just connected" window
   // (RECENT_CONNECT_MS in domain/room-activity.ts, 3 s), whose copies a young

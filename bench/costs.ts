@@ -17,7 +17,7 @@ import { PRICES } from './prices.ts';
  */
 const LAMBDA_MEMORY_GB = 1024 / 1024;
 const LAMBDA_BILLED_MS = 50;
-/** The app's heartbeat (CONTRACT §6): bench clients ping like the app, or the sweeper rightly drops them. */
+/** The protocol's heartbeat: bench clients ping like the app, or the sweeper rightly drops them. */
 const PING_MS = 25_000;
 const SIZES = [2, 10, 100, 1000] as const;
 /** Messages sent per room size: per-message units are flat, big rooms need fewer to show it. */

@@ -130,7 +130,7 @@ export async function runLoad(
               }
             });
             socket.once('open', () => {
-              // The app's heartbeat (CONTRACT: every 25 s); without it the sweeper rightly drops the socket.
+              // The app's heartbeat (every 25 s); without it the sweeper rightly drops the socket.
               const timer = setInterval(
                 () => socket.send(JSON.stringify({ action: 'ping' })),
                 25_000,

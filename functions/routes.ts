@@ -87,7 +87,7 @@ export const wsAuthorizer = 'ws/authorizer';
  * authorizer only when *every* listed source is present and non-empty (else it
  * answers 401 itself); a list is all-of, never one-of, and a WebSocket authorizer
  * has no result-TTL setting of its own (AuthorizerResultTtlInSeconds is for HTTP
- * APIs only). So no list accepts both token forms of CONTRACT §2:
+ * APIs only). So no list accepts both token forms of the connect (docs/asyncapi.json):
  * `route.request.querystring.token` would refuse token-less connects for free and
  * key any cached result on the token, but it would also refuse every subprotocol
  * connect (`Sec-WebSocket-Protocol: chat, <token>`) before the authorizer could

@@ -1,6 +1,6 @@
 import { startLocalStack } from './stack.ts';
 
-/** `npm start`: the whole backend on this machine (CONTRACT §1). */
+/** `npm start`: the whole backend on this machine (the README's local setup, "Set up"). */
 const port = (name: string, fallback: number) => {
   const value = process.env[name];
   return value === undefined || value === '' ? fallback : Number(value);

@@ -19,8 +19,9 @@ export interface FanOutChunk {
 /**
  * A big room's fan-out, off the request path: the send reads the members'
  * connections (one BatchGet per 100 members, in parallel), answers with who was
- * online when the message was stored (CONTRACT §6 "Big rooms"), and hands the
- * posting to the fan-out queue in chunks that consumers work in parallel.
+ * online when the message was stored (a big room's `delivered_to_count`, README
+ * "Real-time delivery"), and hands the posting to the fan-out queue in chunks
+ * that consumers work in parallel.
  */
 export async function fanOutMessage(
   userIds: readonly string[],

@@ -12,7 +12,7 @@ import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isMutedNow, membersByJoinOrder } from './views.ts';
 
 /**
- * DELETE /rooms/:id (CONTRACT §5 note 1). A direct room is hidden for the caller
+ * DELETE /rooms/:id (docs/openapi.json). A direct room is hidden for the caller
  * with their history cleared; a group is left, with admin hand-over, and removed
  * when its last member leaves. The caller's devices get `room-deleted`; on a
  * group, every member (the leaver too) gets `room-member-removed`.

@@ -2,7 +2,7 @@ import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { nowIso } from '#platform/time.ts';
 import type { MessageView } from './views.ts';
 
-/** Server → client events of CONTRACT §6, built in one place. */
+/** The protocol's server → client events (docs/asyncapi.json), built in one place. */
 export const events = {
   newChatMessage: (message: MessageView): ServerEvent => ({
     event: 'new-chat-message',

@@ -11,7 +11,7 @@ import { abandon, deliverMessage, headSummary } from './messages.ts';
 import { forwardedCopy, type MessageRecord, type RoomRecord } from './model.ts';
 
 /**
- * POST /messages/:id/forward (CONTRACT §5 note 5). Every check comes first; then
+ * POST /messages/:id/forward (docs/openapi.json). Every check comes first; then
  * all copies and the source's forwarded_count are written in one transaction,
  * all or nothing; then each target room hears `new-chat-message` and offline
  * members are queued, as for any message.

@@ -20,7 +20,7 @@ import { recordRoomEvent } from './sync-log.ts';
 export const MAX_KEY_DEVICES = 10;
 
 /**
- * POST /encryption/keys (CONTRACT §5 note 6). The key is checked (public, SPKI,
+ * POST /encryption/keys (docs/openapi.json). The key is checked (public, SPKI,
  * an accepted algorithm) before anything is stored; a new key_id for a device
  * replaces its active key and keeps the old one as history. Users who share a
  * room with the owner hear `encryption-key-changed`.

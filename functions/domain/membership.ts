@@ -6,9 +6,9 @@ import { isMember, type MemberState, type RoomHead, type RoomRecord } from './mo
 import { isHidden } from './unread.ts';
 
 /**
- * The membership checks, written once (CONTRACT §3: a room that does not exist
- * and a room the caller is not in answer differently, 404 / 403). `which` names
- * the room in a batch answer ("r_1"); alone it is "this room".
+ * The membership checks, written once (the HTTP API, docs/openapi.json: a room
+ * that does not exist answers 404, a room the caller is not in 403). `which`
+ * names the room in a batch answer ("r_1"); alone it is "this room".
  */
 export function requireInRoom(
   userId: string,
@@ -40,7 +40,7 @@ export function requireMember(
 /**
  * Loads a room, the caller's member state and the room's head for a caller who
  * must be a member, and applies requireMember: a room the caller deleted is gone
- * for them (CONTRACT §3) until a new message brings it back.
+ * for them (404, as if it did not exist) until a new message brings it back.
  */
 export async function requireMembership(
   roomId: string,

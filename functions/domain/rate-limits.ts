@@ -6,9 +6,9 @@ import { getConnections } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
 
 /**
- * Per-user caps (CONTRACT §7). The rate buckets of routes and frames are
- * charged by the http/ws wrappers; these are the ones that depend on what the
- * request turns out to do.
+ * Per-user caps (README "Caps"; the limits in functions/platform/limits.ts). The
+ * rate buckets of routes and frames are charged by the http/ws wrappers; these
+ * are the ones that depend on what the request turns out to do.
  */
 
 /** A new room is about to be created (not an existing direct room returned): 429 over the cap. */

@@ -1,6 +1,6 @@
 /**
  * Output schemas: the success bodies of every HTTP route and the data of every
- * server event (CONTRACT §4–6), as projections of functions/domain/views.ts and
+ * server event, as projections of functions/domain/views.ts and
  * events.ts. They are not used to validate at run time. They do three jobs:
  * - each HTTP handler declares its `response` schema, and httpRoute makes the
  *   handler's `data` type-check against it;
@@ -21,7 +21,7 @@ export const forwardMetadata = z.object({
   original_room: z.string(),
 });
 
-/** CONTRACT §4 Message (views.ts messageView). */
+/** The wire Message (views.ts messageView). */
 export const message = z.object({
   id: z.string(),
   room_id: z.string(),
@@ -57,7 +57,7 @@ export const messageSummary = z.object({
   created_at: iso,
 });
 
-/** CONTRACT §4 Room, as the caller sees it (views.ts roomView). */
+/** The wire Room, as the caller sees it (views.ts roomView). */
 export const room = z.object({
   id: z.string(),
   type: z.enum(['direct', 'group']),
@@ -184,7 +184,7 @@ export const device = z.object({
 });
 export const removedDevice = z.object({ device_id: z.string() });
 
-// ---- WebSocket: server events (CONTRACT §6) ----
+// ---- WebSocket: server events of the protocol ----
 
 export const serverEventData = {
   'new-chat-message': z.object({ message }),
@@ -249,7 +249,7 @@ function eventFrame<N extends keyof typeof serverEventData>(name: N) {
   return z.object({ event: z.literal(name), data: serverEventData[name] });
 }
 
-/** Events a sync page may carry: what a device would have received live (CONTRACT §6 Sync). */
+/** Events a sync page may carry: what a device would have received live (README "Sync"). */
 const syncEvent = z.discriminatedUnion('event', [
   eventFrame('new-chat-message'),
   eventFrame('message-deleted'),
@@ -274,7 +274,7 @@ export type ServerEventName = keyof typeof allServerEventData;
 // ---- WebSocket: client actions the contract has that no route serves yet ----
 
 /**
- * Frames of CONTRACT §6 whose handlers have not landed. The documents use the
+ * Frames of the protocol whose handlers have not landed. The documents use the
  * handler's own schema once `functions/routes.ts` has the action; until then,
  * these. The client sends exactly these shapes.
  */

@@ -286,7 +286,7 @@ export const verifyKeyBody = z.object({
 
 const syncCursor = z.string().check(z.minLength(1), z.maxLength(2048));
 
-/** GET /api/chat/sync (CONTRACT §6 "Sync"). */
+/** GET /api/chat/sync (the HTTP API, docs/openapi.json; README "Sync"). */
 export const syncQuery = z.object({
   since: z.optional(syncCursor),
   limit: z._default(

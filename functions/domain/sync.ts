@@ -16,7 +16,7 @@ import type { syncPage } from './responses.ts';
 import { messageView } from './views.ts';
 
 /**
- * Sync (CONTRACT §6): a device that was away catches up from its own cursor.
+ * Sync (README "Sync"): a device that was away catches up from its own cursor.
  *
  * Nothing is written per recipient for it. Messages are their own log (read
  * per room since the cursor's time); the rarer events are logged once where

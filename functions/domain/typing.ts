@@ -5,7 +5,7 @@ import { events } from './events.ts';
 import { requireInRoom } from './membership.ts';
 
 /**
- * `typing` (CONTRACT §6): the other members' live connections hear `user-typing`.
+ * `typing` (docs/asyncapi.json): the other members' live connections hear `user-typing`.
  * It is ephemeral by design: nothing is written, queued or pushed (its rate
  * limit is charged in memory, platform/rate-limit.ts takeLocalTokens), and a
  * frame costs one consistent read of the room (membership) and one BatchGet of

@@ -1,9 +1,9 @@
 import type { MemberState, RoomHead, RoomRecord } from './model.ts';
 
 /**
- * Unread count, derived from sequence numbers instead of counting messages
- * (CONTRACT §5 note 4): the messages from others after the user's read marker
- * and clear markers, less the deleted ones.
+ * Unread count, derived from sequence numbers instead of counting messages:
+ * the messages from others after the user's read marker and clear markers,
+ * less the deleted ones.
  *
  * `top` is the room head's seq, read when the count is asked for; nothing is
  * written per recipient when a message is sent. Why it is exact:

@@ -2,7 +2,7 @@ import { nowMs } from '#platform/time.ts';
 import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
-/** The wire Message of CONTRACT §4: the record less internal fields. */
+/** The wire Message (docs/openapi.json): the record less internal fields. */
 export function messageView(m: MessageRecord) {
   return {
     id: m.id,
@@ -42,7 +42,7 @@ export function isMutedNow(
   return member.is_muted && (member.muted_until === null || Date.parse(member.muted_until) > now);
 }
 
-/** The wire Room of CONTRACT §4, as `member` sees it. */
+/** The wire Room (docs/openapi.json), as `member` sees it. */
 export function roomView(room: RoomRecord, member: MemberState, head: RoomHead) {
   return {
     id: room.id,

@@ -66,7 +66,7 @@ export function optionalEnv(name: EnvName): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Seconds a user stays "online" after their last connection goes away (CONTRACT §6). */
+/** Seconds a user stays "online" after their last connection goes away (presence grace). */
 export function presenceGraceSeconds(): number {
   const value = Number(process.env[ENV.presenceGraceSeconds] ?? 30);
   return Number.isFinite(value) && value >= 0 ? value : 30;

@@ -44,7 +44,7 @@ const DEFAULTS = {
   seenReceiptTtlSeconds: 30 * 24 * 3600,
   /** A taken number with no message this long after is abandoned (well past a send's timeout). */
   gapCheckDelaySeconds: 30,
-  /** Sync reaches back this far (CONTRACT §6: at least 7 days); its event logs live a day longer. */
+  /** Sync reaches back this far (protocol: at least 7 days); its event logs live a day longer. */
   syncWindowSeconds: 7 * 24 * 3600,
   syncEventTtlSeconds: 8 * 24 * 3600,
   syncPageDefault: 200,

@@ -19,7 +19,7 @@ function connectionsApi(): ApiGatewayManagementApiClient {
 
 export type PostResult = 'delivered' | 'gone' | 'failed';
 
-/** Server → client frame of CONTRACT §6. */
+/** Server → client frame of the WebSocket protocol (docs/asyncapi.json). */
 export interface ServerEvent {
   event: string;
   data: unknown;

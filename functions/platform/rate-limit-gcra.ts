@@ -44,5 +44,5 @@ export function remaining(tat: number | undefined, now: number, rule: BucketRule
   return Math.floor((rule.burst * rule.intervalMs - level) / rule.intervalMs);
 }
 
-/** Retry-After in whole seconds, at least 1 (CONTRACT §3). */
+/** Retry-After in whole seconds, at least 1 (the 429 of the HTTP API, docs/openapi.json). */
 export const retryAfterSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

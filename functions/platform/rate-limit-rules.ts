@@ -1,5 +1,5 @@
 /**
- * Per-user rate limits (CONTRACT §7): the buckets, their defaults, and how a
+ * Per-user rate limits (README "Limits"): the buckets, their defaults, and how a
  * stage overrides them. Pure data and parsing, so CDK (lib/) can validate an
  * override at synth time with the same code the functions run.
  *
@@ -38,8 +38,9 @@ export const DEFAULT_RATE_LIMITS = {
   /** A catch-up can read up to 500 events. */
   sync: '1/s burst 20',
   /**
-   * Extra typing frames are dropped quietly (CONTRACT §6), not answered. Kept in
-   * each container's memory, never in the table (rate-limit.ts takeLocalTokens).
+   * Extra typing frames are dropped quietly (the protocol allows it), not
+   * answered. Kept in each container's memory, never in the table
+   * (rate-limit.ts takeLocalTokens).
    */
   typing: '2/s burst 5',
   connect: '30/min burst 30',

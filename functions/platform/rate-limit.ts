@@ -180,7 +180,7 @@ export async function chargeWsFrame(
  *
  * Per container is enough for typing, though a user's frames that land on
  * several warm containers meet one bucket in each:
- * - CONTRACT §6 lets extra typing frames be dropped quietly, and a frame that
+ * - the protocol lets extra typing frames be dropped quietly, and a frame that
  *   goes through only refreshes an indicator the receivers time out anyway:
  *   nothing is stored, queued or pushed, so a few more or fewer harm nobody;
  * - the limit is there to bound one user's fan-out reads and posts per second,

@@ -99,8 +99,8 @@ it('40 members × 3 simultaneous sends into one group: all 201, each stored once
   expect(new Set(listed.map((m) => m.content)).size).toBe(listed.length);
 
   // Unread: the messages from others after the member's read marker. Sending marks the
-  // room read for the sender (CONTRACT §5 note 4), so a sender's marker is at their newest
-  // message: what others sent after it (newer in the listing) is unread, nothing older is.
+  // room read for the sender, so a sender's marker is at their newest message: what
+  // others sent after it (newer in the listing) is unread, nothing older is.
   const expected = (user: string) => {
     const newestOwn = listed.findIndex((m) => m.sender_id === user);
     const newer = newestOwn < 0 ? listed : listed.slice(0, newestOwn);

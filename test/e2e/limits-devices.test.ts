@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack } from '../support/stack.ts';
 
-/** Push devices (CONTRACT §5), per-user rate limits and the key-device cap. */
+/** Push devices (docs/openapi.json), per-user rate limits and the key-device cap. */
 type Env = Awaited<ReturnType<typeof startStack>>;
 let env: Env;
 beforeAll(async () => {

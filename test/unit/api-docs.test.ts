@@ -42,7 +42,7 @@ it('documents every route with a summary, an id, its success status with a typed
   expect(created('/api/chat/rooms/{room_id}/messages')).toContain('201');
 });
 
-it('describes every action and event of CONTRACT §6, and validates as AsyncAPI', async () => {
+it('describes every action and event of the WebSocket protocol, and validates as AsyncAPI', async () => {
   const asyncapi = JSON.parse(fresh.asyncapi) as {
     servers: Record<string, unknown>;
     channels: { socket: { messages: Record<string, unknown> } };

@@ -37,8 +37,13 @@ export type PushUse = 'publish' | 'endpoints';
 export const PUSH_ACTIONS: Record<PushUse, readonly string[]> = {
   /** Send to a device: the owner check, then Publish to its TargetArn. */
   publish: ['sns:GetEndpointAttributes', 'sns:Publish'],
-  /** Register, move and remove devices. */
-  endpoints: ['sns:CreatePlatformEndpoint', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint'],
+  /** Register, move and remove devices (removing checks the owner first). */
+  endpoints: [
+    'sns:CreatePlatformEndpoint',
+    'sns:SetEndpointAttributes',
+    'sns:GetEndpointAttributes',
+    'sns:DeleteEndpoint',
+  ],
 };
 
 export interface Access {

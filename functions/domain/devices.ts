@@ -43,13 +43,13 @@ async function dropOldestDevices(userId: string, keep: string) {
     .slice(0, excess);
   for (const device of oldest) {
     const removed = await deleteDevice(userId, device.device_id);
-    if (removed?.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn);
+    if (removed?.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn, userId);
   }
 }
 
 export async function removeDevice(caller: Caller, deviceId: string) {
   const removed = await deleteDevice(caller.userId, deviceId);
   if (!removed) throw notFound('Device');
-  if (removed.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn);
+  if (removed.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn, caller.userId);
   return { device_id: deviceId };
 }

@@ -28,54 +28,86 @@ const EXISTING_ENDPOINT = /Endpoint (arn:[^\s]+) already exists with the same To
 
 const named = (error: unknown, ...names: string[]) =>
   error instanceof Error && names.includes(error.name);
+const isGone = (error: unknown) => named(error, 'NotFoundException', 'NotFound');
+
+/** How often a registration takes over a token whose endpoint is deleted under it before it gives up. */
+const CLAIM_ATTEMPTS = 3;
 
 /**
  * With a platform application configured, a device gets its own SNS endpoint,
  * owned by the user (CustomUserData). A token can name one endpoint only: when
  * the phone changes hands (one user signs out, another signs in), the endpoint
  * moves to the new user, and the old user's pushes stop reaching it, because
- * publishing checks the owner.
+ * publishing checks the owner. The previous owner may delete that endpoint at
+ * the same moment (removing the device, or the device cap): the move then
+ * finds it gone, and the token, free again, gets a new endpoint.
  */
 export async function createDeviceEndpoint(token: string, userId: string): Promise<string | null> {
   const arn = platformApplicationArn();
   if (!arn) return null;
-  try {
-    const out = await sns().send(
-      new CreatePlatformEndpointCommand({
-        PlatformApplicationArn: arn,
-        Token: token,
-        CustomUserData: userId,
-      }),
-    );
-    return out.EndpointArn ?? null;
-  } catch (error) {
-    const existing =
-      named(error, 'InvalidParameterException', 'InvalidParameter') &&
-      EXISTING_ENDPOINT.exec((error as Error).message)?.[1];
-    if (!existing) throw error;
-    await sns().send(
-      new SetEndpointAttributesCommand({
-        EndpointArn: existing,
-        Attributes: { CustomUserData: userId, Enabled: 'true' },
-      }),
-    );
-    return existing;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await sns().send(
+        new CreatePlatformEndpointCommand({
+          PlatformApplicationArn: arn,
+          Token: token,
+          CustomUserData: userId,
+        }),
+      );
+      return out.EndpointArn ?? null;
+    } catch (error) {
+      const existing =
+        named(error, 'InvalidParameterException', 'InvalidParameter') &&
+        EXISTING_ENDPOINT.exec((error as Error).message)?.[1];
+      if (!existing) throw error;
+      try {
+        await sns().send(
+          new SetEndpointAttributesCommand({
+            EndpointArn: existing,
+            Attributes: { CustomUserData: userId, Enabled: 'true' },
+          }),
+        );
+        return existing;
+      } catch (moveError) {
+        if (!isGone(moveError) || attempt === CLAIM_ATTEMPTS) throw moveError;
+      }
+    }
   }
 }
 
-export async function deleteDeviceEndpoint(endpointArn: string): Promise<void> {
-  await sns().send(new DeleteEndpointCommand({ EndpointArn: endpointArn }));
+/**
+ * Deletes the user's endpoint, unless it has moved to another user since (the
+ * phone changed hands): that user's pushes go through it now.
+ */
+export async function deleteDeviceEndpoint(endpointArn: string, userId: string): Promise<void> {
+  if ((await endpointAttributes(endpointArn))?.owner !== userId) return;
+  try {
+    await sns().send(new DeleteEndpointCommand({ EndpointArn: endpointArn }));
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}
+
+/** The endpoint's owner (CustomUserData) and whether it is enabled; null when it is gone. */
+async function endpointAttributes(
+  endpointArn: string,
+): Promise<{ owner: string | undefined; enabled: boolean } | null> {
+  try {
+    const out = await sns().send(new GetEndpointAttributesCommand({ EndpointArn: endpointArn }));
+    return {
+      owner: out.Attributes?.CustomUserData,
+      enabled: out.Attributes?.Enabled !== 'false',
+    };
+  } catch (error) {
+    if (isGone(error)) return null;
+    throw error;
+  }
 }
 
 /** Whether the endpoint still belongs to `userId` and is enabled; gone endpoints are not. */
 async function ownedBy(endpointArn: string, userId: string): Promise<boolean> {
-  try {
-    const out = await sns().send(new GetEndpointAttributesCommand({ EndpointArn: endpointArn }));
-    return out.Attributes?.CustomUserData === userId && out.Attributes?.Enabled !== 'false';
-  } catch (error) {
-    if (named(error, 'NotFoundException', 'NotFound')) return false;
-    throw error;
-  }
+  const endpoint = await endpointAttributes(endpointArn);
+  return endpoint?.owner === userId && endpoint.enabled;
 }
 
 /**
@@ -117,7 +149,7 @@ export async function publishPush(
         return 1;
       } catch (error) {
         // A device that uninstalled the app or moved on: not a reason to retry the batch.
-        if (named(error, 'EndpointDisabledException', 'EndpointDisabled', 'NotFoundException')) {
+        if (isGone(error) || named(error, 'EndpointDisabledException', 'EndpointDisabled')) {
           return 0;
         }
         throw error;

@@ -33,8 +33,12 @@ async function group(owner: ChatClient, others: string[]) {
 }
 
 async function register(client: ChatClient, token: string) {
-  const res = await client.http('POST', '/api/chat/devices', { platform: 'fcm', token });
+  const res = await client.http<{ device_id: string }>('POST', '/api/chat/devices', {
+    platform: 'fcm',
+    token,
+  });
   expect(res.status).toBe(201);
+  return res.body.data.device_id;
 }
 
 const pushText = (message: string) =>
@@ -109,6 +113,25 @@ describe('push', () => {
     const texts = env.stack.aws.push.pushes().map((p) => pushText(p.message));
     expect(texts).toContain('for gus only');
     expect(texts).not.toContain('for fay only');
+  });
+
+  it("keeps pushing to a phone's new user when the previous user removes the device", async () => {
+    const [kim, lou, max] = await Promise.all([
+      env.client('pu_kim'),
+      env.client('pu_lou'),
+      env.client('pu_max'),
+    ]);
+    const kimsDevice = await register(kim, 'handed-on-phone-0001');
+    await register(lou, 'handed-on-phone-0001');
+    // Kim tidies up her device list afterwards: the endpoint is Lou's now and stays.
+    expect((await kim.http('DELETE', `/api/chat/devices/${kimsDevice}`)).status).toBe(200);
+    const room = await group(max, ['pu_lou']);
+    await max.http('POST', `/api/chat/rooms/${room.id}/messages`, { content: 'still for lou' });
+    await eventually(async () =>
+      expect(env.stack.aws.push.pushes('pu_lou').map((p) => pushText(p.message))).toContain(
+        'still for lou',
+      ),
+    );
   });
 
   it('pushes an encrypted message with no ciphertext', async () => {

@@ -28,8 +28,9 @@ import { messageView } from './views.ts';
  * The cursor is sealed for the user (store/cursor.ts) and holds the position of
  * the last event returned. A page that caught up hands out a "tail" cursor,
  * which the next call reads from a few seconds earlier: a send takes its time
- * before it is stored, so a message can land just behind a cursor. Delivery is
- * at least once; clients de-duplicate by id.
+ * before it is stored, so a message can land just behind a cursor. For the
+ * same reason a page with more to come ends before its last few seconds when it
+ * can. Delivery is at least once; clients de-duplicate by id.
  *
  * A page reads about a page per source, never the whole backlog: each changed
  * room's messages from where the cursor falls in it (store/messages.ts
@@ -122,10 +123,20 @@ export async function sync(caller: Caller, since: string | undefined, limit: num
     .flatMap((p) => p.events)
     .filter((e) => e.key > after && (bound === undefined || e.key <= bound))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const page = all.slice(0, limit);
+  let page = all.slice(0, limit);
   // The next page starts after the last event given, or after the bound when the page
   // holds everything up to it (possibly nothing, when all a room had up to it was tombstones).
-  const end = all.length > limit ? page.at(-1)!.key : bound;
+  let end = all.length > limit ? page.at(-1)!.key : bound;
+  // A page that would end in the last SKEW_MS ends before that instead, when it has
+  // anything older: a message sent then may still land behind its end.
+  const settledAt = new Date(now - SKEW_MS).toISOString();
+  if (end !== undefined && end.slice(0, ISO_LENGTH) >= settledAt) {
+    const settled = page.filter((e) => e.key.slice(0, ISO_LENGTH) < settledAt);
+    if (settled.length > 0) {
+      page = settled;
+      end = settled.at(-1)!.key;
+    }
+  }
   return {
     events: page.map((e) => e.frame as SyncEvent),
     next_since: end === undefined ? caughtUp() : seal(caller.userId, { k: end, tail: false }),

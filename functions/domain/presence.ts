@@ -118,7 +118,7 @@ export async function sweep(now = nowDate()) {
         // If it really is gone, a later sweep (or its $disconnect) removes it.
         if (
           activity === 'gone' &&
-          now.getTime() - Date.parse(conn.connected_at) < CONNECTING_GRACE_MS
+          now.getTime() - Date.parse(conn.connected_at) <= CONNECTING_GRACE_MS
         )
           return;
         // A silent socket may still be open (a zombie): close it, so a live client reconnects.

@@ -38,6 +38,7 @@ import { messageView } from './views.ts';
  * only in part says up to where it is complete; the page ends there at the
  * latest, so what it left unread comes on the next page, never skipped.
  */
+/** How late a message may land behind its own time: a slow send, and an eventually consistent read. */
 const SKEW_MS = 5_000;
 const ISO_LENGTH = 24;
 

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sns';
 import { ENV, optionalEnv } from './env.ts';
 import { logger } from './observability.ts';
+import { sleep } from './time.ts';
 
 export interface PushNotification {
   title: string;
@@ -70,6 +71,8 @@ export async function createDeviceEndpoint(token: string, userId: string): Promi
         return existing;
       } catch (moveError) {
         if (!isGone(moveError) || attempt === CLAIM_ATTEMPTS) throw moveError;
+        // SNS may name the deleted endpoint for a moment longer.
+        await sleep(100 * attempt);
       }
     }
   }
@@ -77,7 +80,9 @@ export async function createDeviceEndpoint(token: string, userId: string): Promi
 
 /**
  * Deletes the user's endpoint, unless it has moved to another user since (the
- * phone changed hands): that user's pushes go through it now.
+ * phone changed hands): that user's pushes go through it now. (A takeover that
+ * lands between the check and the delete still loses it; the new user's app
+ * registers its token again at its next start, as apps do.)
  */
 export async function deleteDeviceEndpoint(endpointArn: string, userId: string): Promise<void> {
   if ((await endpointAttributes(endpointArn))?.owner !== userId) return;

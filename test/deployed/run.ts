@@ -90,6 +90,8 @@ type Record_ = {
 type Report = {
   testResults?: {
     name: string;
+    status: string;
+    message: string;
     assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
   }[];
 };
@@ -97,14 +99,19 @@ const report: Report = existsSync(reportFile)
   ? (JSON.parse(readFileSync(reportFile, 'utf8')) as Report)
   : {};
 rmSync(reportFile, { force: true });
-const failedTests = (report.testResults ?? []).flatMap((file) =>
-  file.assertionResults
+const firstLine = (text: string | undefined) => (text ?? '').split('\n')[0];
+const failedTests = (report.testResults ?? []).flatMap((file) => {
+  const failed = file.assertionResults
     .filter((a) => a.status === 'failed')
     .map((a) => ({
       name: `${relative(ROOT, file.name)} > ${a.fullName}`,
-      why: (a.failureMessages[0] ?? '').split('\n')[0],
-    })),
-);
+      why: firstLine(a.failureMessages[0]),
+    }));
+  // A file that failed as a whole (an import or a beforeAll) has no failed test of its own.
+  return failed.length === 0 && file.status === 'failed'
+    ? [{ name: relative(ROOT, file.name), why: firstLine(file.message) }]
+    : failed;
+});
 
 const records = readdirSync(recordDir).map(
   (f) => JSON.parse(readFileSync(join(recordDir, f), 'utf8')) as Record_,

@@ -2,6 +2,7 @@ import {
   CreatePlatformEndpointCommand,
   DeleteEndpointCommand,
   GetEndpointAttributesCommand,
+  NotFoundException,
   SetEndpointAttributesCommand,
   SNSClient,
 } from '@aws-sdk/client-sns';
@@ -24,7 +25,10 @@ const taken = (arn: string) =>
     ),
     { name: 'InvalidParameterException' },
   );
-const gone = () => Object.assign(new Error('Endpoint does not exist'), { name: 'NotFound' });
+/** How the SDK surfaces SNS's NotFound (and, for an unmodelled answer, a plain error named so). */
+const gone = () => new NotFoundException({ message: 'Endpoint does not exist', $metadata: {} });
+const goneUnmodelled = () =>
+  Object.assign(new Error('Endpoint does not exist'), { name: 'NotFound' });
 
 beforeEach(() => sns.reset());
 
@@ -87,7 +91,7 @@ describe('removing a device', () => {
 
     sns.reset();
     sns.on(GetEndpointAttributesCommand).resolves({ Attributes: { CustomUserData: 'u_fay' } });
-    sns.on(DeleteEndpointCommand).rejects(gone());
+    sns.on(DeleteEndpointCommand).rejects(goneUnmodelled());
     await expect(deleteDeviceEndpoint(OLD, 'u_fay')).resolves.toBeUndefined();
   });
 });

@@ -9,9 +9,10 @@ const ROOT = resolve(import.meta.dirname, '..');
  *
  * The AWS SDK is bundled, not left to the runtime: production then runs the
  * exact SDK version the tests ran (the runtime's copy changes under us), and a
- * tree-shaken ESM bundle loads faster than the runtime's node_modules. Two SDK
+ * tree-shaken ESM bundle loads faster than the runtime's node_modules. Three SDK
  * parts are swapped for stand-ins: the credential chain, trimmed to Lambda's
- * environment credentials, and event-stream serde, which no service called here uses.
+ * environment credentials, event-stream serde, which no service called here uses,
+ * and DynamoDB's endpoint discovery, which no operation sent here applies.
  */
 export const bundling = {
   format: 'esm',
@@ -24,6 +25,10 @@ export const bundling = {
   alias: {
     '@aws-sdk/credential-provider-node': resolve(ROOT, 'functions/platform/lambda-credentials.ts'),
     '@smithy/core/event-streams': resolve(ROOT, 'functions/platform/no-event-streams.ts'),
+    '@aws-sdk/middleware-endpoint-discovery': resolve(
+      ROOT,
+      'functions/platform/no-endpoint-discovery.ts',
+    ),
   },
   // Some CommonJS dependencies call require(); ESM bundles need it defined.
   banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",

@@ -250,14 +250,16 @@ export async function buildDocuments() {
     const doc = operations[key];
     if (!doc) throw new Error(`docs/operations.ts has no entry for ${key}`);
     const { schemas } = await handlerOf<{
-      schemas: { body?: Schema; query?: Schema; params?: Schema; response?: Schema };
+      schemas: { body?: Schema; query?: Schema; params?: Schema; response?: { name: string } };
     }>(route.handler);
-    if (!schemas.response) throw new Error(`${route.handler} declares no response schema`);
+    const response =
+      schemas.response && (responses as Record<string, unknown>)[schemas.response.name];
+    if (!response) throw new Error(`${route.handler} declares no response schema`);
     const parameters = parametersOf(schemas);
     const errors = new Set([400, 401, ...(schemas.body ? [413] : []), ...doc.errors, 429, 500]);
     for (const status of errors) errorStatuses.add(status);
     tags.add(doc.tag);
-    const data = output.ref(schemas.response);
+    const data = output.ref(response as Schema);
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = {
       operationId: camel(route.handler.replace('http/', '')),

@@ -2,8 +2,8 @@
  * Output schemas: the success bodies of every HTTP route and the data of every
  * server event, as projections of functions/domain/views.ts and
  * events.ts. They are not used to validate at run time. They do three jobs:
- * - each HTTP handler declares its `response` schema, and httpRoute makes the
- *   handler's `data` type-check against it;
+ * - each HTTP handler names its `response` schema (response-ref.ts), and
+ *   httpRoute makes the handler's `data` type-check against it;
  * - docs/generate.ts renders them into the OpenAPI and AsyncAPI documents;
  * - client/ imports their types (type-only), so a change here breaks its build.
  * test/unit/wire-schemas.test.ts checks the views and event builders produce

@@ -1,11 +1,11 @@
 import { markRoomsRead } from '#domain/read-status.ts';
-import * as responses from '#domain/responses.ts';
+import { responseRef } from '#domain/response-ref.ts';
 import { batchReadBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** PUT /api/chat/read-status: mark up to 100 rooms read in one call. */
 export const handler = httpRoute(
-  { body: batchReadBody, response: responses.batchReadStatus },
+  { body: batchReadBody, response: responseRef('batchReadStatus') },
   async ({ caller, body }) => ({
     data: await markRoomsRead(caller, body.room_ids),
   }),

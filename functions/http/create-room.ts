@@ -1,11 +1,11 @@
-import * as responses from '#domain/responses.ts';
+import { responseRef } from '#domain/response-ref.ts';
 import { createRoom } from '#domain/rooms.ts';
 import { createRoomBody } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/rooms: 201 when created, 200 when the direct room already existed. */
 export const handler = httpRoute(
-  { body: createRoomBody, response: responses.room },
+  { body: createRoomBody, response: responseRef('room') },
   async ({ caller, body }) => {
     const { created, room } = await createRoom(caller, body);
     return {

@@ -1,11 +1,11 @@
 import { forwardMessage } from '#domain/forwarding.ts';
-import * as responses from '#domain/responses.ts';
+import { responseRef } from '#domain/response-ref.ts';
 import { forwardBody, messageParams } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/messages/{message_id}/forward */
 export const handler = httpRoute(
-  { params: messageParams, body: forwardBody, response: responses.forwardResult },
+  { params: messageParams, body: forwardBody, response: responseRef('forwardResult') },
   async ({ caller, params, body }) => ({
     message: 'Message forwarded successfully',
     data: await forwardMessage(caller, params.message_id, body.target_room_ids),

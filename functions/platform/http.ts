@@ -22,12 +22,23 @@ export interface HttpReply<D = unknown> {
   data: D;
 }
 
+/**
+ * A success body's schema in domain/responses.ts, by name (domain/response-ref.ts).
+ * The handler's answer must type-check against the schema, and docs/generate.ts
+ * looks it up by the name: the schemas are not used at run time, so no bundle
+ * carries them.
+ */
+export interface ResponseRef<D> {
+  readonly name: string;
+  /** Type only: the schema's output. */
+  readonly data?: D;
+}
+
 interface Schemas<B, Q, P, D> {
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
   params?: z.ZodMiniType<P>;
-  /** The success `data` (domain/responses.ts): the handler's answer must type-check against it. */
-  response?: z.ZodMiniType<D>;
+  response?: ResponseRef<D>;
 }
 
 export interface HttpRequest<B, Q, P> {

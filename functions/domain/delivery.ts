@@ -18,11 +18,17 @@ export interface FanOutResult {
 }
 
 /**
- * A connection answers 410 while its $connect is still running. A very young
- * connection that answers 410 is left alone (the member counts as unreachable, so
- * the message is queued and the connection's flush delivers it).
+ * A connection answers 410 while its $connect is still running, and its socket
+ * is about to open. A 410 from one this young is not taken as gone (neither the
+ * fan-out nor the sweep removes it): the member counts as unreachable, so a
+ * message is queued and the connection's flush delivers it; if it really is
+ * gone, its $disconnect or a later sweep removes it.
  */
-export const CONNECTING_GRACE_MS = 10_000;
+const CONNECTING_GRACE_MS = 10_000;
+
+/** Whether a connection that answered 410 may still be inside its $connect. */
+export const mayStillBeConnecting = (connectedAt: string, now: number) =>
+  now - Date.parse(connectedAt) <= CONNECTING_GRACE_MS;
 
 /**
  * Sends frames to every connection of every given user: one BatchGet for the
@@ -71,7 +77,7 @@ export async function postToUsers(
     if (outcome === 'delivered') {
       result.deliveredTo.add(post.userId);
       result.unreachable.delete(post.userId);
-    } else if (outcome === 'gone' && now - Date.parse(post.connectedAt) > CONNECTING_GRACE_MS) {
+    } else if (outcome === 'gone' && !mayStillBeConnecting(post.connectedAt, now)) {
       gone.set(post.connectionId, post.userId);
     }
   });

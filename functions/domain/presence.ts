@@ -14,7 +14,7 @@ import {
 } from '#store/connections.ts';
 import { completeOffline, DUE_SHARDS, findDueOffline, markOnline } from '#store/presence.ts';
 import { connectionGone, type PresenceCheck } from './connection-lifecycle.ts';
-import { CONNECTING_GRACE_MS, fanOut } from './delivery.ts';
+import { fanOut, mayStillBeConnecting } from './delivery.ts';
 import { events } from './events.ts';
 import { roomPeers } from './room-peers.ts';
 
@@ -113,14 +113,8 @@ export async function sweep(now = nowDate()) {
         }
         const activity = await connectionActivity(conn.connection_id);
         if (activity !== 'gone' && activity.lastActiveAt.getTime() >= cutoff) return;
-        // A connection still inside its $connect answers 410 too, and its socket is about
-        // to open: removing it would leave that socket live but unknown to every fan-out.
-        // If it really is gone, a later sweep (or its $disconnect) removes it.
-        if (
-          activity === 'gone' &&
-          now.getTime() - Date.parse(conn.connected_at) <= CONNECTING_GRACE_MS
-        )
-          return;
+        // Removing one still inside its $connect would leave its socket unknown to every fan-out.
+        if (activity === 'gone' && mayStillBeConnecting(conn.connected_at, now.getTime())) return;
         // A silent socket may still be open (a zombie): close it, so a live client reconnects.
         if (activity !== 'gone') await closeConnection(conn.connection_id);
         const lastSeen = activity === 'gone' ? now : activity.lastActiveAt;

@@ -1,4 +1,10 @@
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -33,18 +39,27 @@ it('never writes encrypted_content to the logs, even when the send fails', async
   const issuer = await testIssuer();
   cacheJwksForTests(issuer.jwks as never);
   const token = await issuer.sign({ sub: 'alice' });
-  ddb.on(GetCommand).resolves({
-    Item: {
-      id: 'r1',
-      type: 'group',
-      members: { alice: 'x' },
-      admins: {},
-      seq: 0,
-      created_at: 'x',
-      updated_at: 'x',
-      created_by: 'alice',
-    },
-  });
+  // The room exists and alice is in it; her temp_id has no receipt yet.
+  ddb.on(GetCommand).callsFake((input: { Key: { sk: string } }) =>
+    String(input.Key.sk).startsWith('TEMP#')
+      ? {}
+      : {
+          Item: {
+            id: 'r1',
+            type: 'group',
+            members: { alice: 'x' },
+            admins: {},
+            seq: 0,
+            created_at: 'x',
+            updated_at: 'x',
+            created_by: 'alice',
+          },
+        },
+  );
+  // The head hands out number 7, the read marker moves; only the transaction that
+  // stores the message with its receipt fails, and the tombstone left for 7 is written.
+  ddb.on(UpdateCommand).resolves({ Attributes: { seq: 7 } });
+  ddb.on(PutCommand).resolves({});
   ddb.on(TransactWriteCommand).rejects(new Error('boom'));
   const event = {
     version: '2.0',
@@ -54,6 +69,7 @@ it('never writes encrypted_content to the logs, even when the send fails', async
     headers: { authorization: `Bearer ${token}` },
     pathParameters: { room_id: 'r1' },
     body: JSON.stringify({
+      temp_id: 't-secret-1',
       content: '',
       is_encrypted: true,
       encryption_key_id: 'k1',
@@ -67,7 +83,12 @@ it('never writes encrypted_content to the logs, even when the send fails', async
     functionName: 'f',
   } as Context)) as APIGatewayProxyStructuredResultV2;
   expect(res.statusCode).toBe(500);
+  // The failure is the transaction's, carrying the ciphertext in its item, and it ran once.
+  const transactions = ddb.commandCalls(TransactWriteCommand);
+  expect(transactions).toHaveLength(1);
+  expect(JSON.stringify(transactions[0]!.args[0].input)).toContain(CIPHERTEXT);
   expect(written).toContain('Unhandled error');
+  expect(written).toContain('boom');
   expect(written).not.toContain(CIPHERTEXT);
   expect(res.body).not.toContain(CIPHERTEXT);
 });

@@ -18,6 +18,7 @@ import { setTestEnv } from './support.ts';
 
 setTestEnv();
 const { handler } = await import('#functions/queues/flush-pending.ts');
+const { listPending, pendingKey } = await import('#store/pending.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
@@ -48,20 +49,37 @@ const flushEvent = (body: Record<string, unknown>): SQSEvent => ({
  * inside $connect (API Gateway answers 410). Injected here: the post is Gone
  * while the connection is a second old.
  */
+/** ann's pending items, as a table would hold them: queries read it, deletes remove from it. */
+const pending = new Map<string, Record<string, unknown>>();
+const pendingItem = {
+  ...pendingKey('ann', message),
+  entity: 'pending',
+  message: { id: message.id, room_id: 'r1', created_at: message.created_at },
+  ttl: Math.floor(Date.now() / 1000) + 3600,
+};
+
 describe('flush after $connect (fault injected: the connection is still connecting)', () => {
   beforeEach(() => {
     ddb.reset();
     api.reset();
     sqs.reset();
-    ddb.on(QueryCommand).resolves({
-      Items: [
-        {
-          message: { id: message.id, room_id: 'r1', created_at: message.created_at },
-        },
-      ],
-    });
+    pending.clear();
+    pending.set(`${pendingItem.pk}|${pendingItem.sk}`, pendingItem);
+    ddb.on(QueryCommand).callsFake(() => ({ Items: [...pending.values()] }));
     ddb.on(BatchGetCommand).resolves({ Responses: { 'chat-test': [message] } });
-    ddb.on(BatchWriteCommand).resolves({});
+    ddb
+      .on(BatchWriteCommand)
+      .callsFake(
+        (input: {
+          RequestItems: Record<string, { DeleteRequest?: { Key: { pk: string; sk: string } } }[]>;
+        }) => {
+          for (const request of Object.values(input.RequestItems).flat()) {
+            const key = request.DeleteRequest?.Key;
+            if (key) pending.delete(`${key.pk}|${key.sk}`);
+          }
+          return {};
+        },
+      );
     ddb.on(GetCommand).resolves({
       Item: { connection_id: 'c1', user_id: 'ann', connected_at: new Date().toISOString() },
     });
@@ -97,13 +115,22 @@ describe('flush after $connect (fault injected: the connection is still connecti
     expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(1);
     expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(await listPending('ann', 10, Date.now())).toEqual([]);
   });
 
   it('gives up after its tries: the messages stay pending for the next connection and sync', async () => {
     api
       .on(PostToConnectionCommand)
       .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
-    await handler(flushEvent({ user_id: 'ann', connection_id: 'c1', tries: 9 }), {} as Context);
+    const result = await handler(
+      flushEvent({ user_id: 'ann', connection_id: 'c1', tries: 9 }),
+      {} as Context,
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(1);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    // Read back through the store's own reader: the message is still pending for ann.
+    const still = await listPending('ann', 10, Date.now());
+    expect(still).toEqual([pendingItem.message]);
   });
 });

@@ -42,8 +42,27 @@ export interface SendResult {
 
 const requireSender = (room: RoomRecord | undefined, userId: string) => requireInRoom(userId, room);
 
+/**
+ * JSON with every object's keys sorted, recursively: `media` is the client's
+ * object, and a resend may serialize its keys in another order.
+ */
+export function canonicalJson(value: unknown): string {
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (v === null || typeof v !== 'object') return v;
+    const object = v as Record<string, unknown>;
+    // fromEntries defines own properties, so a "__proto__" key stays a key.
+    return Object.fromEntries(
+      Object.keys(object)
+        .sort()
+        .map((k) => [k, sorted(object[k])]),
+    );
+  };
+  return JSON.stringify(sorted(value));
+}
+
 /** What makes two sends "the same request" for a temp_id: every field that shapes the message. */
-function requestHash(roomId: string, input: SendMessageInput): string {
+export function requestHash(roomId: string, input: SendMessageInput): string {
   const fields = [
     roomId,
     input.content,
@@ -55,7 +74,7 @@ function requestHash(roomId: string, input: SendMessageInput): string {
     input.encryption_key_id ?? null,
     input.encrypted_content ?? null,
   ];
-  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url');
+  return createHash('sha256').update(canonicalJson(fields)).digest('base64url');
 }
 
 /**

@@ -11,7 +11,15 @@
 export interface OperationDoc {
   summary: string;
   description?: string;
-  tag: 'Rooms' | 'Messages' | 'Chat state' | 'Unread' | 'Encryption' | 'Devices' | 'Sync';
+  tag:
+    | 'Rooms'
+    | 'Messages'
+    | 'Chat state'
+    | 'Unread'
+    | 'Encryption'
+    | 'Devices'
+    | 'Sync'
+    | 'Settings';
   success?: readonly number[];
   errors: readonly number[];
 }
@@ -20,10 +28,10 @@ export const operations: Record<string, OperationDoc> = {
   'POST /api/chat/rooms': {
     summary: 'Create a direct or group room',
     description:
-      'One direct room per pair: asking again answers 200 with the same room; the first time is 201. A group makes the creator a member and an admin.',
+      'One direct room per pair: asking again answers 200 with the same room; the first time is 201. A group makes the creator a member and an admin. A group may name only users whose `who_can_add_me` is `everyone` (else 403 naming them), and each member put in draws on their own `addedToGroup` limit (429 naming them); either way nothing is created.',
     tag: 'Rooms',
     success: [201, 200],
-    errors: [409],
+    errors: [403, 409],
   },
   'GET /api/chat/rooms': {
     summary: "List the caller's rooms, newest activity first",
@@ -35,6 +43,8 @@ export const operations: Record<string, OperationDoc> = {
   'GET /api/chat/rooms/{room_id}': { summary: 'Get one room', tag: 'Rooms', errors: [403, 404] },
   'POST /api/chat/rooms/{room_id}/members': {
     summary: 'Add members to a group (admins only)',
+    description:
+      'Only users whose `who_can_add_me` is `everyone` can be added (else 403 naming them), and each newcomer draws on their own `addedToGroup` limit (429 naming them); either way nobody is added.',
     tag: 'Rooms',
     errors: [403, 404, 409],
   },
@@ -138,6 +148,19 @@ export const operations: Record<string, OperationDoc> = {
     tag: 'Sync',
     errors: [410],
   },
+  'GET /api/chat/me/settings': {
+    summary: 'Your settings',
+    description: 'Every setting, with its default (`who_can_add_me`: `everyone`) when never set.',
+    tag: 'Settings',
+    errors: [],
+  },
+  'PUT /api/chat/me/settings': {
+    summary: 'Change your settings',
+    description:
+      '`who_can_add_me`: `nobody` means no one else can put you into a group (creating a group with you or adding you answers 403); direct rooms are unaffected. An unknown field is 400. Answers every setting.',
+    tag: 'Settings',
+    errors: [],
+  },
 };
 
 export const tagDescriptions: Record<OperationDoc['tag'], string> = {
@@ -149,6 +172,7 @@ export const tagDescriptions: Record<OperationDoc['tag'], string> = {
   Encryption:
     'Public keys for end-to-end encryption: one active PEM (SPKI) public key per device, its SHA-256 fingerprint, and verification. A private key is refused and never stored.',
   Devices: 'Push notification targets.',
+  Settings: "The caller's own settings: who may add them to groups.",
   Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',
 };
 

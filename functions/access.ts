@@ -152,6 +152,9 @@ export const access: Readonly<Record<string, Access>> = {
   'http/register-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
   'http/delete-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
   'http/sync': needs(READ, PAGES, LIMITED),
+  // One GetItem / one UpdateItem of the caller's settings item.
+  'http/get-settings': { table: ['GetItem'] },
+  'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
   'ws/disconnect': needs(GONE),

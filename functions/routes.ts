@@ -210,6 +210,13 @@ export const httpRoutes: readonly HttpRoute[] = [
     rateLimit: 'write',
   },
   { method: 'GET', path: '/api/chat/sync', handler: 'http/sync', rateLimit: 'sync' },
+  { method: 'GET', path: '/api/chat/me/settings', handler: 'http/get-settings', rateLimit: null },
+  {
+    method: 'PUT',
+    path: '/api/chat/me/settings',
+    handler: 'http/update-settings',
+    rateLimit: 'write',
+  },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [

@@ -27,6 +27,8 @@ export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } 
   registerDevice: ['POST', '/api/chat/devices'],
   deleteDevice: ['DELETE', '/api/chat/devices/{device_id}'],
   sync: ['GET', '/api/chat/sync'],
+  getSettings: ['GET', '/api/chat/me/settings'],
+  updateSettings: ['PUT', '/api/chat/me/settings'],
 };
 
 /** A refused request: the envelope's `error`, with the HTTP status. */
@@ -202,5 +204,12 @@ export class ChatApi {
   /** Catch-up since a cursor (GET /api/chat/sync); without `since`, takes a first cursor. */
   sync(query: Operations['sync']['query'] = {}) {
     return this.data('sync', { query });
+  }
+  /** The caller's settings, defaults included. */
+  getSettings() {
+    return this.data('getSettings', {});
+  }
+  updateSettings(body: Operations['updateSettings']['body']) {
+    return this.data('updateSettings', { body });
   }
 }

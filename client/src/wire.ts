@@ -19,6 +19,7 @@ export type RoomPage = Out<typeof responses.roomPage>;
 export type MessagePage = Out<typeof responses.messagePage>;
 export type SentMessage = Out<typeof responses.sentMessage>;
 export type SyncPage = Out<typeof responses.syncPage>;
+export type UserSettings = Out<typeof responses.userSettings>;
 
 /** Every HTTP operation: its path parameters, query, body and success `data`. */
 export interface Operations {
@@ -129,6 +130,13 @@ export interface Operations {
     data: Out<typeof responses.removedDevice>;
   };
   sync: { params: never; query: { since?: string; limit?: number }; body: never; data: SyncPage };
+  getSettings: { params: never; query: never; body: never; data: UserSettings };
+  updateSettings: {
+    params: never;
+    query: never;
+    body: In<typeof schemas.updateSettingsBody>;
+    data: UserSettings;
+  };
 }
 
 export type OperationId = keyof Operations;

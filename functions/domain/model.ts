@@ -354,6 +354,25 @@ export interface PresenceRecord {
   offline_due_at?: string;
 }
 
+/** Who may put a user into a group (CONTRACT §9 "Consent to groups"). */
+export const WHO_CAN_ADD_ME = ['everyone', 'nobody'] as const;
+export type WhoCanAddMe = (typeof WHO_CAN_ADD_ME)[number];
+
+/**
+ * A user's own settings (`GET/PUT /api/chat/me/settings`). Each setting is
+ * stored only once the user sets it; one never set has its default, so a
+ * setting added later (the contract's `read_receipts`) needs no migration:
+ * add it here and to DEFAULT_USER_SETTINGS.
+ */
+export interface UserSettings {
+  who_can_add_me: WhoCanAddMe;
+}
+
+export const DEFAULT_USER_SETTINGS: Readonly<UserSettings> = { who_can_add_me: 'everyone' };
+
+/** What the store holds for a user: only the settings they have set. */
+export type StoredUserSettings = Partial<UserSettings>;
+
 /** An entry of a room's or a user's event log, what sync replays besides the messages. */
 export interface LoggedEvent {
   /** Sort position: `<at>#<ulid>`, unique and in time order. */

@@ -1,9 +1,12 @@
+import { AppError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { closeConnection } from '#platform/post-to-connection.ts';
-import { enforceRateLimit } from '#platform/rate-limit.ts';
+import { enforceRateLimit, takeTokens } from '#platform/rate-limit.ts';
+import { retryAfterSeconds } from '#platform/rate-limit-gcra.ts';
 import { getConnections } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
+import { userList } from './user-list.ts';
 
 /**
  * Per-user caps (README "Caps"; the limits in functions/platform/limits.ts). The
@@ -14,6 +17,35 @@ import { connectionGone } from './connection-lifecycle.ts';
 /** A new room is about to be created (not an existing direct room returned): 429 over the cap. */
 export async function chargeRoomCreation(userId: string) {
   await enforceRateLimit(userId, ['roomsCreated']);
+}
+
+/**
+ * Each user about to be added to a group draws a token from their own
+ * `addedToGroup` bucket (not the adder's): one conditional UpdateItem per
+ * target, in parallel. Over it: 429 RATE_LIMITED naming the users, with the
+ * longest Retry-After. Called before anything is stored, so a refusal stores
+ * nothing; the tokens already taken from the other targets of that request
+ * stay spent (a refund would be one more write each, and a refused request
+ * costs them at most what an accepted one would).
+ */
+export async function chargeAddedToGroup(targets: readonly string[]) {
+  const results = await Promise.all(
+    targets.map(async (userId) => ({ userId, result: await takeTokens(userId, ['addedToGroup']) })),
+  );
+  let waitMs = 0;
+  const limited: string[] = [];
+  for (const { userId, result } of results) {
+    if (result.allowed) continue;
+    limited.push(userId);
+    waitMs = Math.max(waitMs, result.retryAfterMs);
+  }
+  if (limited.length === 0) return;
+  const seconds = retryAfterSeconds(waitMs);
+  throw new AppError(
+    'RATE_LIMITED',
+    `${userList(limited)} ${limited.length === 1 ? 'was' : 'were'} added to too many groups lately; retry in ${seconds} s`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 /**

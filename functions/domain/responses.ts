@@ -10,6 +10,7 @@
  * exactly these fields.
  */
 import * as z from 'zod/mini';
+import { WHO_CAN_ADD_ME } from './model.ts';
 
 const iso = z.string().check(z.describe('ISO 8601 UTC timestamp with milliseconds'));
 const nullableIso = z.nullable(iso);
@@ -183,6 +184,12 @@ export const device = z.object({
   created_at: iso,
 });
 export const removedDevice = z.object({ device_id: z.string() });
+
+/**
+ * The caller's settings (GET and PUT /api/chat/me/settings): every setting,
+ * its default when never set. The contract's `read_receipts` joins it later.
+ */
+export const userSettings = z.object({ who_can_add_me: z.enum(WHO_CAN_ADD_ME) });
 
 // ---- WebSocket: server events of the protocol ----
 

@@ -25,8 +25,9 @@ import {
   type RoomHead,
   type RoomRecord,
 } from './model.ts';
-import { chargeRoomCreation } from './rate-limits.ts';
+import { chargeAddedToGroup, chargeRoomCreation } from './rate-limits.ts';
 import type { CreateRoomInput } from './schemas.ts';
+import { requireConsentToBeAdded } from './settings.ts';
 import { recordRoomEvent, recordUserEvent } from './sync-log.ts';
 import { isHidden } from './unread.ts';
 import { roomView } from './views.ts';
@@ -53,13 +54,16 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   if (memberIds.length > LIMITS.groupMembers) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
+  // The creator's own bucket first: a creator over their cap spends nobody else's
+  // tokens, and learning who refuses groups costs a room creation each time.
   await chargeRoomCreation(caller.userId);
+  const invited = memberIds.filter((u) => u !== caller.userId);
+  await admitToGroup(invited);
   const room = newRoom(ulid(), 'group', input.name, caller.userId, memberIds, now);
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
     throw conflict('The room could not be created; try again');
   // The people the creator put in hear of it live, as if added (README "Membership events").
-  const invited = memberIds.filter((u) => u !== caller.userId);
   if (invited.length > 0) {
     const added = events.roomMemberAdded(room.id, invited, caller.userId);
     await Promise.all([announce(memberIds, added), recordRoomEvent(room.id, added, now)]);
@@ -137,6 +141,7 @@ export async function addMembers(caller: Caller, roomId: string, userIds: string
   if (Object.keys(room.members).length + newcomers.length > LIMITS.groupMembers) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
+  await admitToGroup(newcomers);
   const now = nowIso();
   const states = newcomers.map((u) => newMemberState(u, roomId, now, head.seq));
   if (!(await storeAddMembers(roomId, caller.userId, states, LIMITS.groupMembers))) {
@@ -170,6 +175,16 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
     recordUserEvent(userId, removed, at),
   ]);
   return viewFor(roomId, caller.userId);
+}
+
+/**
+ * Before anyone is put into a group by someone else: their consent (403 for a
+ * "nobody", before any token is taken) and their own `addedToGroup` bucket
+ * (429). Both run before anything is stored.
+ */
+async function admitToGroup(targets: readonly string[]) {
+  await requireConsentToBeAdded(targets);
+  await chargeAddedToGroup(targets);
 }
 
 function requireGroupAdmin(room: RoomRecord, userId: string) {

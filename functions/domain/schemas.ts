@@ -6,6 +6,7 @@
 import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
 import { isStorableUserId } from '#platform/user-id.ts';
+import { WHO_CAN_ADD_ME } from './model.ts';
 import { acceptPublicKey } from './public-key.ts';
 
 /** Ids are opaque; this bounds their shape so keys stay well-formed. */
@@ -303,3 +304,14 @@ export const syncFrame = z.object({
     LIMITS.syncPageDefault,
   ),
 });
+
+/**
+ * PUT /api/chat/me/settings. Strict: an unknown field is 400 naming it, so a
+ * client cannot believe it set something the server ignored. Only
+ * `who_can_add_me` for now; the contract's `read_receipts` comes with its own
+ * issue, and then both become optional (a PUT sets what it names).
+ */
+export const updateSettingsBody = z.strictObject({
+  who_can_add_me: z.enum(WHO_CAN_ADD_ME),
+});
+export type UpdateSettingsInput = z.infer<typeof updateSettingsBody>;

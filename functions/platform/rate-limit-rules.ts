@@ -15,7 +15,8 @@ export const RATE_LIMITS_ENV = ENV.rateLimits;
 /**
  * Defaults. Which route charges which bucket is declared beside each route in
  * functions/routes.ts; `frames` is charged by every valid WebSocket frame on
- * top of its action's bucket; `roomsCreated` by each room actually created.
+ * top of its action's bucket; `roomsCreated` by each room actually created;
+ * `addedToGroup` by each user added to a group, against that user.
  */
 export const DEFAULT_RATE_LIMITS = {
   /** Every valid WebSocket frame of a user, whatever its action. */
@@ -46,6 +47,17 @@ export const DEFAULT_RATE_LIMITS = {
   connect: '30/min burst 30',
   /** A cap rather than a rate: new rooms (direct or group) a user may create. */
   roomsCreated: '100/day burst 100',
+  /**
+   * Charged to each TARGET user added to a group (a new group's members, or
+   * POST …/members), never to the adder: two accounts once put one user into
+   * 200 groups in a minute, and the adders' own buckets (`roomsCreated`,
+   * `write`) cannot see that they share a victim. People are added to a few
+   * groups a week; 20 at once covers a busy day (joining a team and its
+   * channels), then one every 3 minutes: at most 40 in the first hour and
+   * 20 an hour after, so the audit's 200 a minute stops at the 21st.
+   * Over it the add is refused (429) and nothing is stored.
+   */
+  addedToGroup: '20/h burst 20',
 } as const satisfies Record<string, string>;
 
 export type RateBucket = keyof typeof DEFAULT_RATE_LIMITS;

@@ -1,5 +1,5 @@
 import { forbidden, notFound } from '#platform/errors.ts';
-import { getMember } from '#store/members.ts';
+import { getMember, getRoomMemberStates } from '#store/members.ts';
 import { getRoomHead } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { isMember, type MemberState, type RoomHead, type RoomRecord } from './model.ts';
@@ -53,6 +53,35 @@ export async function requireMembership(
   ]);
   const gone = member !== undefined && isHidden(member, head);
   return { ...requireMember(userId, room, member, { gone }), head };
+}
+
+/**
+ * For an action that reaches the other members (typing): the caller must be in
+ * the room and still have it, as requireMembership decides; answers the other
+ * members who still have it. A direct room one side deleted is hidden for them
+ * until a newer message (isHidden), so while it is, neither side reaches the
+ * other; deleting a group is leaving it, so a group hides nothing. Past the room
+ * this reads, for a direct room only, its two member states (one BatchGet) and,
+ * when one of them deleted it, its head.
+ */
+export async function requireInRoomWithPeers(
+  roomId: string,
+  userId: string,
+): Promise<{ room: RoomRecord; peers: string[] }> {
+  const room = requireInRoom(userId, await getRoom(roomId));
+  const others = Object.keys(room.members).filter((u) => u !== userId);
+  if (room.type !== 'direct') return { room, peers: others };
+  const states = await getRoomMemberStates(roomId, [userId, ...others]);
+  const head = [...states.values()].some((m) => m.is_deleted)
+    ? await getRoomHead(roomId)
+    : undefined;
+  // A state not read (eventually consistent) hides nothing: room.members decided membership.
+  const hidden = (u: string) => {
+    const state = states.get(u);
+    return head !== undefined && state !== undefined && isHidden(state, head);
+  };
+  if (hidden(userId)) throw notFound('Room');
+  return { room, peers: others.filter((u) => !hidden(u)) };
 }
 
 const notMember = (which?: string) =>

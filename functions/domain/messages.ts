@@ -3,9 +3,11 @@ import type { Caller } from '#platform/auth.ts';
 import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
+import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { nowIso } from '#platform/time.ts';
 import { putTombstones, storeMessages } from '#store/append-message.ts';
-import { markReadUpTo } from '#store/members.ts';
+import { getConnections } from '#store/connections.ts';
+import { getRoomMemberStates, markReadUpTo } from '#store/members.ts';
 import {
   getMessage,
   getSendReceipt,
@@ -17,7 +19,7 @@ import {
 import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { fanOutMessage } from './big-room.ts';
-import { fanOut } from './delivery.ts';
+import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
 import {
@@ -30,6 +32,7 @@ import {
 import { queueForOffline } from './offline-delivery.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { recordRoomEvent } from './sync-log.ts';
+import { seesMessage } from './unread.ts';
 import { type MessageView, messageView } from './views.ts';
 
 export interface SendResult {
@@ -279,9 +282,18 @@ export async function listMessages(
 export async function deleteMessage(caller: Caller, id: string) {
   const where = parseMessageId(id);
   if (!where) throw notFound('Message');
-  const [message, room] = await Promise.all([getMessage(id), getRoom(where.roomId)]);
-  if (!message || !room) throw notFound('Message');
-  requireInRoom(caller.userId, room);
+  // One round trip: a missing message answers 404 before membership is judged.
+  const [message, membership] = await Promise.all([
+    getMessage(id),
+    requireMembership(where.roomId, caller.userId).then(
+      (m) => ({ ok: m }),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
+  if (!message) throw notFound('Message');
+  // Not a member 403; a direct room the caller deleted 404 (CONTRACT §3).
+  if ('error' in membership) throw membership.error;
+  const { room } = membership.ok;
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
   if (message.is_tombstone) throw notFound('Message');
   const deletedAt = nowIso();
@@ -293,8 +305,26 @@ export async function deleteMessage(caller: Caller, id: string) {
   await recordDeletedSeqs(room.id, [message.seq], LIMITS.deletedSeqsKept);
   const deleted = events.messageDeleted(room.id, id);
   await Promise.all([
-    fanOut(Object.keys(room.members), deleted),
+    announceDeletion(room, message, deleted),
     recordRoomEvent(room.id, deleted, deletedAt),
   ]);
   return { message_id: id, room_id: room.id, deleted_at: deletedAt };
+}
+
+/**
+ * `message-deleted` reaches only the members who could see the message: not one
+ * who joined after it, nor one whose clear marker (clear for me, a deleted
+ * direct room) covers it; sync leaves it out for them too (sync.ts). Member
+ * states are read only for members with a live connection (one BatchGet).
+ */
+async function announceDeletion(room: RoomRecord, message: MessageRecord, frame: ServerEvent) {
+  const connections = await getConnections(Object.keys(room.members));
+  const online = [...connections].filter(([, conns]) => conns.length > 0).map(([u]) => u);
+  if (online.length === 0) return;
+  const states = await getRoomMemberStates(room.id, online);
+  const seers = online.filter((u) => {
+    const state = states.get(u);
+    return state !== undefined && seesMessage(state, room, message.seq);
+  });
+  await postToUsers(seers, new Map(seers.map((u) => [u, connections.get(u)!])), frame);
 }

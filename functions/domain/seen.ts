@@ -7,13 +7,16 @@ import { recordSeen } from '#store/seen.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
-import { unreadCount } from './unread.ts';
+import { seesMessage, unreadCount } from './unread.ts';
 
 /**
  * mark-messages-seen: records receipts, advances the read marker, tells each
  * sender which of their messages were seen, and gives the caller's devices the
  * new unread count. Ids that are not messages of this room are ignored: they
- * are never trusted to name a room or a sender.
+ * are never trusted to name a room or a sender. So are messages the caller
+ * cannot see (from before they joined, or at or below a clear marker): an
+ * error would confirm that such a message exists, a receipt would tell its
+ * sender of a reader who never saw it.
  */
 export async function markMessagesSeen(
   caller: Caller,
@@ -25,7 +28,12 @@ export async function markMessagesSeen(
     ...new Set(
       messageIds.flatMap((id) => {
         const where = parseMessageId(id);
-        return where && where.roomId === roomId && where.seq <= head.seq ? [where.seq] : [];
+        return where &&
+          where.roomId === roomId &&
+          where.seq <= head.seq &&
+          seesMessage(member, room, where.seq)
+          ? [where.seq]
+          : [];
       }),
     ),
   ];

@@ -7,12 +7,13 @@ import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { openCursor, sealCursor } from '#store/cursor.ts';
 import { roomEventsAfter, userEventsAfter } from '#store/event-log.ts';
 import { listAllMembers } from '#store/members.ts';
-import { listMessagesSince, messagePosition } from '#store/messages.ts';
+import { listMessagesSince, messagePosition, parseMessageId } from '#store/messages.ts';
 import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { events } from './events.ts';
 import type { LoggedEvent, MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
 import type { syncPage } from './responses.ts';
+import { seesMessage } from './unread.ts';
 import { messageView } from './views.ts';
 
 /**
@@ -188,12 +189,25 @@ async function roomEventsSince(
   const fromMessages = messages.messages
     .filter((m) => !m.is_tombstone)
     .map((m): Positioned => ({ key: messagePosition(m), frame: messageFrame(m) }));
-  const fromLog = log.filter((e) => e.at >= member.joined_at).map(logged);
+  const fromLog = log
+    .filter((e) => e.at >= member.joined_at && !deletesUnseen(e, member, room))
+    .map(logged);
   return [
     { events: fromMessages, upTo: messages.upTo },
     // The bound is the read's, whatever the filter left.
     { events: fromLog, upTo: logBound(log, limit) },
   ];
+}
+
+/**
+ * A logged deletion of a message the member could never see, or cleared (from
+ * before they joined, or at or below a clear marker): it tells them nothing they
+ * may know, as the live event does not (messages.ts deleteMessage).
+ */
+function deletesUnseen(e: LoggedEvent, member: MemberState, room: RoomRecord): boolean {
+  if (e.event !== 'message-deleted') return false;
+  const where = parseMessageId(String(e.data.message_id));
+  return !where || !seesMessage(member, room, where.seq);
 }
 
 const messageFrame = (m: MessageRecord): ServerEvent =>

@@ -38,6 +38,17 @@ export const readFloor = (
 ) => Math.max(member.read_seq, member.cleared_seq, room.cleared_seq);
 
 /**
+ * Whether the member may see message `seq`: it is past their clear marker
+ * (which joining sets to the room's seq then, and deleting a direct room to its
+ * seq at that moment) and the room's.
+ */
+export const seesMessage = (
+  member: Pick<MemberState, 'cleared_seq'>,
+  room: Pick<RoomRecord, 'cleared_seq'>,
+  seq: number,
+) => seq > Math.max(member.cleared_seq, room.cleared_seq);
+
+/**
  * A direct room the user deleted stays hidden until a message newer than the
  * deletion arrives; no write is needed to bring it back.
  */

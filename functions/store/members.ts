@@ -57,6 +57,12 @@ export async function getMembers(userId: string, roomIds: readonly string[]) {
   return new Map(items.map((item) => [item.room_id as string, memberFromItem(item)]));
 }
 
+/** Several users' member items of one room (eventually consistent; absent ones are left out). */
+export async function getRoomMemberStates(roomId: string, userIds: readonly string[]) {
+  const items = await batchGet(userIds.map((userId) => memberKey(userId, roomId)));
+  return new Map(items.map((item) => [item.user_id as string, memberFromItem(item)]));
+}
+
 /**
  * Moves the read marker forward to `seq` (never back) and clears a manual
  * unread mark. Returns the state after the write, or undefined when the marker

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * First contact with the benchmarks: a mistyped name is refused with the list
- * of names and exit code 1, at once (bench/run.ts imports a benchmark's module
- * only when it runs, so nothing heavy loads first).
+ * of names and exit code 1, before any benchmark starts (bench/run.ts imports a
+ * benchmark's module only when it runs, so nothing heavy loads first). How long
+ * that takes is not asserted here: a shared machine's timing is no unit test.
  */
 describe('npm run bench', () => {
   it('refuses an unknown benchmark with exit code 1 and the names to choose from', () => {
-    const started = performance.now();
     const run = spawnSync('npm run --silent bench -- nosuch', {
       cwd: resolve(import.meta.dirname, '../..'),
       shell: true,
@@ -22,6 +22,5 @@ describe('npm run bench', () => {
       expect(run.stderr).toContain(name);
     // No benchmark started (each prints a "## " heading first).
     expect(run.stdout).not.toContain('## ');
-    expect(performance.now() - started).toBeLessThan(15_000);
   }, 30_000);
 });

@@ -1,5 +1,6 @@
 import { startLocalStack } from '#local/stack.ts';
 import { connect, createGroup, inBatches, sleep } from './costs.ts';
+import { percentile } from './stack-process.ts';
 
 /**
  * Issue 12 item 3: a 1,000-member room with everyone online. One member sends
@@ -8,8 +9,6 @@ import { connect, createGroup, inBatches, sleep } from './costs.ts';
  * the confirmation (send → message-confirmed) and the full delivery (send →
  * the last of the 999 receiving sockets), locally.
  */
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 export async function runBigRoom(options: { members?: number; messages?: number } = {}) {
   const members = options.members ?? 1000;

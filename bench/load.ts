@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import WebSocket from 'ws';
-import { freePort } from '#local/ports.ts';
+import { percentile, postJson as post, startStackProcess } from './stack-process.ts';
 
 /**
  * The end-to-end target: 200 clients in 20 rooms send 5,000 messages through
@@ -27,49 +25,6 @@ export interface LoadReport {
   deliveriesPerSecond: number;
 }
 
-async function startStack(): Promise<{ child: ChildProcess; http: string; ws: string }> {
-  const [httpPort, wsPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    process.execPath,
-    [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'],
-    {
-      env: {
-        ...process.env,
-        HTTP_PORT: String(httpPort),
-        WS_PORT: String(wsPort),
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error('stack did not start')), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) {
-        clearTimeout(timer);
-        done();
-      }
-    });
-    child.once('exit', (code) => fail(new Error(`stack exited ${code}`)));
-  });
-  return { child, http: `http://127.0.0.1:${httpPort}`, ws: `ws://127.0.0.1:${wsPort}` };
-}
-
-async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
 export async function runLoad(
   options: { clients?: number; rooms?: number; messages?: number; ratePerSecond?: number } = {},
 ): Promise<LoadReport> {
@@ -79,7 +34,7 @@ export async function runLoad(
   // DynamoDB Local (~750 writes/s, ~200 transactions/s here) bounds the local rate:
   // about 25 messages/s to rooms of 10 saturate it (measured), so the run offers 20.
   const rate = options.ratePerSecond ?? 20;
-  const stack = await startStack();
+  const stack = await startStackProcess();
   try {
     const users = Array.from({ length: clients }, (_, i) => `load_u${i}`);
     const tokens = await Promise.all(
@@ -192,7 +147,6 @@ export async function runLoad(
       deliveriesPerSecond: delivered / seconds,
     };
   } finally {
-    stack.child.kill('SIGTERM');
-    await new Promise((r) => stack.child.once('exit', r));
+    await stack.stop();
   }
 }

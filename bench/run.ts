@@ -110,6 +110,29 @@ async function reads() {
   console.log();
 }
 
+async function noisyNeighbour() {
+  const { runNoisyNeighbour } = await import('./noisy-neighbour.ts');
+  const r = await runNoisyNeighbour();
+  if (json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(
+    `## Noisy neighbour: one user floods for ${r.seconds_per_flood} s beside ${r.honest_users} honest users sending ${r.honest_rate_per_user.toFixed(1)} msg/s each`,
+  );
+  console.log(
+    'phase                      confirm p50   p95  ×quiet  list p95  limited  5xx  flood sent/ok/429/refused',
+  );
+  for (const p of r.phases) {
+    console.log(
+      `${p.phase.padEnd(24)} ${String(p.honest_confirm_ms.p50).padStart(9)} ${String(p.honest_confirm_ms.p95).padStart(7)} ${p.p95_vs_quiet.toFixed(2).padStart(6)} ${String(p.honest_room_list_ms.p95).padStart(9)} ${String(p.honest_rate_limited).padStart(8)} ${String(p.server_errors_5xx).padStart(4)}  ${p.flood.sent}/${p.flood.accepted}/${p.flood.rate_limited}/${p.flood.refused}`,
+    );
+  }
+  console.log(
+    `worst p95 ${r.worst_p95_vs_quiet}× quiet (target ≤ 2), honest users rate limited ${r.honest_rate_limited} (target 0), 5xx ${r.server_errors_5xx} (target 0)\n`,
+  );
+}
+
 async function client() {
   console.log('## TypeScript client (client/), bundled for the browser');
   const { measureClient } = await import('./client-size.ts');
@@ -126,6 +149,7 @@ const parts: Record<string, () => Promise<void>> = {
   'big-room': bigRoom,
   reads,
   load,
+  'noisy-neighbour': noisyNeighbour,
   client,
 };
 if (only && !(only in parts)) {

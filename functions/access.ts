@@ -131,11 +131,11 @@ export const access: Readonly<Record<string, Access>> = {
   'ws/authorizer': { verifiesTokens: true },
 
   'http/create-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
-  'http/list-rooms': needs(READ, PAGES),
-  'http/get-room': READ,
+  'http/list-rooms': needs(READ, PAGES, LIMITED),
+  'http/get-room': needs(READ, LIMITED),
   'http/add-members': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/remove-member': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
-  'http/list-messages': READ,
+  'http/list-messages': needs(READ, LIMITED),
   'http/send-message': needs(SEND, LIMITED),
   'http/delete-message': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/forward-message': needs(SEND, LIMITED),
@@ -143,7 +143,7 @@ export const access: Readonly<Record<string, Access>> = {
   'http/clear-messages': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/archive-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/mute-room': needs(READ, { table: ['UpdateItem'] }, LIMITED),
-  'http/unread-count': READ,
+  'http/unread-count': needs(READ, LIMITED),
   'http/read-status': needs(READ, { table: ['UpdateItem'] }, DELIVER, LIMITED),
   'http/batch-read-status': needs(READ, { table: ['UpdateItem'] }, DELIVER, LIMITED),
   'http/upload-key': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
@@ -153,7 +153,7 @@ export const access: Readonly<Record<string, Access>> = {
   'http/delete-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
   'http/sync': needs(READ, PAGES, LIMITED),
   // One GetItem / one UpdateItem of the caller's settings item.
-  'http/get-settings': { table: ['GetItem'] },
+  'http/get-settings': needs({ table: ['GetItem'] }, LIMITED),
   'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),

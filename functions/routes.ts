@@ -18,9 +18,9 @@ export interface HttpRoute {
   handler: string;
   /**
    * The per-user bucket a valid request draws on (platform/rate-limit-rules.ts
-   * has the defaults), or null for none: plain reads are bounded per request
-   * (pages of at most 100) and by the stage's throttling, and a check would
-   * cost a write, more than most reads themselves.
+   * has the defaults), or null for none. Every route that touches the table
+   * has one, reads included: a check costs one write unit, and without it one
+   * user's parallel reads take throughput (and the bill) from everyone.
    */
   rateLimit: RateBucket | null;
 }
@@ -104,8 +104,13 @@ export const httpRoutes: readonly HttpRoute[] = [
   // Creating a room charges `roomsCreated` per room actually created (domain/rooms.ts),
   // so asking again for an existing direct room costs nothing.
   { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room', rateLimit: null },
-  { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms', rateLimit: null },
-  { method: 'GET', path: '/api/chat/rooms/{room_id}', handler: 'http/get-room', rateLimit: null },
+  { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms', rateLimit: 'reads' },
+  {
+    method: 'GET',
+    path: '/api/chat/rooms/{room_id}',
+    handler: 'http/get-room',
+    rateLimit: 'reads',
+  },
   {
     method: 'POST',
     path: '/api/chat/rooms/{room_id}/members',
@@ -122,7 +127,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     method: 'GET',
     path: '/api/chat/rooms/{room_id}/messages',
     handler: 'http/list-messages',
-    rateLimit: null,
+    rateLimit: 'reads',
   },
   {
     method: 'POST',
@@ -166,7 +171,12 @@ export const httpRoutes: readonly HttpRoute[] = [
     handler: 'http/mute-room',
     rateLimit: 'write',
   },
-  { method: 'GET', path: '/api/chat/unread-count', handler: 'http/unread-count', rateLimit: null },
+  {
+    method: 'GET',
+    path: '/api/chat/unread-count',
+    handler: 'http/unread-count',
+    rateLimit: 'reads',
+  },
   {
     method: 'PUT',
     path: '/api/chat/rooms/{room_id}/read-status',
@@ -210,7 +220,12 @@ export const httpRoutes: readonly HttpRoute[] = [
     rateLimit: 'write',
   },
   { method: 'GET', path: '/api/chat/sync', handler: 'http/sync', rateLimit: 'sync' },
-  { method: 'GET', path: '/api/chat/me/settings', handler: 'http/get-settings', rateLimit: null },
+  {
+    method: 'GET',
+    path: '/api/chat/me/settings',
+    handler: 'http/get-settings',
+    rateLimit: 'reads',
+  },
   {
     method: 'PUT',
     path: '/api/chat/me/settings',

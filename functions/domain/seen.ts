@@ -3,7 +3,7 @@ import { LIMITS } from '#platform/limits.ts';
 import { nowIso } from '#platform/time.ts';
 import { markReadUpTo } from '#store/members.ts';
 import { getMessagesBySeq, parseMessageId } from '#store/messages.ts';
-import { recordSeen } from '#store/seen.ts';
+import { recordSeen, seenSeqs } from '#store/seen.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
@@ -37,9 +37,16 @@ export async function markMessagesSeen(
       }),
     ),
   ];
-  const messages = (await getMessagesBySeq(roomId, seqs))
+  // Receipts already stored are neither written nor told again: a client that
+  // sends the same ids over and over costs reads, not writes and events.
+  const [found, alreadySeen] = await Promise.all([
+    getMessagesBySeq(roomId, seqs),
+    seenSeqs(roomId, seqs, caller.userId),
+  ]);
+  const messages = found
     .filter((m) => !m.is_deleted && m.sender_id !== caller.userId)
     .sort((a, b) => a.seq - b.seq);
+  const newlySeen = messages.filter((m) => !alreadySeen.has(m.seq));
   const seenAt = nowIso();
   let state = member;
   if (messages.length > 0) {
@@ -47,7 +54,7 @@ export async function markMessagesSeen(
     const [, advanced] = await Promise.all([
       recordSeen(
         roomId,
-        messages.map((m) => m.seq),
+        newlySeen.map((m) => m.seq),
         caller.userId,
         seenAt,
         LIMITS.seenReceiptTtlSeconds,
@@ -61,7 +68,7 @@ export async function markMessagesSeen(
     };
   }
   const bySender = new Map<string, string[]>();
-  for (const m of messages) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
+  for (const m of newlySeen) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
   const seenBy = { user_id: caller.userId, user_name: caller.name, seen_at: seenAt };
   const unread = unreadCount(state, room, head);
   await Promise.all([

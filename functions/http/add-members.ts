@@ -5,7 +5,13 @@ import { httpRoute } from '#platform/http.ts';
 
 /** POST /api/chat/rooms/{room_id}/members (admins only) */
 export const handler = httpRoute(
-  { params: roomParams, body: addMembersBody, response: responseRef('room') },
+  {
+    params: roomParams,
+    body: addMembersBody,
+    response: responseRef('room'),
+    // One member item written per user added.
+    cost: (body) => body.user_ids.length,
+  },
   async ({ caller, params, body }) => ({
     message: 'Members added',
     data: await addMembers(caller, params.room_id, body.user_ids),

@@ -39,6 +39,11 @@ interface Schemas<B, Q, P, D> {
   query?: z.ZodMiniType<Q>;
   params?: z.ZodMiniType<P>;
   response?: ResponseRef<D>;
+  /**
+   * Tokens of the route's bucket a valid request draws: what it writes, where
+   * that grows with the request (one per room marked read). Default 1.
+   */
+  cost?: (body: B) => number;
 }
 
 export interface HttpRequest<B, Q, P> {
@@ -144,7 +149,7 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
         params: parse(schemas.params, event.pathParameters, 'path'),
       };
       // Charged only once the request is known to be valid, before any domain work.
-      await chargeHttpRoute(event.routeKey, caller.userId);
+      await chargeHttpRoute(event.routeKey, caller.userId, schemas.cost?.(request.body) ?? 1);
       const result = await handle(request);
       const body: Record<string, unknown> = { success: true };
       if (result.message) body.message = result.message;

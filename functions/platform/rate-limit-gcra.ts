@@ -22,21 +22,29 @@ export type Decision =
   | { allowed: true; plan: Plan; tat: number }
   | { allowed: false; retryAfterMs: number };
 
-/** The decision for one request at `now`, given the stored TAT (undefined: never used). */
-export function decide(tat: number | undefined, now: number, rule: BucketRule): Decision {
+/**
+ * A request's cost in tokens: work, not requests. A frame marking 100 messages
+ * seen writes 100 receipts and draws 100 tokens. A cost above the burst is
+ * let through only when the bucket is full, and then empties it for longer
+ * than a burst: the rate stays what it is, whatever a request weighs.
+ */
+const room = (rule: BucketRule, cost: number) => Math.max(rule.burst, cost) * rule.intervalMs;
+
+/** The decision for one request of `cost` tokens at `now`, given the stored TAT (undefined: never used). */
+export function decide(tat: number | undefined, now: number, rule: BucketRule, cost = 1): Decision {
   const fresh = tat === undefined || tat <= now;
-  const next = (fresh ? now : tat) + rule.intervalMs;
-  const limit = now + rule.burst * rule.intervalMs;
+  const next = (fresh ? now : tat) + cost * rule.intervalMs;
+  const limit = now + room(rule, cost);
   if (next <= limit) return { allowed: true, plan: fresh ? 'fresh' : 'queue', tat: next };
   return { allowed: false, retryAfterMs: next - limit };
 }
 
 /**
- * The largest stored TAT that still lets one more request through at `now`:
+ * The largest stored TAT that still lets a request of `cost` through at `now`:
  * the condition a "queue" write puts on the item.
  */
-export const maxQueuedTat = (now: number, rule: BucketRule) =>
-  now + (rule.burst - 1) * rule.intervalMs;
+export const maxQueuedTat = (now: number, rule: BucketRule, cost = 1) =>
+  now + room(rule, cost) - cost * rule.intervalMs;
 
 /** Tokens left at `now` (for tests and diagnostics). */
 export function remaining(tat: number | undefined, now: number, rule: BucketRule): number {

@@ -27,11 +27,26 @@ export const DEFAULT_RATE_LIMITS = {
    * arrival jitter and the resends of unconfirmed messages after a reconnect.
    */
   send: '10/s burst 40',
+  /** One token per copy: a forward to 10 rooms draws 10. */
   forward: '30/min burst 30',
-  /** Room, member, message, device and chat-state changes. */
+  /**
+   * Room, member, message, device and chat-state changes; adding members draws
+   * one token per user added.
+   */
   write: '5/s burst 50',
-  /** Read markers and seen receipts, sent as the user scrolls. */
-  receipts: '10/s burst 100',
+  /**
+   * Read markers and seen receipts, sent as the user scrolls: one token per
+   * receipt or marker a request may write (a frame marking 100 messages seen
+   * draws 100), so a user's receipts write at most 50 items a second.
+   */
+  receipts: '50/s burst 300',
+  /**
+   * Room lists, rooms, message pages and unread counts. A person opens a room
+   * and scrolls a page or two a second; a script reading in parallel is held
+   * to this, so it cannot take the table's (or a shared room's partition's)
+   * throughput from everyone else.
+   */
+  reads: '10/s burst 50',
   keyUpload: '20/h burst 20',
   /** Key lookups take any user id: bounded so they cannot enumerate users cheaply. */
   keyRead: '2/s burst 120',

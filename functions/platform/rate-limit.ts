@@ -71,25 +71,48 @@ const MAX_ATTEMPTS = 4;
 
 export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
 
-/** Takes one token from each bucket, all or none. Buckets turned "off" are skipped. */
+/**
+ * What a request draws: a bucket's one token, or `cost` tokens where a request
+ * weighs what it writes (receipts per message id, rooms per batch read marker).
+ */
+export type Charge = RateBucket | { bucket: RateBucket; cost: number };
+
+interface ActiveCharge {
+  bucket: RateBucket;
+  rule: BucketRule;
+  cost: number;
+}
+
+/** The charges whose buckets are on, one entry per bucket (costs of a repeated bucket add up). */
+function activeCharges(charges: readonly Charge[]): ActiveCharge[] {
+  const byBucket = new Map<RateBucket, ActiveCharge>();
+  for (const charge of charges) {
+    const { bucket, cost } = typeof charge === 'string' ? { bucket: charge, cost: 1 } : charge;
+    const rule = config().get(bucket);
+    if (!rule || cost <= 0) continue;
+    const known = byBucket.get(bucket);
+    if (known) known.cost += Math.ceil(cost);
+    else byBucket.set(bucket, { bucket, rule, cost: Math.ceil(cost) });
+  }
+  return [...byBucket.values()];
+}
+
+/** Takes each charge's tokens from its bucket, all or none. Buckets turned "off" are skipped. */
 export async function takeTokens(
   userId: string,
-  buckets: readonly RateBucket[],
+  charges: readonly Charge[],
   clock: () => number = Date.now,
 ): Promise<TakeResult> {
-  const active = buckets.flatMap((bucket) => {
-    const rule = config().get(bucket);
-    return rule ? [{ bucket, rule }] : [];
-  });
+  const active = activeCharges(charges);
   if (active.length === 0) return { allowed: true };
   const now = clock();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const writes: BucketWrite[] = [];
     let refusedMs = 0;
-    for (const { bucket, rule } of active) {
-      const decision = decide(seenTats.get(hintKey(userId, bucket)), now, rule);
+    for (const { bucket, rule, cost } of active) {
+      const decision = decide(seenTats.get(hintKey(userId, bucket)), now, rule, cost);
       if (!decision.allowed) refusedMs = Math.max(refusedMs, decision.retryAfterMs);
-      else writes.push(writeFor(bucket, rule, decision.plan, decision.tat, now));
+      else writes.push(writeFor(bucket, rule, cost, decision.plan, decision.tat, now));
     }
     if (refusedMs > 0) return { allowed: false, retryAfterMs: refusedMs };
     const ttl = Math.ceil((now + ttlHorizonMs) / 1000) + 60;
@@ -104,13 +127,20 @@ export async function takeTokens(
 function writeFor(
   bucket: RateBucket,
   rule: BucketRule,
+  cost: number,
   plan: 'fresh' | 'queue',
   tat: number,
   now: number,
 ): BucketWrite {
   return plan === 'fresh'
     ? { bucket, kind: 'fresh', now, tat }
-    : { bucket, kind: 'queue', now, add: rule.intervalMs, maxTat: maxQueuedTat(now, rule) };
+    : {
+        bucket,
+        kind: 'queue',
+        now,
+        add: cost * rule.intervalMs,
+        maxTat: maxQueuedTat(now, rule, cost),
+      };
 }
 
 export function rateLimited(retryAfterMs: number): AppError {
@@ -121,8 +151,8 @@ export function rateLimited(retryAfterMs: number): AppError {
 }
 
 /** Throws RATE_LIMITED (429 with Retry-After) when any bucket is empty. */
-export async function enforceRateLimit(userId: string, buckets: readonly RateBucket[]) {
-  const result = await takeTokens(userId, buckets);
+export async function enforceRateLimit(userId: string, charges: readonly Charge[]) {
+  const result = await takeTokens(userId, charges);
   if (!result.allowed) throw rateLimited(result.retryAfterMs);
 }
 
@@ -138,37 +168,43 @@ export function httpRouteBucket(routeKey: string): RateBucket | null {
   return bucket;
 }
 
-/** Charges a valid HTTP request to its route's bucket. */
-export async function chargeHttpRoute(routeKey: string, userId: string) {
+/** Charges a valid HTTP request `cost` tokens of its route's bucket. */
+export async function chargeHttpRoute(routeKey: string, userId: string, cost = 1) {
   const bucket = httpRouteBucket(routeKey);
-  if (bucket) await enforceRateLimit(userId, [bucket]);
+  if (bucket) await enforceRateLimit(userId, [{ bucket, cost }]);
 }
 
+const LIFECYCLE_ROUTES = new Set(['$connect', '$disconnect']);
+
 /**
- * The buckets a valid frame of `action` draws on: the per-user frame budget and
- * the action's own. Unknown actions ($default) are refused unread and charge
- * nothing. Throws for an action the route table does not declare.
+ * The buckets a frame of `action` draws on: the per-user frame budget and the
+ * action's own. Frames of unknown actions ($default) and invalid frames draw on
+ * the frame budget alone, so a flood of them is refused like any other.
+ * Throws for an action the route table does not declare.
  */
 export function wsActionBuckets(action: string): RateBucket[] {
   const route = wsRoutes.find((r) => r.routeKey === action);
   if (!route) throw new ConfigError(`WebSocket action ${action} has no route`);
-  if (action.startsWith('$')) return route.rateLimit ? [route.rateLimit] : [];
+  if (LIFECYCLE_ROUTES.has(action)) return route.rateLimit ? [route.rateLimit] : [];
   return route.rateLimit ? [FRAME_BUCKET, route.rateLimit] : [FRAME_BUCKET];
 }
 
 /**
- * Charges a valid frame. A frame of a quiet bucket (typing) is charged in memory
+ * Charges a frame: one token of the frame budget, and `cost` tokens of its
+ * action's bucket. A frame of a quiet bucket (typing) is charged in memory
  * (takeLocalTokens) and is 'drop' over its limit: dropped without an answer.
  * Any other is charged in the table and is RATE_LIMITED over its limit.
  */
 export async function chargeWsFrame(
   buckets: readonly RateBucket[],
   userId: string,
+  cost = 1,
 ): Promise<'ok' | 'drop'> {
   if (buckets.some((b) => QUIET_BUCKETS.has(b))) {
     return takeLocalTokens(userId, buckets).allowed ? 'ok' : 'drop';
   }
-  const result = await takeTokens(userId, buckets);
+  const charges = buckets.map((bucket) => (bucket === FRAME_BUCKET ? bucket : { bucket, cost }));
+  const result = await takeTokens(userId, charges);
   if (result.allowed) return 'ok';
   throw rateLimited(result.retryAfterMs);
 }

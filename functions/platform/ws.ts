@@ -9,6 +9,7 @@ import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
 import { closeConnection, postToConnection } from './post-to-connection.ts';
 import { chargeLifecycle, chargeWsFrame, wsActionBuckets } from './rate-limit.ts';
+import { FRAME_BUCKET } from './rate-limit-rules.ts';
 
 /** What the $connect authorizer put in the context reaches every route of the connection. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -85,18 +86,28 @@ export function wsLifecycle(
     });
 }
 
+export interface WsActionOptions<T> {
+  /** The action an answer names ($default names the one the client sent). */
+  reportedAction?: (frame: Record<string, unknown>) => string;
+  /**
+   * Tokens of the action's bucket a valid frame draws: what it writes, where
+   * that grows with the frame (one per message id marked seen). Default 1.
+   */
+  cost?: (body: T) => number;
+}
+
 /**
  * A client action (route key = the frame's `action`): parse and validate the
- * frame, run `handle`. A bad or refused frame is answered with an `error` event
- * on the same connection, which stays open.
+ * frame, charge it, run `handle`. A bad or refused frame is answered with an
+ * `error` event on the same connection, which stays open.
  */
 export function wsAction<T>(
   action: string,
   schema: z.ZodMiniType<T>,
   handle: (request: WsRequest<T>) => Promise<void>,
-  /** The action an answer names ($default names the one the client sent). */
-  reportedAction: (frame: Record<string, unknown>) => string = () => action,
+  options: WsActionOptions<T> = {},
 ) {
+  const reportedAction = options.reportedAction ?? (() => action);
   // Resolved at cold start: an action without a rate-limit declaration fails to load.
   const buckets = wsActionBuckets(action);
   const handler = middy<WsEvent, APIGatewayProxyResultV2, Error, Context>()
@@ -116,20 +127,33 @@ export function wsAction<T>(
         return OK;
       }
       let frame: Record<string, unknown> = {};
+      let charged = false;
       try {
-        frame = parseFrame(event.body);
-        const parsed = schema.safeParse(frame);
-        if (!parsed.success) {
-          throw new AppError(
-            'VALIDATION_ERROR',
-            `Invalid ${action}: ${describeIssues(parsed.error.issues)}`,
-          );
-        }
         const caller = callerOf(event);
-        logger.appendKeys({ user_id: caller.userId, action });
-        // Charged only once the frame is known to be valid, before any domain work.
-        if ((await chargeWsFrame(buckets, caller.userId)) === 'drop') return OK;
-        await handle({ caller, connectionId, body: parsed.data });
+        try {
+          frame = parseFrame(event.body);
+          const parsed = schema.safeParse(frame);
+          if (!parsed.success) {
+            throw new AppError(
+              'VALIDATION_ERROR',
+              `Invalid ${action}: ${describeIssues(parsed.error.issues)}`,
+            );
+          }
+          logger.appendKeys({ user_id: caller.userId, action });
+          // Charged only once the frame is known to be valid, before any domain work.
+          charged = true;
+          const cost = options.cost?.(parsed.data) ?? 1;
+          if ((await chargeWsFrame(buckets, caller.userId, cost)) === 'drop') return OK;
+          await handle({ caller, connectionId, body: parsed.data });
+        } catch (error) {
+          if (charged) throw error;
+          // An invalid frame still draws on the frame budget, so a flood of them is refused
+          // too; a charge that fails for another reason leaves the frame's own answer.
+          await chargeWsFrame([FRAME_BUCKET], caller.userId).catch((refusal: unknown) => {
+            if (toAppError(refusal).code === 'RATE_LIMITED') throw refusal;
+          });
+          throw error;
+        }
       } catch (error) {
         const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;
         await postToConnection(connectionId, {

@@ -1,4 +1,4 @@
-import { batchWrite, type Key } from './batch.ts';
+import { batchGet, batchWrite, type Key } from './batch.ts';
 import { roomPk } from './keys.ts';
 import { sortableSeq } from './messages.ts';
 
@@ -20,6 +20,17 @@ export const seenSortKeysUpTo = (seq: number) => ({
   from: SEEN_PREFIX,
   to: seenSortKey(seq, '\uffff'),
 });
+
+/** Which of `seqs` already have this user's receipt (one BatchGet per 100). */
+export async function seenSeqs(
+  roomId: string,
+  seqs: readonly number[],
+  userId: string,
+): Promise<Set<number>> {
+  if (seqs.length === 0) return new Set();
+  const found = await batchGet(seqs.map((seq) => seenKey(roomId, seq, userId)));
+  return new Set(found.map((item) => item.seq as number));
+}
 
 export async function recordSeen(
   roomId: string,

@@ -14,5 +14,5 @@ export const handler = wsAction(
     const action = typeof body.action === 'string' ? body.action : '(none)';
     throw new AppError('VALIDATION_ERROR', `Unknown action: ${action.slice(0, 64)}`);
   },
-  sentAction,
+  { reportedAction: sentAction },
 );

@@ -18,6 +18,7 @@ beforeAll(async () => {
       keyUpload: '1/h burst 3',
       roomsCreated: '1/day burst 3',
       connect: '1/min burst 12',
+      receipts: '1/min burst 100',
     },
   });
 });
@@ -55,7 +56,7 @@ describe('HTTP', () => {
     const retryAfter = limited?.headers.get('retry-after') ?? '';
     expect(retryAfter).toMatch(/^[1-9]\d*$/);
     expect(Number(retryAfter)).toBeLessThanOrEqual(60);
-    // Reads have no bucket: the limited user can still read.
+    // Reads draw on a bucket of their own: the user limited on writes can still read.
     expect((await ann.http('GET', '/api/chat/rooms')).status).toBe(200);
   });
 
@@ -134,6 +135,50 @@ describe('WebSocket', () => {
       'new-chat-message',
       (d) => (d.message as { content: string }).content === 'after',
     );
+  });
+
+  it('seen receipts are charged per id, and receipts already stored are neither written nor told again', async () => {
+    const ivy = await env.client('rl_ivy');
+    const jon = await env.client('rl_jon');
+    const room = await group(jon, ['rl_ivy']);
+    const ids: string[] = [];
+    for (let i = 0; i < 31; i++) {
+      const sent = await jon.http<{ id: string }>('POST', `/api/chat/rooms/${room}/messages`, {
+        content: `s${i}`,
+      });
+      expect(sent.status).toBe(201);
+      ids.push(sent.body.data.id);
+    }
+    await ivy.connect();
+    await jon.connect();
+    const old = ids.slice(0, 30);
+    const seenBy = () => jon.eventsNamed('messages-seen').map((f) => f.data.message_ids);
+    const answers = () =>
+      ivy.frames.filter(
+        (f) =>
+          f.event === 'unread-count-update' ||
+          (f.event === 'error' && f.data.action === 'mark-messages-seen'),
+      ).length;
+    const mark = async (messageIds: string[]) => {
+      const before = answers();
+      ivy.send({ action: 'mark-messages-seen', room_id: room, message_ids: messageIds });
+      const deadline = Date.now() + 10_000;
+      while (answers() === before && Date.now() < deadline) await sleep(50);
+      return ivy.frames.filter((f) => f.event === 'error').at(-1);
+    };
+    // 30 tokens of 100: the sender learns of 30 receipts.
+    expect(await mark(old)).toBeUndefined();
+    await jon.waitFor('messages-seen');
+    // The same 30 again (60 of 100): nothing new, so nothing told.
+    expect(await mark(old)).toBeUndefined();
+    // One new among the old (91 of 100): the sender hears of that one alone. Had the
+    // repeat been told, its 30 ids would arrive before this.
+    expect(await mark([...old, ids[30]!])).toBeUndefined();
+    await jon.waitFor('messages-seen', (d) => (d.message_ids as string[]).includes(ids[30]!));
+    expect(seenBy()).toEqual([old, [ids[30]]]);
+    // 31 more would be 122 of 100: the frame is refused, whatever its count of frames.
+    const refused = await mark([...old, ids[30]!]);
+    expect(refused?.data).toMatchObject({ code: 'RATE_LIMITED', action: 'mark-messages-seen' });
   });
 
   it('a person typing fast (5/s sustained, bursts of 20) is never limited', async () => {

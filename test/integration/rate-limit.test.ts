@@ -6,7 +6,7 @@ import { localAws } from './support.ts';
 /**
  * The per-user limiter against DynamoDB Local: the GCRA buckets' conditional
  * writes, under a fake clock and under concurrency, and that invalid frames are
- * never charged. Small limits through RATE_LIMITS, as a stage would set them.
+ * charged to the frame budget alone. Small limits through RATE_LIMITS, as a stage would set them.
  */
 let aws: Awaited<ReturnType<typeof localAws>>;
 let limiter: typeof import('#platform/rate-limit.ts');
@@ -205,10 +205,11 @@ describe('only valid requests are charged', () => {
     },
   });
 
-  it('an invalid frame draws on no bucket; a valid one draws on send and frames', async () => {
+  it('an invalid frame draws on the frame budget only; a valid one draws on send and frames', async () => {
     const { handler } = await import('#functions/ws/send-message.ts');
     const invoke = handler as unknown as (event: unknown, context: unknown) => Promise<unknown>;
     const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'test' };
+    const before = Date.now();
     for (const bad of [
       { action: 'send-message' },
       { action: 'send-message', room_id: 'no spaces allowed', content: 'x' },
@@ -216,7 +217,12 @@ describe('only valid requests are charged', () => {
     ]) {
       await invoke(frame(bad, 'rl_invalid'), context);
     }
-    expect(await rateItem('rl_invalid')).toBeUndefined();
+    const afterInvalid = await rateItem('rl_invalid');
+    expect(afterInvalid?.send).toBeUndefined();
+    // Exactly three frames' worth of the frame budget (1/min), taken from a full bucket.
+    const framesTat = afterInvalid?.frames as number;
+    expect(framesTat).toBeGreaterThanOrEqual(before + 3 * 60_000);
+    expect(framesTat).toBeLessThanOrEqual(Date.now() + 3 * 60_000);
     // Valid, for a room that does not exist: charged, then refused by the domain.
     await invoke(
       frame({ action: 'send-message', room_id: 'r1', content: 'hi' }, 'rl_invalid'),

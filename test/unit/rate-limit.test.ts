@@ -117,6 +117,60 @@ describe('GCRA maths (fake clock)', () => {
     );
   });
 
+  it('weighs requests: a request of cost c is a token bucket drawing c tokens, and one over the burst passes only from a full bucket', () => {
+    const weighted = fc.array(
+      fc.record({ gap: fc.integer({ min: 0, max: 400 }), cost: fc.integer({ min: 1, max: 80 }) }),
+      {
+        minLength: 1,
+        maxLength: 200,
+      },
+    );
+    fc.assert(
+      fc.property(ruleArb, weighted, (rule, requests) => {
+        let now = 1_700_000_000_000;
+        let tat: number | undefined;
+        const capacity = rule.burst * rule.intervalMs;
+        // The oracle's credit may go below zero: an oversized request borrows ahead.
+        let credit = capacity;
+        let last = now;
+        for (const { gap, cost } of requests) {
+          now += gap;
+          credit = Math.min(capacity, credit + (now - last));
+          last = now;
+          const expected = credit >= Math.min(cost, rule.burst) * rule.intervalMs;
+          if (expected) credit -= cost * rule.intervalMs;
+          const d = decide(tat, now, rule, cost);
+          expect(d.allowed).toBe(expected);
+          if (d.allowed) tat = d.tat;
+        }
+      }),
+    );
+  });
+
+  it('a weighted request spends its cost: 100 receipts take what 100 one-receipt frames take', () => {
+    const rule = parseRule(DEFAULT_RATE_LIMITS.receipts)!;
+    const t0 = 1_000_000;
+    const big = decide(undefined, t0, rule, 100);
+    expect(big).toEqual({ allowed: true, plan: 'fresh', tat: t0 + 100 * rule.intervalMs });
+    let tat: number | undefined;
+    for (let i = 0; i < 100; i++) {
+      const d = decide(tat, t0, rule);
+      if (d.allowed) tat = d.tat;
+    }
+    expect(tat).toBe(big.allowed ? big.tat : -1);
+    // Over a second, a flood of 100-id frames writes at most burst + rate receipts.
+    let stored: number | undefined;
+    let receipts = 0;
+    for (let t = t0; t < t0 + 1000; t += 5) {
+      const d = decide(stored, t, rule, 100);
+      if (d.allowed) {
+        stored = d.tat;
+        receipts += 100;
+      }
+    }
+    expect(receipts).toBeLessThanOrEqual(rule.burst + 1000 / rule.intervalMs);
+  });
+
   it('the old fixed window let 60 forwards through in 10.7 s; the forward bucket lets 35', () => {
     const rule = parseRule(DEFAULT_RATE_LIMITS.forward)!;
     // 30 just before a minute boundary and 30 just after, 10.7 s apart: the audit's attack.
@@ -199,14 +253,17 @@ describe('a stage override from CDK context', () => {
 });
 
 describe('every route declares its bucket', () => {
-  it('every write route is limited; HTTP and WebSocket sends share one bucket', () => {
+  it('every route is limited, reads included; HTTP and WebSocket sends share one bucket', () => {
     for (const route of httpRoutes) {
       // Creating a room is charged per room actually created (roomsCreated), in the domain.
-      if (route.method !== 'GET' && route.handler !== 'http/create-room') {
+      if (route.handler !== 'http/create-room') {
         expect(route.rateLimit, `${route.method} ${route.path}`).not.toBeNull();
       }
       if (route.rateLimit) expect(DEFAULT_RATE_LIMITS).toHaveProperty(route.rateLimit);
     }
+    // Unknown actions and invalid frames draw on the frame budget.
+    expect(limiter.wsActionBuckets('$default')).toEqual([FRAME_BUCKET]);
+    expect(limiter.wsActionBuckets('$disconnect')).toEqual([]);
     const httpSend = httpRoutes.find((r) => r.handler === 'http/send-message');
     const wsSend = wsRoutes.find((r) => r.routeKey === 'send-message');
     expect(httpSend?.rateLimit).toBe('send');

@@ -519,6 +519,20 @@ const ROUTE_CASES: RouteCase[] = [
     // A cursor is bound to the user it was issued to: anyone else's use of it is malformed.
     expect: { outsider: VALIDATION, member: OK, admin: VALIDATION },
   },
+  // The caller's own settings: anyone signed in, about themselves only.
+  {
+    method: 'GET',
+    path: '/api/chat/me/settings',
+    request: () => ({ path: '/api/chat/me/settings' }),
+    expect: { outsider: OK, member: OK, admin: OK },
+  },
+  {
+    method: 'PUT',
+    path: '/api/chat/me/settings',
+    // The default again, so no other cell's add is refused.
+    request: () => ({ path: '/api/chat/me/settings', body: { who_can_add_me: 'everyone' } }),
+    expect: { outsider: OK, member: OK, admin: OK },
+  },
 ];
 
 const freshFixtures = new Map<string, Fixture>();

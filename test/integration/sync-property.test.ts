@@ -6,9 +6,10 @@ import { caller, localAws } from './support.ts';
 /**
  * Issue 15's property: for random interleavings of sends, deletions, clears
  * and cursors taken along the way, paging through sync from any of those
- * cursors (with random page sizes) yields, after de-duplication by id, every
- * message still visible to the user that was created after the cursor, exactly
- * once, in order per room; never a message below the user's clear markers;
+ * cursors (with random page sizes) yields every message still visible to the
+ * user positioned after the cursor (5 s before it for a caught-up "tail"
+ * cursor), each exactly once without de-duplicating, nothing older, in order
+ * per room; never a message below the user's clear markers;
  * and never a deleted message as a live one without its deletion.
  */
 let aws: Awaited<ReturnType<typeof localAws>>;
@@ -25,6 +26,7 @@ beforeAll(async () => {
     ...(await import('#domain/chat-state.ts')),
     ...(await import('#domain/sync.ts')),
   };
+  openCursor = (await import('#store/cursor.ts')).openCursor;
 });
 afterAll(async () => aws?.stop());
 
@@ -38,6 +40,7 @@ interface Sent {
   seq: number;
   sender: number;
   at: number;
+  createdAt: string;
   deleted: boolean;
 }
 
@@ -50,8 +53,9 @@ const action = fc.oneof(
 );
 
 let run = 0;
+let openCursor: typeof import('#store/cursor.ts').openCursor;
 
-it('pages every visible message since any cursor exactly once, in order, and never a deleted one as live', async () => {
+it('pages every visible message since any cursor exactly once (counted), nothing from before the cursor, in order, and never a deleted one as live', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(action, { minLength: 4, maxLength: 16 }),
@@ -85,6 +89,7 @@ it('pages every visible message since any cursor exactly once, in order, and nev
               seq,
               sender: step.user,
               at: Date.parse(r.message.created_at),
+              createdAt: r.message.created_at,
               deleted: false,
             });
           } else if (step.kind === 'delete') {
@@ -106,6 +111,8 @@ it('pages every visible message since any cursor exactly once, in order, and nev
           }
         }
 
+        const visibleSinceOf = (at: number) =>
+          sent.filter((m) => !m.deleted && m.seq > floor[m.room]! && m.at >= at);
         for (const cursor of cursors) {
           const frames: Frame[] = [];
           let since = cursor.token;
@@ -116,29 +123,46 @@ it('pages every visible message since any cursor exactly once, in order, and nev
             since = page.next_since;
             if (!page.has_more) break;
           }
-          const firstSeen: string[] = [];
+          // Where this cursor reads from: after its position, or 5 s before it for a
+          // "tail" cursor (a page that caught up), which is the contract's only repeat
+          // (at least once across syncs; README "Sync"). Within one paging from one
+          // cursor nothing repeats: each next page starts strictly after the last.
+          const opened = openCursor('sync', a.userId, cursor.token, 'since') as {
+            k: string;
+            tail: boolean;
+          };
+          const after = opened.tail
+            ? `${new Date(Date.parse(opened.k.slice(0, 24)) - 5000).toISOString()}#`
+            : opened.k;
           const deletedIds = new Set<string>();
+          const live: string[] = [];
           for (const f of frames) {
             if (f.event === 'message-deleted') deletedIds.add(f.data.message_id as string);
-            if (f.event !== 'new-chat-message') continue;
-            const id = (f.data.message as { id: string }).id;
-            if (!firstSeen.includes(id)) firstSeen.push(id);
+            if (f.event === 'new-chat-message') live.push((f.data.message as { id: string }).id);
           }
+          // No duplicate at all (counted, not de-duplicated first).
+          expect(live.length, `duplicates in ${live.join(',')}`).toBe(new Set(live).size);
           const byId = new Map(sent.map((m) => [m.id, m]));
-          const visibleSince = sent.filter(
-            (m) => !m.deleted && m.seq > floor[m.room]! && m.at >= cursor.at,
+          // Exactly the messages still visible and positioned after the cursor: none
+          // missing, none from before the cursor, none deleted, none below a clear.
+          const expected = sent.filter(
+            (m) => !m.deleted && m.seq > floor[m.room]! && `${m.createdAt}#${m.id}` > after,
           );
-          // Every message still visible and created after the cursor: there.
-          for (const m of visibleSince) expect(firstSeen).toContain(m.id);
-          for (const id of firstSeen) {
+          expect([...live].sort()).toEqual(expected.map((m) => m.id).sort());
+          for (const m of visibleSinceOf(cursor.at)) expect(live).toContain(m.id);
+          for (const id of live) {
             const m = byId.get(id)!;
-            // Never below a clear marker; a deleted one only with its deletion.
+            expect(`${m.createdAt}#${m.id}` > after).toBe(true);
             expect(m.seq).toBeGreaterThan(floor[m.room]!);
-            if (m.deleted) expect(deletedIds.has(id)).toBe(true);
+            expect(m.deleted).toBe(false);
           }
+          // A message deleted after this cursor comes as its deletion.
+          for (const m of sent)
+            if (m.deleted && m.seq > floor[m.room]! && `${m.createdAt}#${m.id}` > after)
+              expect(deletedIds.has(m.id)).toBe(true);
           // In order per room.
           for (const r of [0, 1]) {
-            const seqs = firstSeen
+            const seqs = live
               .map((id) => byId.get(id)!)
               .filter((m) => m.room === r)
               .map((m) => m.seq);

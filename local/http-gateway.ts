@@ -8,7 +8,7 @@ import { type HttpRoute, httpRoutes } from '#functions/routes.ts';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '#platform/auth.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { DEFAULT_TOKEN_SECONDS, type LocalIssuer } from './issuer.ts';
-import { invoke } from './lambda-runtime.ts';
+import { invokeInLane } from './lambda-runtime.ts';
 import { serveSite } from './site.ts';
 
 /**
@@ -270,7 +270,11 @@ async function handle(
       'www-authenticate': 'Bearer',
     });
   const event = toEvent(req, url, found.route, pathParameters, body, claims);
-  const result = await invoke<APIGatewayProxyStructuredResultV2>(found.route.handler, event);
+  const result = await invokeInLane<APIGatewayProxyStructuredResultV2>(
+    String(claims.sub),
+    found.route.handler,
+    event,
+  );
   const headers = Object.fromEntries(
     Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]),
   );

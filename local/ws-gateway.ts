@@ -10,7 +10,7 @@ import {
   wsRoutes,
 } from '#functions/routes.ts';
 import { LIMITS } from '#platform/limits.ts';
-import { invoke } from './lambda-runtime.ts';
+import { invoke, invokeInLane } from './lambda-runtime.ts';
 
 /**
  * The local API Gateway WebSocket API and its @connections management endpoint,
@@ -216,7 +216,8 @@ export function createWsGateway(getPort: () => number): WsGateway {
       typeof action === 'string' && routeByKey.has(action) && !action.startsWith('$')
         ? action
         : '$default';
-    invoke(routeByKey.get(routeKey)!, {
+    const caller = conn.authorizer.user_id ?? conn.authorizer.principalId ?? connectionId;
+    invokeInLane(String(caller), routeByKey.get(routeKey)!, {
       body,
       isBase64Encoded: false,
       requestContext: {

@@ -18,7 +18,16 @@ describe('npm run bench', () => {
     });
     expect(run.status, run.stderr).toBe(1);
     expect(run.stderr).toContain('Unknown benchmark "nosuch"');
-    for (const name of ['bundles', 'costs', 'hot-room', 'big-room', 'reads', 'load', 'client'])
+    for (const name of [
+      'bundles',
+      'costs',
+      'hot-room',
+      'big-room',
+      'reads',
+      'load',
+      'noisy-neighbour',
+      'client',
+    ])
       expect(run.stderr).toContain(name);
     // No benchmark started (each prints a "## " heading first).
     expect(run.stdout).not.toContain('## ');

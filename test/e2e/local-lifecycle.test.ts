@@ -151,7 +151,7 @@ describe('duplicate delivery (every stream and queue batch delivered twice)', ()
   });
   afterAll(async () => env?.stop());
 
-  it('keeps unread counts exact and delivers queued messages once per id', async () => {
+  it('keeps unread counts exact and delivers each queued message (at least once, counted) but never the deleted one', async () => {
     const [ann, bob] = await Promise.all([env.client('dup_ann'), env.client('dup_bob')]);
     const room = (
       await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
@@ -178,11 +178,28 @@ describe('duplicate delivery (every stream and queue batch delivered twice)', ()
     await bob.connect();
     for (const id of ids.slice(1))
       await bob.waitFor('new-chat-message', (d) => (d.message as { id: string }).id === id);
+    // A live message after the flush, waited for: every copy of the flush's (delivered
+    // twice here) has had its turn once the stream has carried this one as well.
+    const marker = (
+      await ann.http<{ id: string }>('POST', `/api/chat/rooms/${room.id}/messages`, {
+        content: 'after the flush',
+      })
+    ).body.data.id;
+    await bob.waitFor('new-chat-message', (d) => (d.message as { id: string }).id === marker);
     await new Promise((r) => setTimeout(r, 500));
     const received = bob
       .eventsNamed('new-chat-message')
       .map((f) => (f.data.message as { id: string }).id);
-    // The message deleted while Bob was away is not delivered from the queue.
-    expect(new Set(received)).toEqual(new Set(ids.slice(1)));
+    const counts = new Map<string, number>();
+    for (const id of received) counts.set(id, (counts.get(id) ?? 0) + 1);
+    // Counted, not a set. Every queued message arrives, and the message deleted while
+    // Bob was away never does. Exactly once is NOT what this stack gives: with every
+    // queue batch delivered twice, the two copies of the flush run at once, both read
+    // the same pending items before either deletes them, and both post (seen: 2-3
+    // copies of one id). The contract is at least once (docs/asyncapi.json: de-duplicate
+    // by id), so the bound asserted is the copies' count: 2 flushes + 2 stream batches.
+    counts.delete(marker);
+    expect([...counts.keys()].sort()).toEqual(ids.slice(1).sort());
+    for (const [id, n] of counts) expect(n, id).toBeLessThanOrEqual(4);
   });
 });

@@ -59,7 +59,14 @@ export interface PhaseReport {
   honest_other_errors: number;
   honest_unconfirmed: number;
   server_errors_5xx: number;
-  flood: { sent: number; accepted: number; rate_limited: number; refused: number };
+  /** The flooder's requests and their answers; its last answer came this long after the flood. */
+  flood: {
+    sent: number;
+    accepted: number;
+    rate_limited: number;
+    refused: number;
+    last_answer_after_ms: number;
+  };
   p95_vs_quiet: number;
 }
 
@@ -94,8 +101,17 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
       honest[i]!.roomId = honest[i + 1]!.roomId = created.data.id as string;
     }
 
-    // The flooder's own group, with 100 messages from others to mark seen.
-    const flooderToken = await token('nn_flooder');
+    // The flooders' group, with 100 messages from others to mark seen. Each flood has
+    // a flooder of its own, so what one flood left waiting in its caller's lane
+    // (local/lambda-runtime.ts) cannot be counted against the next.
+    const floodNames = [
+      'seen-receipts',
+      'sends-300/s',
+      'message-list-reads-x16',
+      'invalid-frames',
+      'sync',
+    ] as const;
+    const flooderTokens = await Promise.all(floodNames.map((_, i) => token(`nn_flooder${i}`)));
     const partners = await Promise.all(
       [0, 1, 2, 3].map(async (i) => ({
         id: `nn_partner${i}`,
@@ -103,10 +119,13 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
       })),
     );
     const floodRoom = (
-      await api('POST', '/api/chat/rooms', flooderToken, {
+      await api('POST', '/api/chat/rooms', partners[0]!.token, {
         type: 'group',
         name: 'flood',
-        member_ids: partners.map((p) => p.id),
+        member_ids: [
+          ...partners.slice(1).map((p) => p.id),
+          ...floodNames.map((_, i) => `nn_flooder${i}`),
+        ],
       })
     ).data.id as string;
     const messageIds: string[] = [];
@@ -120,7 +139,8 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
         }
       }),
     );
-    const cursor = (await api('GET', '/api/chat/sync', flooderToken)).data.next_since as string;
+    const cursor = (await api('GET', '/api/chat/sync', flooderTokens[4]!)).data
+      .next_since as string;
 
     let tally = new Tally();
     const pending = new Map<string, number>();
@@ -140,16 +160,26 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
         }
       };
     });
-    const flooder = await open(stack, flooderToken);
-    flooder.onFrame = (frame) => {
-      if (frame.event !== 'error') {
-        if (frame.event !== 'new-chat-message') tally.flood.accepted++;
-        return;
-      }
-      if (frame.data.code === 'RATE_LIMITED') tally.flood.limited++;
-      else tally.flood.refused++;
-      if (frame.data.code === 'INTERNAL') tally.serverErrors++;
-    };
+    const flooders = await Promise.all(flooderTokens.map((t) => open(stack, t)));
+    let flooderToken = '';
+    let flooder = flooders[0]!;
+    /** Frames the flood sent, and answers they got (a confirmation, a result or an error). */
+    let framesOut = 0;
+    let floodAnswers = 0;
+    for (const socket of flooders) {
+      socket.onFrame = (frame) => {
+        if (socket !== flooder) return;
+        if (['message-confirmed', 'unread-count-update', 'sync-result'].includes(frame.event)) {
+          tally.flood.accepted++;
+          floodAnswers++;
+        } else if (frame.event === 'error') {
+          floodAnswers++;
+          if (frame.data.code === 'RATE_LIMITED') tally.flood.limited++;
+          else tally.flood.refused++;
+          if (frame.data.code === 'INTERNAL') tally.serverErrors++;
+        }
+      };
+    }
     let sequence = 0;
 
     /** The honest users' traffic for one phase. */
@@ -192,6 +222,7 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
         if (wait > 1) await sleep(wait);
         flooder.send(frame(n));
         tally.flood.sent++;
+        framesOut++;
       }
     }
 
@@ -255,12 +286,21 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
     for (const [phase, flood] of Object.entries(floods)) {
       tally = new Tally();
       pending.clear();
+      const index = floodNames.indexOf(phase as (typeof floodNames)[number]);
+      flooder = flooders[Math.max(0, index)]!;
+      flooderToken = flooderTokens[Math.max(0, index)]!;
+      floodAnswers = 0;
+      framesOut = 0;
       const until = performance.now() + seconds * 1000;
       await Promise.all([honestTraffic(until), flood(until)]);
       // Late confirmations still count (a stalled one is the point); unanswered ones are reported.
       const drainUntil = performance.now() + 15_000;
       while (pending.size > 0 && performance.now() < drainUntil) await sleep(100);
       tally.unconfirmed = pending.size;
+      // The flooder's own backlog: every frame it sent is answered before the next phase.
+      const floodDeadline = performance.now() + 60_000;
+      while (floodAnswers < framesOut && performance.now() < floodDeadline) await sleep(100);
+      const floodDrainMs = performance.now() - until;
       const confirm = [...tally.confirmMs].sort((a, b) => a - b);
       const list = [...tally.listMs].sort((a, b) => a - b);
       const p95 = percentile(confirm, 95);
@@ -287,13 +327,14 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
           accepted: tally.flood.accepted,
           rate_limited: tally.flood.limited,
           refused: tally.flood.refused,
+          last_answer_after_ms: Math.round(floodDrainMs),
         },
         p95_vs_quiet: quietP95 > 0 ? Math.round((p95 / quietP95) * 100) / 100 : 0,
       });
       // Let the flood's queued work (stream, refusals in flight) drain before the next phase.
       await sleep(3_000);
     }
-    for (const s of [...sockets, flooder]) s.ws.terminate();
+    for (const s of [...sockets, ...flooders]) s.ws.terminate();
     const floodsOnly = phases.filter((p) => p.phase !== 'quiet');
     return {
       seconds_per_flood: seconds,

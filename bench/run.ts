@@ -121,11 +121,11 @@ async function noisyNeighbour() {
     `## Noisy neighbour: one user floods for ${r.seconds_per_flood} s beside ${r.honest_users} honest users sending ${r.honest_rate_per_user.toFixed(1)} msg/s each`,
   );
   console.log(
-    'phase                      confirm p50   p95  ×quiet  list p95  limited  5xx  flood sent/ok/429/refused',
+    'phase                      confirm p50   p95  ×quiet  list p95  limited  5xx  flood sent/ok/429/refused, last answer',
   );
   for (const p of r.phases) {
     console.log(
-      `${p.phase.padEnd(24)} ${String(p.honest_confirm_ms.p50).padStart(9)} ${String(p.honest_confirm_ms.p95).padStart(7)} ${p.p95_vs_quiet.toFixed(2).padStart(6)} ${String(p.honest_room_list_ms.p95).padStart(9)} ${String(p.honest_rate_limited).padStart(8)} ${String(p.server_errors_5xx).padStart(4)}  ${p.flood.sent}/${p.flood.accepted}/${p.flood.rate_limited}/${p.flood.refused}`,
+      `${p.phase.padEnd(24)} ${String(p.honest_confirm_ms.p50).padStart(9)} ${String(p.honest_confirm_ms.p95).padStart(7)} ${p.p95_vs_quiet.toFixed(2).padStart(6)} ${String(p.honest_room_list_ms.p95).padStart(9)} ${String(p.honest_rate_limited).padStart(8)} ${String(p.server_errors_5xx).padStart(4)}  ${p.flood.sent}/${p.flood.accepted}/${p.flood.rate_limited}/${p.flood.refused}, +${(p.flood.last_answer_after_ms / 1000).toFixed(1)} s`,
     );
   }
   console.log(

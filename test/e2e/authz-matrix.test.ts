@@ -11,8 +11,12 @@ import { startStack } from '../support/stack.ts';
  * action against every kind of caller, each cell asserting the exact status and
  * error code the contract gives. Token cells: no token, malformed, expired,
  * wrong issuer, wrong audience, `alg: none`, wrong signature. Role cells: a
- * non-member, a member, an admin, a removed member, and users whose ids are
- * JavaScript built-in names. A summary line gives passed/total cells.
+ * non-member, a member, an admin, a removed member, a leaver (left the group),
+ * a newcomer (added after messages were sent), a room-deleter (deleted their
+ * direct room with the admin: their room-scoped cells target it), and users
+ * whose ids are JavaScript built-in names. Besides answers, what each caller
+ * hears: live events and sync about messages they could not see (issue 21).
+ * A summary line gives passed/total cells.
  */
 type Env = Awaited<ReturnType<typeof startStack>>;
 let env: Env;
@@ -50,17 +54,35 @@ function cell(name: string, run: () => Promise<void>) {
 // ---------------------------------------------------------------- callers
 
 const BUILT_IN_IDS = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
-type Role = 'non-member' | 'member' | 'admin' | 'removed' | `built-in ${string}`;
+type Role =
+  | 'non-member'
+  | 'member'
+  | 'admin'
+  | 'removed'
+  | 'leaver'
+  | 'newcomer'
+  | 'room-deleter'
+  | `built-in ${string}`;
 const ROLES: Role[] = [
   'non-member',
   'member',
   'admin',
   'removed',
+  'leaver',
+  'newcomer',
+  'room-deleter',
   ...BUILT_IN_IDS.map((id) => `built-in ${id}` as const),
 ];
-type RoleClass = 'outsider' | 'member' | 'admin';
+/** `gone`: a member of a room they deleted (a direct room), which is 404 for them until a new message. */
+type RoleClass = 'outsider' | 'member' | 'admin' | 'gone';
 const classOf = (role: Role): RoleClass =>
-  role === 'member' ? 'member' : role === 'admin' ? 'admin' : 'outsider';
+  role === 'member' || role === 'newcomer'
+    ? 'member'
+    : role === 'admin'
+      ? 'admin'
+      : role === 'room-deleter'
+        ? 'gone'
+        : 'outsider';
 /**
  * `__proto__` cannot be a key of a stored map (the SDK's marshaller drops it),
  * so no token may name it: its every request is 401, its upgrade refused.
@@ -153,13 +175,23 @@ function expectAnswer(answer: Answer, [status, code]: Expect) {
 // ---------------------------------------------------------------- the world
 
 /**
- * One group room: created by the admin with the member and the removed member
- * (then removed by the admin), messages from each, spare members and messages
- * so each cell acts on its own target.
+ * One group room: created by the admin with the member, the removed member
+ * (then removed by the admin) and the leaver (then gone), messages from each;
+ * the newcomer added after those. The room-deleter's direct room with the admin,
+ * with messages from both, deleted by the room-deleter. Spare members and
+ * messages so each cell acts on its own target.
  */
 interface Fixture {
   tag: string;
   roomId: string;
+  /** The room-deleter's direct room with the admin, which they deleted. */
+  deletedRoomId: string;
+  /** An admin message of the group from before the newcomer joined. */
+  oldMessageId: string;
+  /** Another, which no cell marks seen before "what each caller hears" does. */
+  oldUnseenId: string;
+  /** An admin message of the deleted direct room, from before its deletion. */
+  deletedRoomMessageId: string;
   callers: Map<Role, ChatClient>;
   /** A spare member per role, for remove-member cells. */
   spareMember: Map<Role, string>;
@@ -173,15 +205,25 @@ interface Fixture {
   memberDevices: [string, string];
   /** A sync cursor issued to the member: it opens for them only. */
   memberSince: string;
+  /** Another direct room the room-deleter deleted: their send cell brings it back. */
+  spareDeletedRoomId: string;
+  /** Admin messages from before the newcomer joined (group) and the deletion (direct room), deleted in "what each caller hears". */
+  toDelete: { group: string; direct: string };
 }
 
 let world: Fixture;
 
 async function clientFor(role: Role, tag: string): Promise<ChatClient> {
   if (role.startsWith('built-in ')) return env.client(role.slice('built-in '.length));
-  const short = { 'non-member': 'out', member: 'mem', admin: 'adm', removed: 'rem' }[
-    role as 'non-member'
-  ];
+  const short = {
+    'non-member': 'out',
+    member: 'mem',
+    admin: 'adm',
+    removed: 'rem',
+    leaver: 'lvr',
+    newcomer: 'nwc',
+    'room-deleter': 'del',
+  }[role as 'non-member'];
   return env.client(`${tag}-${short}`);
 }
 
@@ -203,24 +245,53 @@ async function baseRoom(tag: string, extraMembers: string[] = []) {
       ROLES.map(async (r): Promise<[Role, ChatClient]> => [r, await clientFor(r, tag)]),
     ),
   );
-  const admin = callers.get('admin')!;
-  const member = callers.get('member')!;
-  const removed = callers.get('removed')!;
+  const [admin, member, removed, leaver, newcomer, deleter] = (
+    ['admin', 'member', 'removed', 'leaver', 'newcomer', 'room-deleter'] as const
+  ).map((r) => callers.get(r)!) as [
+    ChatClient,
+    ChatClient,
+    ChatClient,
+    ChatClient,
+    ChatClient,
+    ChatClient,
+  ];
+  const send = (c: ChatClient, roomId: string, content: string) =>
+    ok<{ id: string }>(c, 'POST', `/api/chat/rooms/${roomId}/messages`, { content });
   const room = await ok<{ id: string }>(admin, 'POST', '/api/chat/rooms', {
     type: 'group',
     name: `room ${tag}`,
-    member_ids: [member.userId, removed.userId, ...extraMembers],
+    member_ids: [member.userId, removed.userId, leaver.userId, ...extraMembers],
   });
-  const removedMessage = await ok<{ id: string }>(
-    removed,
-    'POST',
-    `/api/chat/rooms/${room.id}/messages`,
-    { content: 'before I was removed' },
-  );
-  await ok(admin, 'POST', `/api/chat/rooms/${room.id}/messages`, { content: 'hello' });
-  await ok(member, 'POST', `/api/chat/rooms/${room.id}/messages`, { content: 'hi' });
+  const removedMessage = await send(removed, room.id, 'before I was removed');
+  const leaverMessage = await send(leaver, room.id, 'before I left');
+  const oldMessage = await send(admin, room.id, 'hello');
+  const oldUnseen = await send(admin, room.id, 'hello again');
+  const oldToDelete = await send(admin, room.id, 'hello, soon deleted');
+  await send(member, room.id, 'hi');
   await ok(admin, 'DELETE', `/api/chat/rooms/${room.id}/members/${removed.userId}`);
-  return { roomId: room.id, callers, removedMessageId: removedMessage.id };
+  await ok(leaver, 'DELETE', `/api/chat/rooms/${room.id}`);
+  await ok(admin, 'POST', `/api/chat/rooms/${room.id}/members`, { user_ids: [newcomer.userId] });
+
+  const direct = await ok<{ id: string }>(deleter, 'POST', '/api/chat/rooms', {
+    type: 'direct',
+    member_ids: [admin.userId],
+  });
+  const directMessage = await send(admin, direct.id, 'direct hello');
+  const directToDelete = await send(admin, direct.id, 'direct hello, soon deleted');
+  const deleterMessage = await send(deleter, direct.id, 'mine, before I deleted the chat');
+  await ok(deleter, 'DELETE', `/api/chat/rooms/${direct.id}`);
+  return {
+    roomId: room.id,
+    callers,
+    removedMessageId: removedMessage.id,
+    leaverMessageId: leaverMessage.id,
+    oldMessageId: oldMessage.id,
+    oldUnseenId: oldUnseen.id,
+    deletedRoomId: direct.id,
+    deletedRoomMessageId: directMessage.id,
+    deleterMessageId: deleterMessage.id,
+    toDelete: { group: oldToDelete.id, direct: directToDelete.id },
+  };
 }
 
 const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
@@ -230,20 +301,26 @@ MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
 async function buildWorld() {
   const tag = 'mx';
   const spareMember = new Map(ROLES.map((r) => [r, `${tag}-spare-${ROLES.indexOf(r)}`]));
-  const { roomId, callers, removedMessageId } = await baseRoom(tag, [...spareMember.values()]);
+  const base = await baseRoom(tag, [...spareMember.values()]);
+  const { roomId, callers } = base;
   const admin = callers.get('admin')!;
+  // Each caller's own message where they have one (removed, leaver, room-deleter), else the admin's.
+  const own: Partial<Record<Role, string>> = {
+    removed: base.removedMessageId,
+    leaver: base.leaverMessageId,
+    'room-deleter': base.deleterMessageId,
+  };
   const deletable = new Map<Role, string>(
     await Promise.all(
       ROLES.map(
         async (role): Promise<[Role, string]> => [
           role,
-          role === 'removed'
-            ? removedMessageId
-            : (
-                await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
-                  content: `delete me (${role})`,
-                })
-              ).id,
+          own[role] ??
+            (
+              await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
+                content: `delete me (${role})`,
+              })
+            ).id,
         ],
       ),
     ),
@@ -283,10 +360,22 @@ async function buildWorld() {
   }
   const memberSince = (await ok<{ next_since: string }>(member, 'GET', '/api/chat/sync'))
     .next_since;
+  const deleter = callers.get('room-deleter')!;
+  const spare = await ok<{ id: string }>(deleter, 'POST', '/api/chat/rooms', {
+    type: 'direct',
+    member_ids: [`${tag}-spare-partner`],
+  });
+  await ok(deleter, 'DELETE', `/api/chat/rooms/${spare.id}`);
   world = {
     memberSince,
     tag,
     roomId,
+    deletedRoomId: base.deletedRoomId,
+    oldMessageId: base.oldMessageId,
+    oldUnseenId: base.oldUnseenId,
+    deletedRoomMessageId: base.deletedRoomMessageId,
+    spareDeletedRoomId: spare.id,
+    toDelete: base.toDelete,
     callers,
     spareMember,
     deletable,
@@ -305,21 +394,34 @@ interface RouteCase {
   path: string;
   variant?: string;
   /**
-   * Destructive: a member's or admin's cell, which succeeds, runs on a room of
-   * its own. Outsiders' cells, which must fail, share the common room.
+   * Destructive: the cells of these classes (those that succeed, or bring a
+   * deleted room back) run on a room of their own. The others, which must fail,
+   * share the common room.
    */
-  fresh?: boolean;
+  fresh?: readonly RoleClass[];
   request(role: Role, fx: Fixture): { path: string; body?: unknown };
   expect: Record<RoleClass, Expect>;
+  /** Where one role's answer differs from its class's. */
+  except?: Partial<Record<Role, Expect>>;
   check?(answer: Answer, role: Role, fx: Fixture): void;
 }
 
-const room = (fx: Fixture) => `/api/chat/rooms/${fx.roomId}`;
+/** The room a role's room-scoped cells act on: the room-deleter's is the direct room they deleted. */
+const roomIdOf = (fx: Fixture, role: Role) =>
+  role === 'room-deleter' ? fx.deletedRoomId : fx.roomId;
+const room = (fx: Fixture, role: Role) => `/api/chat/rooms/${roomIdOf(fx, role)}`;
+/** Whether the role sees the room in its lists (a member who has not deleted it). */
+const hasRoom = (role: Role) => ['member', 'admin'].includes(classOf(role));
+/** A message of the role's room that the role may not see, or the given one for the rest. */
+const messageFor = (fx: Fixture, role: Role, otherwise: string, old = fx.oldMessageId) =>
+  role === 'newcomer' ? old : role === 'room-deleter' ? fx.deletedRoomMessageId : otherwise;
 const roomScoped = (success: Expect): Record<RoleClass, Expect> => ({
   outsider: FORBIDDEN,
   member: success,
   admin: success,
+  gone: NOT_FOUND,
 });
+const MEMBERS_ONLY = ['member', 'admin'] as const;
 
 const ROUTE_CASES: RouteCase[] = [
   {
@@ -329,107 +431,117 @@ const ROUTE_CASES: RouteCase[] = [
       path: '/api/chat/rooms',
       body: { type: 'group', name: 'another', member_ids: [] },
     }),
-    expect: { outsider: CREATED, member: CREATED, admin: CREATED },
+    expect: { outsider: CREATED, member: CREATED, admin: CREATED, gone: CREATED },
   },
   {
     method: 'GET',
     path: '/api/chat/rooms',
     request: () => ({ path: '/api/chat/rooms?limit=100' }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
     check: (answer, role, fx) => {
       const ids = (answer.body.data as { rooms: { id: string }[] }).rooms.map((r) => r.id);
-      expect(ids.includes(fx.roomId)).toBe(classOf(role) !== 'outsider');
+      expect(ids.includes(roomIdOf(fx, role))).toBe(hasRoom(role));
     },
   },
   {
     method: 'GET',
     path: '/api/chat/rooms/{room_id}',
-    request: (_r, fx) => ({ path: room(fx) }),
+    request: (role, fx) => ({ path: room(fx, role) }),
     expect: roomScoped(OK),
   },
   {
     method: 'POST',
     path: '/api/chat/rooms/{room_id}/members',
     request: (role, fx) => ({
-      path: `${room(fx)}/members`,
+      path: `${room(fx, role)}/members`,
       body: { user_ids: [`${fx.tag}-newcomer-${ROLES.indexOf(role)}`] },
     }),
-    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK },
+    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK, gone: NOT_FOUND },
   },
   {
     method: 'DELETE',
     path: '/api/chat/rooms/{room_id}/members/{user_id}',
-    request: (role, fx) => ({ path: `${room(fx)}/members/${fx.spareMember.get(role)}` }),
-    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK },
+    request: (role, fx) => ({ path: `${room(fx, role)}/members/${fx.spareMember.get(role)}` }),
+    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK, gone: NOT_FOUND },
   },
   {
     method: 'GET',
     path: '/api/chat/rooms/{room_id}/messages',
-    request: (_r, fx) => ({ path: `${room(fx)}/messages` }),
+    request: (role, fx) => ({ path: `${room(fx, role)}/messages?limit=100` }),
     expect: roomScoped(OK),
+    // A newcomer's history starts when they joined.
+    check: (answer, role, fx) => {
+      const ids = (answer.body.data as { messages: { id: string }[] }).messages.map((m) => m.id);
+      expect(ids.includes(fx.oldMessageId)).toBe(role !== 'newcomer');
+    },
   },
   {
     method: 'POST',
     path: '/api/chat/rooms/{room_id}/messages',
-    request: (_r, fx) => ({ path: `${room(fx)}/messages`, body: { content: 'cell' } }),
-    expect: roomScoped(CREATED),
+    // The room-deleter's own new message brings the room back for them (CONTRACT §5 note 1).
+    fresh: ['gone'],
+    request: (role, fx) => ({ path: `${room(fx, role)}/messages`, body: { content: 'cell' } }),
+    expect: { ...roomScoped(CREATED), gone: CREATED },
   },
   {
     method: 'DELETE',
     path: '/api/chat/messages/{message_id}',
     request: (role, fx) => ({ path: `/api/chat/messages/${fx.deletable.get(role)}` }),
-    // Only the sender deletes; a removed member no longer may, even their own message.
-    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK },
+    // Only the sender deletes; a removed member or a leaver no longer may, even their own
+    // message, and a room-deleter's own message is in a room that is 404 for them.
+    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK, gone: NOT_FOUND },
   },
   {
     method: 'POST',
     path: '/api/chat/messages/{message_id}/forward',
+    // The newcomer's source is from before they joined, the room-deleter's from their deleted room.
     request: (role, fx) => ({
-      path: `/api/chat/messages/${fx.sourceMessageId}/forward`,
+      path: `/api/chat/messages/${messageFor(fx, role, fx.sourceMessageId)}/forward`,
       body: { target_room_ids: [fx.ownRoom.get(role)] },
     }),
     expect: roomScoped(OK),
+    except: { newcomer: NOT_FOUND },
   },
   {
     method: 'DELETE',
     path: '/api/chat/rooms/{room_id}',
-    fresh: true,
-    request: (_r, fx) => ({ path: room(fx) }),
+    fresh: MEMBERS_ONLY,
+    request: (role, fx) => ({ path: room(fx, role) }),
     expect: roomScoped(OK),
   },
   {
     method: 'DELETE',
     path: '/api/chat/rooms/{room_id}/messages',
     variant: 'for me',
-    fresh: true,
-    request: (_r, fx) => ({ path: `${room(fx)}/messages` }),
+    fresh: MEMBERS_ONLY,
+    request: (role, fx) => ({ path: `${room(fx, role)}/messages` }),
     expect: roomScoped(OK),
   },
   {
     method: 'DELETE',
     path: '/api/chat/rooms/{room_id}/messages',
     variant: 'for everyone',
-    fresh: true,
-    request: (_r, fx) => ({ path: `${room(fx)}/messages?for_everyone=true` }),
-    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK },
+    fresh: MEMBERS_ONLY,
+    request: (role, fx) => ({ path: `${room(fx, role)}/messages?for_everyone=true` }),
+    expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: OK, gone: NOT_FOUND },
   },
   {
     method: 'PUT',
     path: '/api/chat/rooms/{room_id}/archive',
-    request: (_r, fx) => ({ path: `${room(fx)}/archive`, body: { is_archived: false } }),
+    request: (role, fx) => ({ path: `${room(fx, role)}/archive`, body: { is_archived: false } }),
     expect: roomScoped(OK),
   },
   {
     method: 'PUT',
     path: '/api/chat/rooms/{room_id}/mute',
-    request: (_r, fx) => ({ path: `${room(fx)}/mute`, body: { is_muted: false } }),
+    request: (role, fx) => ({ path: `${room(fx, role)}/mute`, body: { is_muted: false } }),
     expect: roomScoped(OK),
   },
   {
     method: 'GET',
     path: '/api/chat/unread-count',
     variant: 'one room',
-    request: (_r, fx) => ({ path: `/api/chat/unread-count?room_id=${fx.roomId}` }),
+    request: (role, fx) => ({ path: `/api/chat/unread-count?room_id=${roomIdOf(fx, role)}` }),
     expect: roomScoped(OK),
   },
   {
@@ -437,22 +549,25 @@ const ROUTE_CASES: RouteCase[] = [
     path: '/api/chat/unread-count',
     variant: 'all rooms',
     request: () => ({ path: '/api/chat/unread-count' }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
     check: (answer, role, fx) => {
       const text = JSON.stringify(answer.body.data);
-      expect(text.includes(fx.roomId)).toBe(classOf(role) !== 'outsider');
+      expect(text.includes(roomIdOf(fx, role))).toBe(hasRoom(role));
     },
   },
   {
     method: 'PUT',
     path: '/api/chat/rooms/{room_id}/read-status',
-    request: (_r, fx) => ({ path: `${room(fx)}/read-status`, body: { is_read: true } }),
+    request: (role, fx) => ({ path: `${room(fx, role)}/read-status`, body: { is_read: true } }),
     expect: roomScoped(OK),
   },
   {
     method: 'PUT',
     path: '/api/chat/read-status',
-    request: (_r, fx) => ({ path: '/api/chat/read-status', body: { room_ids: [fx.roomId] } }),
+    request: (role, fx) => ({
+      path: '/api/chat/read-status',
+      body: { room_ids: [roomIdOf(fx, role)] },
+    }),
     expect: roomScoped(OK),
   },
   {
@@ -462,7 +577,7 @@ const ROUTE_CASES: RouteCase[] = [
       path: '/api/chat/encryption/keys',
       body: { public_key: PUBLIC_KEY, device_id: 'tablet', key_id: `k-${ROLES.indexOf(role)}` },
     }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
   },
   {
     method: 'GET',
@@ -470,8 +585,9 @@ const ROUTE_CASES: RouteCase[] = [
     request: (_r, fx) => ({
       path: `/api/chat/encryption/keys/${fx.callers.get('admin')!.userId}`,
     }),
-    // Keys are read by the owner and those who share a room with them; others learn nothing.
-    expect: { outsider: NOT_FOUND, member: OK, admin: OK },
+    // Keys are read by the owner and those who share a room with them (a deleted direct room
+    // still counts: a message brings it back); others learn nothing.
+    expect: { outsider: NOT_FOUND, member: OK, admin: OK, gone: OK },
   },
   {
     method: 'POST',
@@ -484,7 +600,7 @@ const ROUTE_CASES: RouteCase[] = [
         fingerprint: fx.adminKey.fingerprint,
       },
     }),
-    expect: { outsider: NOT_FOUND, member: OK, admin: OK },
+    expect: { outsider: NOT_FOUND, member: OK, admin: OK, gone: OK },
   },
   {
     method: 'POST',
@@ -493,7 +609,7 @@ const ROUTE_CASES: RouteCase[] = [
       path: '/api/chat/devices',
       body: { platform: 'apns', token: `cell-device-${ROLES.indexOf(role)}-token` },
     }),
-    expect: { outsider: CREATED, member: CREATED, admin: CREATED },
+    expect: { outsider: CREATED, member: CREATED, admin: CREATED, gone: CREATED },
   },
   {
     method: 'DELETE',
@@ -502,14 +618,15 @@ const ROUTE_CASES: RouteCase[] = [
     request: (role, fx) => ({
       path: `/api/chat/devices/${fx.memberDevices[role === 'member' ? 0 : 1]}`,
     }),
-    expect: { outsider: NOT_FOUND, member: OK, admin: NOT_FOUND },
+    expect: { outsider: NOT_FOUND, member: OK, admin: NOT_FOUND, gone: NOT_FOUND },
+    except: { newcomer: NOT_FOUND },
   },
   {
     method: 'GET',
     path: '/api/chat/sync',
     variant: 'first cursor',
     request: () => ({ path: '/api/chat/sync' }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
   },
   {
     method: 'GET',
@@ -517,21 +634,22 @@ const ROUTE_CASES: RouteCase[] = [
     variant: "the member's cursor",
     request: (_r, fx) => ({ path: `/api/chat/sync?since=${encodeURIComponent(fx.memberSince)}` }),
     // A cursor is bound to the user it was issued to: anyone else's use of it is malformed.
-    expect: { outsider: VALIDATION, member: OK, admin: VALIDATION },
+    expect: { outsider: VALIDATION, member: OK, admin: VALIDATION, gone: VALIDATION },
+    except: { newcomer: VALIDATION },
   },
   // The caller's own settings: anyone signed in, about themselves only.
   {
     method: 'GET',
     path: '/api/chat/me/settings',
     request: () => ({ path: '/api/chat/me/settings' }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
   },
   {
     method: 'PUT',
     path: '/api/chat/me/settings',
     // The default again, so no other cell's add is refused.
     request: () => ({ path: '/api/chat/me/settings', body: { who_can_add_me: 'everyone' } }),
-    expect: { outsider: OK, member: OK, admin: OK },
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
   },
 ];
 
@@ -540,10 +658,19 @@ let freshCount = 0;
 /** A room of its own for one destructive cell, with the same cast. */
 async function freshFixture(): Promise<Fixture> {
   const tag = `fx${++freshCount}`;
-  const { roomId, callers } = await baseRoom(tag);
-  const fx = { ...world, tag, roomId, callers: new Map(world.callers) };
-  for (const role of ['admin', 'member', 'removed'] as const)
-    fx.callers.set(role, callers.get(role)!);
+  const base = await baseRoom(tag);
+  const fx: Fixture = {
+    ...world,
+    tag,
+    roomId: base.roomId,
+    deletedRoomId: base.deletedRoomId,
+    oldMessageId: base.oldMessageId,
+    oldUnseenId: base.oldUnseenId,
+    deletedRoomMessageId: base.deletedRoomMessageId,
+    callers: new Map(world.callers),
+  };
+  for (const role of ['admin', 'member', 'removed', 'leaver', 'newcomer', 'room-deleter'] as const)
+    fx.callers.set(role, base.callers.get(role)!);
   freshFixtures.set(tag, fx);
   return fx;
 }
@@ -567,9 +694,12 @@ describe('HTTP routes × tokens', () => {
 describe('HTTP routes × callers', () => {
   for (const route of ROUTE_CASES) {
     for (const role of ROLES) {
-      const expected = role === UNREPRESENTABLE ? UNAUTHORIZED : route.expect[classOf(role)];
+      const expected =
+        role === UNREPRESENTABLE
+          ? UNAUTHORIZED
+          : (route.except?.[role] ?? route.expect[classOf(role)]);
       cell(`${label(route)} × ${role} → ${expected.join(' ')}`, async () => {
-        const fx = route.fresh && classOf(role) !== 'outsider' ? await freshFixture() : world;
+        const fx = route.fresh?.includes(classOf(role)) ? await freshFixture() : world;
         const client = fx.callers.get(role)!;
         const { path, body } = route.request(role, fx);
         const answer = await call(route.method, path, client.token, body);
@@ -609,57 +739,76 @@ function openSocket(token: string | undefined): Promise<{ socket: WebSocket; fra
 interface ActionCase {
   action: string;
   variant?: string;
-  frame(fx: Fixture, n: number): Record<string, unknown>;
+  frame(fx: Fixture, n: number, role: Role): Record<string, unknown>;
   /** The event that answers the caller when the action is allowed. */
   success: string | null;
   expect: Record<RoleClass, 'ok' | string>;
+  except?: Partial<Record<Role, 'ok' | string>>;
 }
 
 const ACTION_CASES: ActionCase[] = [
   {
     action: 'send-message',
-    frame: (fx, n) => ({ room_id: fx.roomId, content: 'ws cell', temp_id: `cell-${n}` }),
+    // The room-deleter sends into another direct room they deleted: their own new message
+    // brings it back for them (CONTRACT §5 note 1), so it must not be the one the other cells use.
+    frame: (fx, n, role) => ({
+      room_id: role === 'room-deleter' ? fx.spareDeletedRoomId : fx.roomId,
+      content: 'ws cell',
+      temp_id: `cell-${n}`,
+    }),
     success: 'message-confirmed',
-    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok', gone: 'ok' },
   },
   {
+    // The newcomer names a message from before they joined: answered, but no sender hears of
+    // it (see "what each caller hears").
     action: 'mark-messages-seen',
-    frame: (fx) => ({ room_id: fx.roomId, message_ids: [fx.sourceMessageId] }),
+    frame: (fx, _n, role) => ({
+      room_id: roomIdOf(fx, role),
+      message_ids: [messageFor(fx, role, fx.sourceMessageId)],
+    }),
     success: 'unread-count-update',
-    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok', gone: 'NOT_FOUND' },
   },
   {
     action: 'room-archive',
-    frame: (fx) => ({ room_id: fx.roomId, is_archived: false }),
+    frame: (fx, _n, role) => ({ room_id: roomIdOf(fx, role), is_archived: false }),
     success: 'room-archived',
-    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok', gone: 'NOT_FOUND' },
   },
   {
     action: 'ping',
     frame: () => ({}),
     success: 'pong',
-    expect: { outsider: 'ok', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'ok', member: 'ok', admin: 'ok', gone: 'ok' },
   },
   {
     // Without `since`, sync answers nothing: it flushes what is pending. No error is the pass.
     action: 'sync',
     frame: () => ({}),
     success: null,
-    expect: { outsider: 'ok', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'ok', member: 'ok', admin: 'ok', gone: 'ok' },
   },
   {
     action: 'sync',
     variant: "with the member's cursor",
     frame: (fx) => ({ since: fx.memberSince }),
     success: 'sync-result',
-    expect: { outsider: 'VALIDATION_ERROR', member: 'ok', admin: 'VALIDATION_ERROR' },
+    expect: {
+      outsider: 'VALIDATION_ERROR',
+      member: 'ok',
+      admin: 'VALIDATION_ERROR',
+      gone: 'VALIDATION_ERROR',
+    },
+    except: { newcomer: 'VALIDATION_ERROR' },
   },
   {
-    // Only members may type; the sender gets no answer, the others `user-typing`.
+    // Only members may type; the sender gets no answer, the others `user-typing`. A room the
+    // caller deleted is 404 for them, as on HTTP.
     action: 'typing',
-    frame: (fx) => ({ room_id: fx.roomId, is_typing: true }),
+    frame: (fx, _n, role) => ({ room_id: roomIdOf(fx, role), is_typing: true }),
     success: null,
-    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok' },
+    expect: { outsider: 'FORBIDDEN', member: 'ok', admin: 'ok', gone: 'NOT_FOUND' },
   },
 ];
 
@@ -733,7 +882,7 @@ describe('WebSocket actions × callers', () => {
   let n = 0;
   for (const action of ACTION_CASES) {
     for (const role of ROLES.filter((r) => r !== UNREPRESENTABLE)) {
-      const expected = action.expect[classOf(role)];
+      const expected = action.except?.[role] ?? action.expect[classOf(role)];
       const name = `${action.action}${action.variant ? ` (${action.variant})` : ''}`;
       cell(`${name} × ${role} → ${expected}`, async () => {
         let conn = sockets.get(role);
@@ -742,7 +891,9 @@ describe('WebSocket actions × callers', () => {
           sockets.set(role, conn);
         }
         const from = conn.frames.length;
-        conn.socket.send(JSON.stringify({ action: action.action, ...action.frame(world, ++n) }));
+        conn.socket.send(
+          JSON.stringify({ action: action.action, ...action.frame(world, ++n, role) }),
+        );
         if (!action.success) conn.socket.send(JSON.stringify({ action: 'ping' }));
         expect(await answerTo(conn, action.action, action.success, from)).toBe(expected);
       });
@@ -769,7 +920,9 @@ describe('WebSocket actions × a token that expired while connected', () => {
     cell(`${name} × expired while connected → closed or UNAUTHORIZED`, async () => {
       const from = conn!.frames.length;
       if (conn!.socket.readyState === WebSocket.OPEN) {
-        conn!.socket.send(JSON.stringify({ action: action.action, ...action.frame(world, 0) }));
+        conn!.socket.send(
+          JSON.stringify({ action: action.action, ...action.frame(world, 0, 'member') }),
+        );
         if (!action.success) conn!.socket.send(JSON.stringify({ action: 'ping' }));
       }
       // Closed (or closing) by the server, or the frame refused: either way nothing ran.
@@ -777,5 +930,131 @@ describe('WebSocket actions × a token that expired while connected', () => {
         await answerTo(conn!, action.action, action.success, from),
       );
     });
+  }
+});
+
+// ---------------------------------------------------------------- what each caller hears
+
+/**
+ * Events about messages a caller could not see tell them nothing (issue 21): the
+ * admin deletes a group message from before the newcomer joined and a message
+ * of the room-deleter's direct room from before its deletion, and types in
+ * both rooms; every caller asks to mark a message they cannot see (the
+ * member, who can, is the control). Each cell says who heard what, live and in
+ * sync from a cursor taken before.
+ */
+describe('What each caller hears', () => {
+  const roles = ROLES.filter((r) => r !== UNREPRESENTABLE);
+  const sockets = new Map<Role, { socket: WebSocket; frames: Frame[] }>();
+  const since = new Map<Role, string>();
+  beforeAll(async () => {
+    await Promise.all(
+      roles.map(async (role) => {
+        const client = world.callers.get(role)!;
+        sockets.set(role, await openSocket(client.token));
+        since.set(
+          role,
+          (await ok<{ next_since: string }>(client, 'GET', '/api/chat/sync')).next_since,
+        );
+      }),
+    );
+    const admin = world.callers.get('admin')!;
+    const adminSocket = sockets.get('admin')!.socket;
+    for (const roomId of [world.roomId, world.deletedRoomId])
+      adminSocket.send(JSON.stringify({ action: 'typing', room_id: roomId, is_typing: true }));
+    await ok(admin, 'DELETE', `/api/chat/messages/${world.toDelete.group}`);
+    await ok(admin, 'DELETE', `/api/chat/messages/${world.toDelete.direct}`);
+    for (const role of roles) {
+      sockets.get(role)!.socket.send(
+        JSON.stringify({
+          action: 'mark-messages-seen',
+          room_id: roomIdOf(world, role),
+          message_ids: [messageFor(world, role, world.oldUnseenId, world.oldUnseenId)],
+        }),
+      );
+    }
+    // Everything posted so far has arrived once a ping sent now is answered on every socket.
+    await Promise.all(
+      roles.map(async (role) => {
+        const conn = sockets.get(role)!;
+        const from = conn.frames.length;
+        conn.socket.send(JSON.stringify({ action: 'ping' }));
+        await answerTo(conn, 'ping', 'pong', from);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+  }, 60_000);
+  afterAll(() => {
+    for (const conn of sockets.values()) conn.socket.terminate();
+  });
+
+  const deletions = (frames: Frame[]) =>
+    frames
+      .filter((f) => f.event === 'message-deleted')
+      .map((f) => String(f.data.message_id))
+      .filter((id) => id === world.toDelete.group || id === world.toDelete.direct);
+  /** Only the admin's own group's members who saw the message hear of its deletion. */
+  const seesDeletion = (role: Role) => role === 'member' || role === 'admin';
+
+  for (const role of roles) {
+    const hears = seesDeletion(role);
+    cell(
+      `message-deleted (live) of a message before they joined or deleted the room × ${role} → ${hears ? 'heard' : 'not heard'}`,
+      async () => {
+        const heard = deletions(sockets.get(role)!.frames);
+        expect(heard.length > 0).toBe(hears);
+      },
+    );
+    cell(
+      `message-deleted (sync) of a message before they joined or deleted the room × ${role} → ${hears ? 'in sync' : 'not in sync'}`,
+      async () => {
+        const client = world.callers.get(role)!;
+        const events: Frame[] = [];
+        let cursor = since.get(role)!;
+        for (;;) {
+          const page = await ok<{ events: Frame[]; next_since: string; has_more: boolean }>(
+            client,
+            'GET',
+            `/api/chat/sync?since=${encodeURIComponent(cursor)}&limit=500`,
+          );
+          events.push(...page.events);
+          if (!page.has_more) break;
+          cursor = page.next_since;
+        }
+        expect(deletions(events).length > 0).toBe(hears);
+      },
+    );
+    // The admin types in the group and in the direct room: group members hear it, the
+    // room-deleter (whose direct room it is) does not, nor anyone outside.
+    const typingHeard = role === 'member' || role === 'newcomer';
+    cell(
+      `user-typing from the admin × ${role} → ${typingHeard ? 'heard' : 'not heard'}`,
+      async () => {
+        const heard = sockets
+          .get(role)!
+          .frames.filter(
+            (f) =>
+              f.event === 'user-typing' && f.data.user_id === world.callers.get('admin')!.userId,
+          );
+        expect(heard.length > 0).toBe(typingHeard);
+      },
+    );
+    // Seen receipts only for messages the caller can see: the member (the control) saw the
+    // admin's message; the newcomer joined after it; the rest are refused.
+    const seenTold = role === 'member';
+    cell(
+      `messages-seen to the admin, for a message the caller cannot see × ${role} → ${seenTold ? 'told (control: can see it)' : 'not told'}`,
+      async () => {
+        const userId = world.callers.get(role)!.userId;
+        const told = sockets
+          .get('admin')!
+          .frames.filter(
+            (f) =>
+              f.event === 'messages-seen' &&
+              (f.data.seen_by as { user_id: string }).user_id === userId,
+          );
+        expect(told.length > 0).toBe(seenTold);
+      },
+    );
   }
 });

@@ -149,7 +149,12 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
         params: parse(schemas.params, event.pathParameters, 'path'),
       };
       // Charged only once the request is known to be valid, before any domain work.
-      await chargeHttpRoute(event.routeKey, caller.userId, schemas.cost?.(request.body) ?? 1);
+      await chargeHttpRoute(
+        event.routeKey,
+        caller.userId,
+        schemas.cost?.(request.body) ?? 1,
+        event.requestContext.timeEpoch,
+      );
       const result = await handle(request);
       const body: Record<string, unknown> = { success: true };
       if (result.message) body.message = result.message;

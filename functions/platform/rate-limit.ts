@@ -168,10 +168,31 @@ export function httpRouteBucket(routeKey: string): RateBucket | null {
   return bucket;
 }
 
+/**
+ * The clock a request is judged by: when API Gateway received it (the event's
+ * request time), not when the function got round to it. A burst that waited
+ * for containers, or in a local lane, is judged as it arrived, like one served
+ * at once. Bounded to the last minute and never in the future.
+ */
+export function arrivalClock(receivedAtMs: number | undefined): () => number {
+  return () => {
+    const now = Date.now();
+    if (receivedAtMs === undefined || !Number.isFinite(receivedAtMs)) return now;
+    return Math.min(now, Math.max(receivedAtMs, now - 60_000));
+  };
+}
+
 /** Charges a valid HTTP request `cost` tokens of its route's bucket. */
-export async function chargeHttpRoute(routeKey: string, userId: string, cost = 1) {
+export async function chargeHttpRoute(
+  routeKey: string,
+  userId: string,
+  cost = 1,
+  receivedAtMs?: number,
+) {
   const bucket = httpRouteBucket(routeKey);
-  if (bucket) await enforceRateLimit(userId, [{ bucket, cost }]);
+  if (!bucket) return;
+  const result = await takeTokens(userId, [{ bucket, cost }], arrivalClock(receivedAtMs));
+  if (!result.allowed) throw rateLimited(result.retryAfterMs);
 }
 
 const LIFECYCLE_ROUTES = new Set(['$connect', '$disconnect']);
@@ -199,12 +220,14 @@ export async function chargeWsFrame(
   buckets: readonly RateBucket[],
   userId: string,
   cost = 1,
+  receivedAtMs?: number,
 ): Promise<'ok' | 'drop'> {
+  const clock = arrivalClock(receivedAtMs);
   if (buckets.some((b) => QUIET_BUCKETS.has(b))) {
-    return takeLocalTokens(userId, buckets).allowed ? 'ok' : 'drop';
+    return takeLocalTokens(userId, buckets, clock).allowed ? 'ok' : 'drop';
   }
   const charges = buckets.map((bucket) => (bucket === FRAME_BUCKET ? bucket : { bucket, cost }));
-  const result = await takeTokens(userId, charges);
+  const result = await takeTokens(userId, charges, clock);
   if (result.allowed) return 'ok';
   throw rateLimited(result.retryAfterMs);
 }
@@ -268,8 +291,9 @@ export const localBucketCount = () => localTats.size;
 export async function chargeLifecycle(
   routeKey: string,
   userId: string,
+  receivedAtMs?: number,
 ): Promise<{ statusCode: 429; headers: Record<string, string> } | undefined> {
-  const result = await takeTokens(userId, wsActionBuckets(routeKey));
+  const result = await takeTokens(userId, wsActionBuckets(routeKey), arrivalClock(receivedAtMs));
   if (result.allowed) return undefined;
   return {
     statusCode: 429,

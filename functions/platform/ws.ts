@@ -70,7 +70,11 @@ export function wsLifecycle(
     .handler(async (event) => {
       try {
         const caller = callerOf(event);
-        const refused = await chargeLifecycle(event.requestContext.routeKey, caller.userId);
+        const refused = await chargeLifecycle(
+          event.requestContext.routeKey,
+          caller.userId,
+          event.requestContext.requestTimeEpoch,
+        );
         return refused ?? (await handle(event, caller));
       } catch (thrown) {
         // API Gateway answers the handshake with this status; a raw Lambda error would be a bare 500.
@@ -143,15 +147,19 @@ export function wsAction<T>(
           // Charged only once the frame is known to be valid, before any domain work.
           charged = true;
           const cost = options.cost?.(parsed.data) ?? 1;
-          if ((await chargeWsFrame(buckets, caller.userId, cost)) === 'drop') return OK;
+          const receivedAt = event.requestContext.requestTimeEpoch;
+          if ((await chargeWsFrame(buckets, caller.userId, cost, receivedAt)) === 'drop') return OK;
           await handle({ caller, connectionId, body: parsed.data });
         } catch (error) {
           if (charged) throw error;
           // An invalid frame still draws on the frame budget, so a flood of them is refused
           // too; a charge that fails for another reason leaves the frame's own answer.
-          await chargeWsFrame([FRAME_BUCKET], caller.userId).catch((refusal: unknown) => {
-            if (toAppError(refusal).code === 'RATE_LIMITED') throw refusal;
-          });
+          const receivedAt = event.requestContext.requestTimeEpoch;
+          await chargeWsFrame([FRAME_BUCKET], caller.userId, 1, receivedAt).catch(
+            (refusal: unknown) => {
+              if (toAppError(refusal).code === 'RATE_LIMITED') throw refusal;
+            },
+          );
           throw error;
         }
       } catch (error) {

@@ -38,6 +38,30 @@ async function rateItem(userId: string): Promise<Record<string, unknown> | undef
 }
 
 describe('token buckets in DynamoDB', () => {
+  it('judges a frame at its arrival time, not when the function got round to it', async () => {
+    // send: 10/s burst 5. Six sends that arrived together, two seconds ago, charged
+    // 150 ms apart: judged by the clock, the bucket refills between them and all
+    // six pass; judged at arrival, the sixth is over the burst.
+    const arrived = Date.now() - 2_000;
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 150));
+      outcomes.push(
+        await limiter.chargeWsFrame(['send'], 'rl_arrival', 1, arrived).then(
+          (o) => o,
+          (e: Error) => e.message,
+        ),
+      );
+    }
+    expect(outcomes.slice(0, 5)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(outcomes[5]).toMatch(/retry/);
+    // A claimed arrival in the future, or long ago, is held to the last minute up to now.
+    const clock = limiter.arrivalClock(Date.now() + 60_000);
+    expect(clock()).toBeLessThanOrEqual(Date.now());
+    expect(limiter.arrivalClock(0)()).toBeGreaterThanOrEqual(Date.now() - 60_001);
+    expect(Math.abs(limiter.arrivalClock(undefined)() - Date.now())).toBeLessThan(50);
+  });
+
   it('takes a burst, refuses with the exact wait, and refills one token per interval', async () => {
     let now = Date.now();
     const clock = () => now;

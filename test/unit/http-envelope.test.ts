@@ -161,6 +161,8 @@ describe('the HTTP envelope', () => {
 
   it('answers 201 with the contract Room on success', async () => {
     ddb.on(TransactWriteCommand).resolves({});
+    // The members' group settings (none set: everyone may add them).
+    ddb.on(BatchGetCommand).resolves({ Responses: {} });
     // The rate limit check and the room's event log (sync) write too.
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: {} });

@@ -68,7 +68,8 @@ export async function markMessagesSeen(
     };
   }
   const bySender = new Map<string, string[]>();
-  for (const m of newlySeen) bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
+  for (const m of newlySeen)
+    bySender.set(m.sender_id, [...(bySender.get(m.sender_id) ?? []), m.id]);
   const seenBy = { user_id: caller.userId, user_name: caller.name, seen_at: seenAt };
   const unread = unreadCount(state, room, head);
   await Promise.all([

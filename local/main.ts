@@ -21,18 +21,37 @@ console.log(
 );
 console.log(`API reference: ${stack.httpUrl}/docs  playground: ${stack.httpUrl}/playground`);
 
+/**
+ * Every way this process can end stops the stack first, so DynamoDB Local (a
+ * Java child) never outlives it: a signal, or a crash (logged, exit 1). A stop
+ * that hangs is cut short; the child is then killed on exit (local/dynamodb.ts).
+ */
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`stopping (${signal})`);
-    stack
-      .stop()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      });
+function shutdown(reason: string, code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`stopping (${reason})`);
+  setTimeout(() => process.exit(code || 1), 10_000).unref();
+  stack
+    .stop()
+    .then(() => process.exit(code))
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => shutdown(signal, 0));
+}
+// `npm start` runs this under wrappers (npm, node22.mjs, tsx) that relay only SIGINT and
+// SIGTERM: when one of them dies another way (SIGHUP, SIGKILL) this process is orphaned.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) shutdown('parent process gone', 0);
+}, 1000).unref();
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    console.error(`${event}:`, error);
+    shutdown(event, 1);
   });
 }

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { QueueDefinition } from '#functions/routes.ts';
+import { sleep } from '#platform/time.ts';
 import { invoke } from './lambda-runtime.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
 
@@ -35,36 +36,50 @@ export function startQueuePoller(options: {
 
   async function loop() {
     while (running) {
-      let messages: Message[] = [];
+      // A failed round (the emulator, a record that cannot be read) is logged and
+      // the loop goes on: nothing here may end the process. Undeleted messages
+      // come back after the visibility timeout, then go to the DLQ.
       try {
-        const out = await client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, options.queue.batchSize),
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-        );
-        messages = out.Messages ?? [];
+        await round();
       } catch (error) {
-        if (running) console.error(`[sqs] receive from ${options.queue.id} failed`, error);
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
+        if (!running) return;
+        console.error(`[sqs] ${options.queue.id}: polling failed`, error);
+        await sleep(500);
       }
-      if (messages.length === 0) continue;
-      const records = messages.map((m) => toRecord(m, queueArn));
-      const failed = await invokeBatch(records);
-      if (options.duplicate) await invokeBatch(records);
-      const done = messages.filter((m) => !failed.has(m.MessageId!));
-      if (done.length > 0) {
-        await client.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: options.queueUrl,
-            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
+    }
+  }
+
+  async function round() {
+    const out = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: options.queueUrl,
+        MaxNumberOfMessages: Math.min(10, options.queue.batchSize),
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return;
+    const records = messages.flatMap((m) => {
+      try {
+        return [toRecord(m, queueArn)];
+      } catch (error) {
+        console.error(`[sqs] ${options.queue.id}: passing over message ${m.MessageId}`, error);
+        return [];
       }
+    });
+    const failed = records.length > 0 ? await invokeBatch(records) : new Set<string>();
+    if (options.duplicate && records.length > 0) await invokeBatch(records);
+    const delivered = new Set(records.map((r) => r.messageId));
+    const done = messages.filter((m) => delivered.has(m.MessageId!) && !failed.has(m.MessageId!));
+    if (done.length > 0) {
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
     }
   }
 

@@ -184,6 +184,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     aws,
     ws,
     streamFailures: streamPoller.failed,
+    /** Stream records that could not be decoded: logged and passed over. */
+    streamSkipped: streamPoller.skipped,
     /** Test hooks: where each stream shard was resumed from, and stopping the reader as a crash would. */
     streamStarts: streamPoller.starts,
     pauseStreams: () => streamPoller.stop(),

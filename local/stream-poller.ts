@@ -87,6 +87,8 @@ export function startStreamPoller(options: StreamPollerOptions) {
   });
   const shards = new Map<string, Promise<void>>();
   const failed: DynamoDBRecord[] = [];
+  /** Records that could not be turned into a Lambda event: logged and passed over. */
+  const skipped: SkippedRecord[] = [];
   /** Where each shard's reading began (for tests: a restart resumes after its checkpoint). */
   const starts = new Map<string, string>();
   const file = options.checkpointDir
@@ -139,42 +141,68 @@ export function startStreamPoller(options: StreamPollerOptions) {
   }
 
   async function readShard(shardId: string, start: StartPosition) {
-    let iterator = await iteratorAt(shardId, start);
+    let iterator: string | undefined;
     const maxBatch = Math.max(...options.consumers.map((c) => c.batchSize));
-    while (running && iterator) {
-      const out = await client.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch }),
-      );
-      iterator = out.NextShardIterator;
-      const raw = out.Records ?? [];
-      if (raw.length === 0) {
-        await sleep(IDLE_MS);
-        continue;
+    while (running) {
+      // Nothing a record or the engine does may end the process: a failed round is
+      // logged and the shard is read again from its checkpoint.
+      try {
+        iterator ??= await iteratorAt(shardId, resumeFrom(shardId, start));
+        if (!iterator) return;
+        const next = await readBatch(shardId, iterator, maxBatch);
+        if (!next) return; // a closed shard, read to its end
+        iterator = next;
+      } catch (error) {
+        if (!running) return;
+        console.error(`[stream] ${shardId}: reading failed, resuming from the checkpoint`, error);
+        iterator = undefined;
+        await sleep(500);
       }
-      if (raw.length < maxBatch && iterator) {
-        await sleep(BATCH_WINDOW_MS);
-        const more = await client.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch - raw.length }),
-        );
-        iterator = more.NextShardIterator;
-        raw.push(...(more.Records ?? []));
-      }
-      const retainedSince = Date.now() - RETENTION_MS;
-      const records = raw
-        .filter(
-          (r) => (r.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= retainedSince,
-        )
-        .map(toLambdaRecord(options.streamArn));
-      for (const consumer of options.consumers) {
-        for (let i = 0; i < records.length; i += consumer.batchSize) {
-          await deliver(consumer.handler, records.slice(i, i + consumer.batchSize));
-        }
-      }
-      // Every consumer is done with the batch (or gave up on records into `failed`).
-      checkpoint.shards[shardId] =
-        raw.at(-1)?.dynamodb?.SequenceNumber ?? checkpoint.shards[shardId] ?? null;
-      saveCheckpoint(file, checkpoint);
     }
+  }
+
+  function resumeFrom(shardId: string, start: StartPosition): StartPosition {
+    const done = checkpoint.shards[shardId];
+    return done ? { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: done } : start;
+  }
+
+  /** One batch, as the event source mapping sends it; returns the next iterator. */
+  async function readBatch(shardId: string, iterator: string, maxBatch: number) {
+    const out = await client.send(
+      new GetRecordsCommand({ ShardIterator: iterator, Limit: maxBatch }),
+    );
+    let next = out.NextShardIterator;
+    const raw = out.Records ?? [];
+    if (raw.length === 0) {
+      await sleep(IDLE_MS);
+      return next;
+    }
+    if (raw.length < maxBatch && next) {
+      await sleep(BATCH_WINDOW_MS);
+      const more = await client.send(
+        new GetRecordsCommand({ ShardIterator: next, Limit: maxBatch - raw.length }),
+      );
+      next = more.NextShardIterator;
+      raw.push(...(more.Records ?? []));
+    }
+    const retainedSince = Date.now() - RETENTION_MS;
+    const records = decodeRecords(
+      raw.filter(
+        (r) => (r.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= retainedSince,
+      ),
+      options.streamArn,
+      (record) => skipped.push(record),
+    );
+    for (const consumer of options.consumers) {
+      for (let i = 0; i < records.length; i += consumer.batchSize) {
+        await deliver(consumer.handler, records.slice(i, i + consumer.batchSize));
+      }
+    }
+    // Every consumer is done with the batch (or gave up on records into `failed`).
+    checkpoint.shards[shardId] =
+      raw.at(-1)?.dynamodb?.SequenceNumber ?? checkpoint.shards[shardId] ?? null;
+    saveCheckpoint(file, checkpoint);
+    return next;
   }
 
   async function deliver(handler: string, batch: DynamoDBRecord[]) {
@@ -228,6 +256,7 @@ export function startStreamPoller(options: StreamPollerOptions) {
 
   return {
     failed,
+    skipped,
     starts,
     async stop() {
       running = false;
@@ -241,22 +270,67 @@ export function startStreamPoller(options: StreamPollerOptions) {
 type Image = NonNullable<NonNullable<DynamoDBRecord['dynamodb']>['NewImage']>;
 type Value = Image[string];
 
+/** What is logged of a record passed over: where it is, never its contents. */
+export interface SkippedRecord {
+  eventID: string | undefined;
+  sequenceNumber: string | undefined;
+  keys: string[];
+  error: string;
+}
+
+/**
+ * The Lambda records of a batch. A record that cannot be decoded is logged (its
+ * id, sequence number and key attribute names) and passed over, as a record
+ * the mapping could not deliver goes to its on-failure destination: one bad
+ * record must not stop the shard, let alone the process.
+ */
+export function decodeRecords(
+  raw: readonly _Record[],
+  streamArn: string,
+  onSkip: (record: SkippedRecord) => void = () => undefined,
+): DynamoDBRecord[] {
+  const decode = toLambdaRecord(streamArn);
+  return raw.flatMap((record) => {
+    try {
+      return [decode(record)];
+    } catch (error) {
+      const skipped: SkippedRecord = {
+        eventID: record.eventID,
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+        keys: Object.keys(record.dynamodb?.Keys ?? {}),
+        error: error instanceof Error ? error.message : String(error),
+      };
+      console.error('[stream] skipping a record that could not be decoded', skipped);
+      onSkip(skipped);
+      return [];
+    }
+  });
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+
 /**
  * The Streams client deserializes an empty map attribute `{M: {}}` as `{}`;
  * Lambda's event carries `{M: {}}`. Restored here so consumers see what AWS sends.
+ * Any key is data, `__proto__` included: only own properties are read
+ * (Object.hasOwn) and results are built with Object.fromEntries, which defines
+ * own properties rather than assigning through a prototype setter. The Streams
+ * client itself decodes a `__proto__` map entry as undefined (its value is lost
+ * before this code sees it): such an entry is left out.
  */
 function restoreEmptyMaps(image: unknown): Image | undefined {
-  if (!image) return undefined;
+  if (!isObject(image)) return undefined;
   const fix = (value: Record<string, unknown>): Value => {
     if (Object.keys(value).length === 0) return { M: {} };
-    if (value.M)
-      return { M: Object.fromEntries(Object.entries(value.M).map(([k, v]) => [k, fix(v)])) };
-    if (Array.isArray(value.L)) return { L: value.L.map((v: Record<string, unknown>) => fix(v)) };
+    if (Object.hasOwn(value, 'M') && isObject(value.M)) return { M: mapOf(value.M) };
+    if (Object.hasOwn(value, 'L') && Array.isArray(value.L))
+      return { L: value.L.filter(isObject).map(fix) };
     return value as Value;
   };
-  return Object.fromEntries(
-    Object.entries(image as Record<string, Record<string, unknown>>).map(([k, v]) => [k, fix(v)]),
-  );
+  const mapOf = (map: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(map).flatMap(([k, v]) => (isObject(v) ? [[k, fix(v)]] : [])));
+  return mapOf(image);
 }
 
 export function toLambdaRecord(streamArn: string) {

@@ -33,18 +33,14 @@ const alive = (pid: number) => {
   }
 };
 
-/** Runs `npm start`'s entry as its own process and waits for its ready line. */
-async function startProcess(env: Record<string, string> = {}) {
+/** Runs `npm start`'s entry (or `entry`) as its own process and waits for its ready line. */
+async function startProcess(env: Record<string, string> = {}, entry = 'local/main.ts') {
   const httpPort = env.HTTP_PORT ?? String(await freePort());
   const wsPort = env.WS_PORT ?? String(await freePort());
-  const child = spawn(
-    process.execPath,
-    [resolve('node_modules/tsx/dist/cli.mjs'), 'local/main.ts'],
-    {
-      env: { ...process.env, ...env, HTTP_PORT: httpPort, WS_PORT: wsPort },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), entry], {
+    env: { ...process.env, ...env, HTTP_PORT: httpPort, WS_PORT: wsPort },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   await new Promise<void>((done, fail) => {
     child.stdout.on('data', (chunk: Buffer) => {
@@ -56,6 +52,8 @@ async function startProcess(env: Record<string, string> = {}) {
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return {
     pid: child.pid!,
+    exited,
+    kill: (signal: NodeJS.Signals) => child.kill(signal),
     http: `http://127.0.0.1:${httpPort}`,
     ws: `ws://127.0.0.1:${wsPort}`,
     output: () => output,
@@ -101,6 +99,43 @@ describe('npm start', () => {
     expect(await started.stop()).toBe(0);
     await eventually(async () => expect(spawned.filter(alive)).toEqual([]), 10_000);
   });
+});
+
+describe('a crash of npm start leaves no DynamoDB Local behind', () => {
+  const java = (pid: number) =>
+    descendants(pid).filter((child) => {
+      try {
+        return (
+          execFileSync('ps', ['-o', 'comm=', '-p', String(child)])
+            .toString()
+            .trim() === 'java'
+        );
+      } catch {
+        return false;
+      }
+    });
+  const cases: [string, Record<string, string>, NodeJS.Signals | undefined][] = [
+    ['an uncaught exception', { CRASH: 'uncaught' }, undefined],
+    ['an unhandled rejection', { CRASH: 'rejection' }, undefined],
+    ['SIGHUP (the terminal closed)', {}, 'SIGHUP'],
+    ['SIGINT', {}, 'SIGINT'],
+    // Sent to the node process that runs the stack (tsx's child), which owns the Java one.
+    ['SIGKILL (no handler can run)', {}, 'SIGKILL'],
+  ];
+  for (const [name, env, signal] of cases) {
+    it(name, async () => {
+      const started = await startProcess(env, 'test/support/crash-after-ready.ts');
+      const children = java(started.pid);
+      expect(children.length, started.output()).toBe(1);
+      if (signal === 'SIGKILL') {
+        const owner = execFileSync('ps', ['-o', 'ppid=', '-p', String(children[0])]).toString();
+        process.kill(Number(owner.trim()), 'SIGKILL');
+      } else if (signal) started.kill(signal);
+      const code = await started.exited;
+      if (!signal) expect(code, started.output()).toBe(1);
+      await eventually(async () => expect(children.filter(alive)).toEqual([]), 10_000);
+    });
+  }
 });
 
 describe('DATA_DIR', () => {

@@ -9,7 +9,27 @@ import { isStorableUserId } from '#platform/user-id.ts';
 import { WHO_CAN_ADD_ME } from './model.ts';
 import { acceptPublicKey } from './public-key.ts';
 
-/** Ids are opaque; this bounds their shape so keys stay well-formed. */
+/**
+ * Names that break a plain object used as a map: `__proto__` assigns the
+ * prototype, the others shadow or read inherited members. Refused as map keys in
+ * free-form JSON and as every client-chosen id (ids become sort keys, attribute
+ * names and map keys: a device_id of `__proto__` once took `npm start` down).
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const notReserved = z.refine<string>(
+  (s) => !RESERVED_KEYS.has(s),
+  'must not be a reserved name (__proto__, constructor, prototype)',
+);
+/** A client-chosen id: bounded text that is never a reserved name. */
+const id = (min: number, max: number) =>
+  z.string().check(z.minLength(min), z.maxLength(max), notReserved);
+
+/**
+ * Ids are opaque; this bounds their shape so keys stay well-formed. User ids
+ * come from the identity provider and keep its rule (platform/user-id.ts):
+ * `__proto__` is refused there, `constructor` and the like are users the
+ * store handles as plain keys (test/e2e/regressions.test.ts, authz-matrix).
+ */
 export const userId = z.string().check(
   z.trim(),
   z.minLength(1),
@@ -17,10 +37,8 @@ export const userId = z.string().check(
   // The same rule as a token's subject: no # or spaces, and not a reserved name.
   z.refine(isStorableUserId, 'must be well-formed text with no # or spaces, and not __proto__'),
 );
-export const roomId = z
-  .string()
-  .check(z.minLength(1), z.maxLength(64), z.regex(/^[0-9A-Za-z_-]+$/, 'is not a room id'));
-export const messageId = z.string().check(z.minLength(3), z.maxLength(80));
+export const roomId = id(1, 64).check(z.regex(/^[0-9A-Za-z_-]+$/, 'is not a room id'));
+export const messageId = id(3, 80);
 
 /**
  * A lone UTF-16 surrogate is not text: DynamoDB and SQS may refuse it. With the
@@ -29,8 +47,6 @@ export const messageId = z.string().check(z.minLength(3), z.maxLength(80));
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const wellFormed = z.refine<string>((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text');
 
-/** Keys that would reach an object's prototype if the value were ever merged or assigned. */
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** DynamoDB stores magnitudes from 1e-130; larger than 2^53 the SDK refuses a JS number. */
 const SMALLEST_MAGNITUDE = 1e-130;
 
@@ -152,13 +168,13 @@ export const listMessagesQuery = z.object({
 
 const sendFields = {
   content: z._default(z.string().check(z.maxLength(LIMITS.contentChars), wellFormed), ''),
-  temp_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  temp_id: z.optional(id(1, 128)),
   message_type: z._default(z.string().check(z.minLength(1), z.maxLength(32)), 'text'),
   reply_to_message_id: z.nullish(messageId),
   file_url: z.nullish(z.url().check(z.maxLength(2048))),
   media: z.optional(mediaJson),
   is_encrypted: z._default(z.boolean(), false),
-  encryption_key_id: z.nullish(z.string().check(z.minLength(1), z.maxLength(255))),
+  encryption_key_id: z.nullish(id(1, 255)),
   encrypted_content: z.nullish(z.string().check(z.maxLength(LIMITS.bodyBytes))),
 };
 
@@ -249,9 +265,7 @@ export const forwardBody = z.object({
   target_room_ids: z.array(roomId).check(z.minLength(1), z.maxLength(LIMITS.forwardTargets)),
 });
 
-const keyPart = z
-  .string()
-  .check(z.minLength(1), z.maxLength(255), z.regex(/^[^#\s]+$/, 'must not contain # or spaces'));
+const keyPart = id(1, 255).check(z.regex(/^[^#\s]+$/, 'must not contain # or spaces'));
 
 /**
  * The key must be one the server accepts, checked here rather than in the

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/chat-client.ts';
@@ -48,5 +49,97 @@ describe('the stream reader survives any record', () => {
     });
     expect(env.stack.streamSkipped).toEqual([]);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe('reserved names are refused in every id a client chooses', () => {
+  const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString();
+  const refused = (
+    res: { status: number; body: { error?: { code: string; message: string } } },
+    field: string,
+  ) => {
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({
+      status: 400,
+      code: 'VALIDATION_ERROR',
+    });
+    expect(res.body.error?.message).toContain(`${field}: must not be a reserved name`);
+  };
+
+  it('answers 400 VALIDATION_ERROR naming the field, over HTTP and WebSocket, and stores nothing', async () => {
+    const [ann] = await Promise.all([env.client('rs_ann'), env.client('rs_bob')]);
+    const room = (
+      await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'g',
+        member_ids: ['rs_bob'],
+      })
+    ).body.data;
+    const sent = (
+      await ann.http<{ id: string }>('POST', `/api/chat/rooms/${room.id}/messages`, {
+        content: 'hi',
+      })
+    ).body.data;
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const key = { public_key: pem, device_id: 'd1', key_id: 'k1' };
+      refused(
+        await ann.http('POST', '/api/chat/encryption/keys', { ...key, device_id: name }),
+        'device_id',
+      );
+      refused(
+        await ann.http('POST', '/api/chat/encryption/keys', { ...key, key_id: name }),
+        'key_id',
+      );
+      refused(
+        await ann.http('POST', '/api/chat/encryption/verify', {
+          user_id: 'rs_bob',
+          key_id: name,
+          fingerprint: 'f',
+        }),
+        'key_id',
+      );
+      const roomPath = `/api/chat/rooms/${room.id}`;
+      refused(
+        await ann.http('POST', `${roomPath}/messages`, { content: 'x', temp_id: name }),
+        'temp_id',
+      );
+      refused(
+        await ann.http('POST', `${roomPath}/messages`, {
+          is_encrypted: true,
+          encrypted_content: 'c',
+          encryption_key_id: name,
+        }),
+        'encryption_key_id',
+      );
+      refused(await ann.http('GET', `/api/chat/rooms/${name}`), 'room_id');
+      refused(await ann.http('DELETE', `/api/chat/messages/${name}`), 'message_id');
+      refused(
+        await ann.http('PUT', `${roomPath}/read-status`, {
+          is_read: true,
+          last_read_message_id: name,
+        }),
+        'last_read_message_id',
+      );
+      refused(await ann.http('PUT', '/api/chat/read-status', { room_ids: [name] }), 'room_ids.0');
+      refused(
+        await ann.http('POST', `/api/chat/messages/${sent.id}/forward`, {
+          target_room_ids: [room.id, name],
+        }),
+        'target_room_ids.1',
+      );
+    }
+    // The same rule behind the WebSocket actions.
+    await ann.connect();
+    ann.send({ action: 'send-message', room_id: room.id, content: 'x', temp_id: '__proto__' });
+    const error = await ann.waitFor('error', (d) => d.action === 'send-message');
+    expect(error.data).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(String(error.data.message)).toContain('temp_id: must not be a reserved name');
+    ann.send({ action: 'mark-messages-seen', room_id: '__proto__', message_ids: ['constructor'] });
+    const seen = await ann.waitFor('error', (d) => d.action === 'mark-messages-seen');
+    expect(String(seen.data.message)).toContain('room_id: must not be a reserved name');
+    // No key was stored for any of them.
+    const keys = await ann.http<{ keys: unknown[] }>('GET', '/api/chat/encryption/keys/rs_ann');
+    expect(keys.body.data.keys).toEqual([]);
   });
 });

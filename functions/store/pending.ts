@@ -2,6 +2,7 @@ import type { PendingMessage } from '#model';
 import { batchWrite, type Key } from './batch.ts';
 import { putIf } from './conditional.ts';
 import { userPk } from './keys.ts';
+import { parseMessageId } from './messages.ts';
 import { queryPage } from './query.ts';
 
 /**
@@ -56,7 +57,27 @@ export async function listPending(
     Limit: limit,
     ConsistentRead: true,
   });
-  return items.map((item) => item.message as PendingMessage);
+  return inRoomOrder(items.map((item) => item.message as PendingMessage));
+}
+
+/**
+ * The page with each room's messages in seq order, in the places that room's
+ * messages hold. The sort key orders by time, which is not always a room's
+ * order: a send stamps its time before it takes its number (concurrent sends
+ * in one room can land a millisecond apart the other way round), and two in
+ * the same millisecond sort by id as text ("r.10" before "r.9").
+ */
+function inRoomOrder(messages: PendingMessage[]): PendingMessage[] {
+  const seq = (m: PendingMessage) => parseMessageId(m.id)?.seq ?? 0;
+  const byRoom = new Map<string, PendingMessage[]>();
+  for (const m of messages) byRoom.set(m.room_id, [...(byRoom.get(m.room_id) ?? []), m]);
+  for (const list of byRoom.values()) list.sort((a, b) => seq(a) - seq(b));
+  const taken = new Map<string, number>();
+  return messages.map((m) => {
+    const i = taken.get(m.room_id) ?? 0;
+    taken.set(m.room_id, i + 1);
+    return byRoom.get(m.room_id)![i]!;
+  });
 }
 
 export async function deletePending(

@@ -130,3 +130,92 @@ describe('offline delivery', () => {
     );
   });
 });
+
+/**
+ * The order a member who was offline gets their messages in: the pending list
+ * (flushed oldest first on their next connection) must hold each room's messages
+ * in seq order, whatever order SQS hands the queue messages over in, when sends
+ * run at once, and when several land in the same millisecond.
+ */
+describe('offline queue order', () => {
+  const seqOf = (id: string) => Number(id.split('.').pop());
+  async function pendingIds(userId: string) {
+    const { listPending } = await import('#store/pending.ts');
+    return (await listPending(userId, 100, Date.now())).map((m) => m.id);
+  }
+  async function consumeAll(bodies: unknown[], tag: string) {
+    // SQS keeps no order: the copies are consumed newest first, a few at a time.
+    const records = bodies.map((body, i) => record(`${tag}-${i}`, body)).reverse();
+    await Promise.all(
+      [0, 1, 2].map(async (lane) => {
+        for (let i = lane; i < records.length; i += 3)
+          expect(
+            (await consume({ Records: [records[i]!] }, {} as Context)).batchItemFailures,
+          ).toEqual([]);
+      }),
+    );
+  }
+
+  it('keeps concurrent sends from several senders in seq order', async () => {
+    const senders = ['oq_a', 'oq_b', 'oq_c'];
+    const room = (
+      await domain.createRoom(caller('oq_a'), {
+        type: 'group',
+        name: 'order',
+        member_ids: ['oq_b', 'oq_c', 'oq_r'],
+      })
+    ).room;
+    const sent = await Promise.all(
+      Array.from({ length: 15 }, (_, i) =>
+        domain.sendMessage(caller(senders[i % 3]!), room.id, {
+          content: `c${i}`,
+          message_type: 'text',
+          is_encrypted: false,
+        }),
+      ),
+    );
+    await consumeAll(
+      sent.map((s) => ({ user_id: 'oq_r', message: s.message })),
+      'oq',
+    );
+    const ids = await pendingIds('oq_r');
+    expect(ids).toHaveLength(15);
+    expect(ids.map(seqOf)).toEqual([...ids.map(seqOf)].sort((x, y) => x - y));
+  });
+
+  it('keeps sends stamped in the same millisecond in seq order (seq 9 before seq 10)', async () => {
+    const { takeSequence } = await import('#store/room-head.ts');
+    const { storeMessages } = await import('#store/append-message.ts');
+    const { newMessage } = await import('#model');
+    const { messageView } = await import('#domain/views.ts');
+    const room = (
+      await domain.createRoom(caller('oq_s'), { type: 'group', name: 'ms', member_ids: ['oq_t'] })
+    ).room;
+    const at = new Date().toISOString();
+    const messages = [];
+    for (let i = 0; i < 12; i++) {
+      const summary = {
+        sender_id: 'oq_s',
+        content: `s${i}`,
+        message_type: 'text',
+        is_encrypted: false,
+        created_at: at,
+      };
+      const seq = await takeSequence(room.id, summary, at);
+      const message = newMessage(
+        { id: `${room.id}.${seq}`, room_id: room.id, seq },
+        { userId: 'oq_s', name: 'S' },
+        { content: `s${i}`, message_type: 'text', is_encrypted: false },
+        at,
+      );
+      await storeMessages([message]);
+      messages.push(message);
+    }
+    await consumeAll(
+      messages.map((m) => ({ user_id: 'oq_t', message: messageView(m) })),
+      'ms',
+    );
+    const ids = await pendingIds('oq_t');
+    expect(ids.map(seqOf)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+});

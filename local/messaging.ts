@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { Server } from 'node:net';
 import { startFauxqs } from 'fauxqs';
 import { queues } from '#functions/routes.ts';
 
@@ -24,12 +25,14 @@ export async function startMessaging(
 ): Promise<LocalMessaging> {
   const dataDir = options.dataDir ? `${options.dataDir}/fauxqs` : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const server = await startFauxqs({
-    port: 0,
-    logger: false,
-    messageSpies: true,
-    ...(dataDir ? { dataDir } : {}),
-  });
+  const server = await onLoopback(() =>
+    startFauxqs({
+      port: 0,
+      logger: false,
+      messageSpies: true,
+      ...(dataDir ? { dataDir } : {}),
+    }),
+  );
   const queueUrls: Record<string, string> = {};
   const queueNames: LocalMessaging['queueNames'] = {};
   for (const q of queues) {
@@ -58,4 +61,29 @@ export async function startMessaging(
     server,
     stop: () => server.stop(),
   };
+}
+
+/**
+ * fauxqs 2.4.1 (the newest on the registry) listens on every interface whatever
+ * its `host` option says (`app.listen({ port, host: "0.0.0.0" })` in its
+ * startFauxqs). While it starts, a listen on 0.0.0.0 is made on 127.0.0.1
+ * instead; nothing else in this process asks for 0.0.0.0.
+ */
+async function onLoopback<T>(start: () => Promise<T>): Promise<T> {
+  const listen = Server.prototype.listen;
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    const [options] = args;
+    if (
+      typeof options === 'object' &&
+      options &&
+      (options as { host?: unknown }).host === '0.0.0.0'
+    )
+      args[0] = { ...options, host: '127.0.0.1' };
+    return (listen as (...a: unknown[]) => Server).apply(this, args);
+  } as typeof listen;
+  try {
+    return await start();
+  } finally {
+    Server.prototype.listen = listen;
+  }
 }

@@ -92,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const aws = await startLocalAws(options);
   let httpPort = 0;
   let wsPort = 0;
+  let managementPort = 0;
   let ready = false;
   const issuerHolder: { issuer?: Awaited<ReturnType<typeof createIssuer>> } = {};
   const ws = createWsGateway(() => wsPort);
@@ -113,17 +114,25 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   try {
     httpPort = await listen(httpServer, options.httpPort ?? 3000);
     wsPort = await listen(ws.server, options.wsPort ?? 3001);
+    // @connections: for the functions only, so on loopback and apart from the public port.
+    managementPort = await listen(ws.management, 0);
   } catch (error) {
-    await Promise.allSettled([close(httpServer), close(ws.server), aws.stop()]);
+    await Promise.allSettled([
+      close(httpServer),
+      close(ws.server),
+      close(ws.management),
+      aws.stop(),
+    ]);
     throw error;
   }
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
+  const managementUrl = `http://127.0.0.1:${managementPort}`;
   configureSite({ wsUrl });
   const issuerUrl = `${httpUrl}/local`;
   issuerHolder.issuer = await createIssuer(issuerUrl, options.dataDir);
   Object.assign(process.env, {
-    [ENV.wsEndpoint]: wsUrl.replace('ws://', 'http://'),
+    [ENV.wsEndpoint]: managementUrl,
     [ENV.jwtIssuer]: issuerUrl,
     [ENV.jwtAudience]: issuerHolder.issuer.audience,
     [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
@@ -144,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
           dynamodb: aws.dynamo.endpoint,
           sqs: aws.messaging.endpoint,
           sns: aws.push.endpoint,
-          connections: `http://127.0.0.1:${wsPort}`,
+          connections: managementUrl,
         },
         dynamoAccessKeyId: LOCAL_CREDENTIALS.accessKeyId,
         settings: process.env,
@@ -179,6 +188,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   return {
     httpUrl,
     wsUrl,
+    /** The local @connections endpoint (the functions' WS_ENDPOINT), on loopback. */
+    managementUrl,
     tableName: aws.dynamo.tableName,
     env: { ...aws.env },
     aws,
@@ -196,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       stopping ??= (async () => {
         ready = false;
         for (const conn of ws.connections.values()) conn.socket.terminate();
-        await Promise.allSettled([close(httpServer), close(ws.server)]);
+        await Promise.allSettled([close(httpServer), close(ws.server), close(ws.management)]);
         await Promise.allSettled([
           scheduler.stop(),
           streamPoller.stop(),

@@ -13,8 +13,10 @@ import { LIMITS } from '#platform/limits.ts';
 import { invoke, invokeInLane } from './lambda-runtime.ts';
 
 /**
- * The local API Gateway WebSocket API and its @connections management endpoint,
- * on one port. It keeps AWS's rules that the code depends on: $connect runs
+ * The local API Gateway WebSocket API and, on a port of its own bound to
+ * 127.0.0.1, its @connections management endpoint (the functions' WS_ENDPOINT):
+ * the public port serves upgrades only, so no client can post to, read or close
+ * another's connection through it. It keeps AWS's rules that the code depends on: $connect runs
  * behind the REQUEST authorizer, a connection cannot be posted to until its
  * $connect has returned (410), a closed connection answers 410 GoneException,
  * frames route by `action` with `$default` as the fallback, and the route's
@@ -33,7 +35,10 @@ type WsResult = { statusCode?: number; headers?: Record<string, string> } | unde
 const routeByKey = new Map(wsRoutes.map((r) => [r.routeKey, r.handler]));
 
 export interface WsGateway {
+  /** The public WebSocket port: upgrades only, any other request is 404. */
   server: Server;
+  /** @connections, for the functions: to be bound to loopback only. */
+  management: Server;
   /** Connection ids still inside their $connect (posting to them answers 410). */
   connecting: Set<string>;
   connections: Map<string, LiveConnection>;
@@ -117,13 +122,19 @@ export function createWsGateway(getPort: () => number): WsGateway {
   // frame over maxPayload, 1007 for invalid UTF-8, 1002 for a protocol error).
   wss.on('error', (error) => console.error('[ws] server error', error));
 
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ message: 'Not Found' }));
+  });
+  server.on('error', (error) => console.error('[ws] server error', error));
+  const management = createServer((req, res) => {
     handleManagement(req, res, connections, connecting).catch((error: unknown) => {
       console.error('[ws] @connections failed', error);
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  server.on('error', (error) => console.error('[ws] server error', error));
+  management.on('error', (error) => console.error('[ws] @connections server error', error));
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A client that resets the connection during $connect must not crash us.
@@ -239,7 +250,7 @@ export function createWsGateway(getPort: () => number): WsGateway {
     }).catch((error: unknown) => console.error('[ws] $disconnect failed', error));
   }
 
-  return { server, connecting, connections };
+  return { server, management, connecting, connections };
 }
 
 /** A client's bad frame is its own problem: ws has already closed that socket. */
@@ -253,13 +264,39 @@ function gone(res: ServerResponse) {
   res.end(JSON.stringify({ message: null }));
 }
 
-function readAll(req: IncomingMessage): Promise<Buffer> {
+/** API Gateway's largest message: a bigger post is PayloadTooLargeException (413). */
+export const MANAGEMENT_BODY_LIMIT = 128 * 1024;
+
+/**
+ * The body, or undefined once it is known to pass `limit`: from Content-Length
+ * before any byte is read, or while reading a chunked body; the rest is never
+ * buffered.
+ */
+function readBounded(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.pause();
+        resolve(undefined);
+      } else chunks.push(c);
+    });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+function tooLarge(res: ServerResponse) {
+  // Connection: close, so the unread rest of the body is dropped with the socket.
+  res.writeHead(413, {
+    'content-type': 'application/json',
+    'x-amzn-errortype': 'PayloadTooLargeException',
+    connection: 'close',
+  });
+  res.end(JSON.stringify({ message: 'Request Too Long' }));
 }
 
 /** POST / GET / DELETE /@connections/{id}, as the management API answers them. */
@@ -283,15 +320,12 @@ async function handleManagement(
     res.writeHead(400, { 'x-amzn-errortype': 'BadRequestException' }).end();
     return;
   }
-  const body = await readAll(req);
+  const body = await readBounded(req, MANAGEMENT_BODY_LIMIT);
+  if (!body) return tooLarge(res);
   const conn = connections.get(connectionId);
   if (connecting.has(connectionId) || !conn || conn.socket.readyState !== WebSocket.OPEN)
     return gone(res);
   if (req.method === 'POST') {
-    if (body.length > 128 * 1024) {
-      res.writeHead(413, { 'x-amzn-errortype': 'PayloadTooLargeException' }).end();
-      return;
-    }
     await new Promise<void>((resolve, reject) =>
       conn.socket.send(body.toString('utf8'), (e) => (e ? reject(e) : resolve())),
     );

@@ -105,7 +105,7 @@ describe('the local WebSocket gateway', () => {
   });
 
   it('answers a malformed @connections id with 400, not a crash', async () => {
-    const res = await fetch(`${env.stack.wsUrl.replace('ws:', 'http:')}/@connections/%E0%A4%A`);
+    const res = await fetch(`${env.stack.managementUrl}/@connections/%E0%A4%A`);
     expect(res.status).toBe(400);
     await stillServes(bystander);
   });

@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/chat-client.ts';
@@ -141,5 +144,105 @@ describe('reserved names are refused in every id a client chooses', () => {
     // No key was stored for any of them.
     const keys = await ann.http<{ keys: unknown[] }>('GET', '/api/chat/encryption/keys/rs_ann');
     expect(keys.body.data.keys).toEqual([]);
+  });
+});
+
+describe('local internals are not exposed', () => {
+  it('serves @connections on the public WebSocket and HTTP ports to no one', async () => {
+    const wsHttp = env.stack.wsUrl.replace('ws:', 'http:');
+    for (const base of [wsHttp, `${wsHttp}/local`, env.stack.httpUrl]) {
+      for (const method of ['POST', 'GET', 'DELETE']) {
+        const res = await fetch(`${base}/@connections/abc`, {
+          method,
+          ...(method === 'POST' ? { body: '{"event":"x"}' } : {}),
+        });
+        expect([403, 404], `${method} ${base}`).toContain(res.status);
+      }
+    }
+    // The functions' endpoint still answers (410: no such connection).
+    expect((await fetch(`${env.stack.managementUrl}/@connections/abc`)).status).toBe(410);
+  });
+
+  /** Streams `total` bytes at the endpoint until it answers; what was sent by then, and when. */
+  function oversizedPost(chunked: boolean, total = 200 * 1024 * 1024) {
+    return new Promise<{ status: number; sentBytes: number; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      let sentBytes = 0;
+      let answered = false;
+      const req = request(`${env.stack.managementUrl}/@connections/abc`, {
+        method: 'POST',
+        headers: chunked ? {} : { 'content-length': String(total) },
+      });
+      req.on('response', (res) => {
+        answered = true;
+        resolve({ status: res.statusCode ?? 0, sentBytes, ms: performance.now() - started });
+        res.resume();
+        req.destroy();
+      });
+      req.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (!answered && sentBytes < total) {
+          sentBytes += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        if (!answered) req.end();
+      };
+      pump();
+    });
+  }
+
+  it('answers an oversized @connections post with 413 at once, without reading it all', async () => {
+    for (const chunked of [false, true]) {
+      const answer = await oversizedPost(chunked);
+      expect(answer.status, `chunked: ${chunked}`).toBe(413);
+      // Answered long before the 200 MB went out (the socket buffers hold a few MB at most).
+      expect(answer.sentBytes, `chunked: ${chunked}`).toBeLessThan(32 * 1024 * 1024);
+      expect(answer.ms, `chunked: ${chunked}`).toBeLessThan(5_000);
+    }
+    // A post at the limit is still read (410 here: no such connection).
+    const atLimit = await fetch(`${env.stack.managementUrl}/@connections/abc`, {
+      method: 'POST',
+      body: 'x'.repeat(128 * 1024),
+    });
+    expect(atLimit.status).toBe(410);
+  });
+
+  it("listens on loopback only: every local port refuses a connection on the machine's other addresses", async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+    const aws = env.stack.aws;
+    const ports = {
+      http: env.stack.httpUrl,
+      ws: env.stack.wsUrl,
+      '@connections': env.stack.managementUrl,
+      dynamodb: aws.dynamo.endpoint,
+      'sqs/sns (fauxqs)': aws.messaging.server.address,
+      'sqs endpoint': aws.messaging.endpoint,
+      'push platform': aws.push.endpoint,
+    };
+    const reach = (host: string, port: number) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host, port, timeout: 2000 });
+        const settle = (outcome: string) => {
+          resolve(outcome);
+          socket.destroy();
+        };
+        socket.once('connect', () => settle('accepted'));
+        socket.once('timeout', () => settle('timeout'));
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+    const seen: Record<string, string[]> = {};
+    for (const [name, url] of Object.entries(ports)) {
+      const port = Number(new URL(url).port);
+      seen[name] = [await reach('127.0.0.1', port)];
+      if (external) seen[name].push(await reach(external, port));
+    }
+    const expected = external ? ['accepted', 'ECONNREFUSED'] : ['accepted'];
+    expect(seen).toEqual(Object.fromEntries(Object.keys(ports).map((k) => [k, expected])));
+    if (!external) console.warn('no non-loopback IPv4 address here: only loopback was checked');
   });
 });

@@ -2,13 +2,13 @@ import type { Caller } from '#platform/auth.ts';
 import { AppError, notFound } from '#platform/errors.ts';
 import { nowIso } from '#platform/time.ts';
 import { storeMessages } from '#store/append-message.ts';
-import { getMembers, markReadUpTo } from '#store/members.ts';
+import { markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
 import { takeSequence } from '#store/room-head.ts';
-import { getRooms } from '#store/rooms.ts';
-import { requireMember, requireMembership } from './membership.ts';
+import { requireMembership, requireMemberships } from './membership.ts';
 import { abandon, deliverMessage, headSummary } from './messages.ts';
 import { forwardedCopy, type MessageRecord, type RoomRecord } from './model.ts';
+import { seesMessage } from './unread.ts';
 
 /**
  * POST /messages/:id/forward (docs/openapi.json). Every check comes first; then
@@ -28,14 +28,15 @@ export async function forwardMessage(
   const source = await getMessage(sourceId);
   if (!source) throw notFound('Message');
   const { room: sourceRoom, member } = await requireMembership(source.room_id, caller.userId);
-  if (source.is_deleted || source.seq <= Math.max(member.cleared_seq, sourceRoom.cleared_seq)) {
+  if (source.is_deleted || !seesMessage(member, sourceRoom, source.seq)) {
     throw notFound('Message');
   }
   if (carriesCiphertext(source)) {
     throw new AppError('UNPROCESSABLE', 'Encrypted messages cannot be forwarded by the server');
   }
 
-  const rooms = await loadTargets(caller, targets);
+  // Every target must exist, have the caller as a member and not be gone for them.
+  const rooms = await requireMemberships(caller.userId, targets);
   const at = nowIso();
   // Each target room hands out its own next number (one `ADD` each, in parallel).
   const copies = await Promise.all(
@@ -68,19 +69,6 @@ const carriesCiphertext = (message: MessageRecord) =>
   message.is_encrypted ||
   (message.encrypted_content !== null && message.encrypted_content !== undefined) ||
   (message.encryption_key_id !== null && message.encryption_key_id !== undefined);
-
-/** Every target must exist and have the caller as a (not-deleted) member. */
-async function loadTargets(caller: Caller, targets: string[]) {
-  const [rooms, members] = await Promise.all([
-    getRooms(targets),
-    getMembers(caller.userId, targets),
-  ]);
-  for (const id of targets) {
-    const member = members.get(id);
-    requireMember(caller.userId, rooms.get(id), member, { gone: member?.is_deleted, which: id });
-  }
-  return rooms;
-}
 
 async function deliverCopies(
   source: MessageRecord,

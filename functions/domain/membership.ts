@@ -1,7 +1,7 @@
 import { forbidden, notFound } from '#platform/errors.ts';
-import { getMember, getRoomMemberStates } from '#store/members.ts';
-import { getRoomHead } from '#store/room-head.ts';
-import { getRoom } from '#store/rooms.ts';
+import { getMember, getMembers, getRoomMemberStates } from '#store/members.ts';
+import { getRoomHead, getRoomHeads } from '#store/room-head.ts';
+import { getRoom, getRooms } from '#store/rooms.ts';
 import { isMember, type MemberState, type RoomHead, type RoomRecord } from './model.ts';
 import { isHidden } from './unread.ts';
 
@@ -53,6 +53,30 @@ export async function requireMembership(
   ]);
   const gone = member !== undefined && isHidden(member, head);
   return { ...requireMember(userId, room, member, { gone }), head };
+}
+
+/**
+ * requireMembership for several rooms at once (forward targets): each must
+ * exist, have the caller as a member, and not be gone for them (isHidden, as
+ * for one room, the room list and get-room: a direct room the caller deleted
+ * is back once a newer message arrived). Errors name the room. One round trip
+ * reads the rooms and the caller's member states; a second, only when the
+ * caller deleted some of the rooms, reads those rooms' heads (one BatchGet).
+ */
+export async function requireMemberships(
+  userId: string,
+  roomIds: readonly string[],
+): Promise<Map<string, RoomRecord>> {
+  const [rooms, members] = await Promise.all([getRooms(roomIds), getMembers(userId, roomIds)]);
+  const deleted = roomIds.filter((id) => members.get(id)?.is_deleted);
+  const heads = deleted.length > 0 ? await getRoomHeads(deleted) : new Map<string, RoomHead>();
+  for (const id of roomIds) {
+    const member = members.get(id);
+    const head = heads.get(id);
+    const gone = member !== undefined && head !== undefined && isHidden(member, head);
+    requireMember(userId, rooms.get(id), member, { gone, which: id });
+  }
+  return rooms;
 }
 
 /**

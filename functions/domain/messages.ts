@@ -293,7 +293,11 @@ export async function deleteMessage(caller: Caller, id: string) {
   if (!message) throw notFound('Message');
   // Not a member 403; a direct room the caller deleted 404 (CONTRACT §3).
   if ('error' in membership) throw membership.error;
-  const { room } = membership.ok;
+  const { room, member } = membership.ok;
+  // A message the caller cannot see (from before they joined, at or below a clear
+  // marker: clear for me, a direct room they deleted, even once it is back) is 404,
+  // as listing and forwarding have it, whoever sent it.
+  if (!seesMessage(member, room, message.seq)) throw notFound('Message');
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
   if (message.is_tombstone) throw notFound('Message');
   const deletedAt = nowIso();

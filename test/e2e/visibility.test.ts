@@ -7,8 +7,9 @@ import { startStack } from '../support/stack.ts';
  * Issue 21 items 6 and 7 through the local stack: a member learns nothing of
  * messages they could not see (a newcomer's, a clearer's, a direct room's
  * deleter's), a deleted direct room is gone for message deletes and typing
- * until a new message brings it back, and a resend whose media lists its keys
- * in another order is the same send.
+ * until a new message brings it back (and then a forward target again), a
+ * sender cannot delete their own message once their clear marker hides it, and
+ * a resend whose media lists its keys in another order is the same send.
  */
 let env: Awaited<ReturnType<typeof startStack>>;
 beforeAll(async () => {
@@ -193,6 +194,124 @@ describe('a deleted direct room', () => {
       (d) => d.room_id === room.id && d.user_id === 'v_gus' && d.is_typing === true,
     );
     expect(hal.eventsNamed('error').filter((f) => f.data.action === 'typing')).toHaveLength(1);
+  });
+});
+
+interface Listed {
+  id: string;
+  content: string;
+  is_deleted: boolean;
+  forwarded_from: string | null;
+  forwarded_count: number;
+}
+const listed = async (c: ChatClient, roomId: string) =>
+  (await ok<{ messages: Listed[] }>(c, 'GET', `/api/chat/rooms/${roomId}/messages?limit=100`))
+    .messages;
+const notFound = (res: { status: number; body: { error?: { code?: string } } }) =>
+  expect({ status: res.status, code: res.body.error?.code }).toEqual({
+    status: 404,
+    code: 'NOT_FOUND',
+  });
+
+describe('a direct room that came back', () => {
+  it('is a forward target again once a new message brings it back', async () => {
+    const [jo, kim] = await Promise.all([env.client('v_jo', 'Jo'), env.client('v_kim', 'Kim')]);
+    const notes = await ok<{ id: string }>(jo, 'POST', '/api/chat/rooms', {
+      type: 'group',
+      name: 'jo alone',
+      member_ids: [],
+    });
+    const source = await send(jo, notes.id, 'pass it on');
+    const direct = await ok<{ id: string }>(jo, 'POST', '/api/chat/rooms', {
+      type: 'direct',
+      member_ids: ['v_kim'],
+    });
+    const before = await send(kim, direct.id, 'before jo deleted the chat');
+    await kim.connect();
+    const forward = () =>
+      jo.http<{ forwarded_to: string[]; forwarded_messages: { id: string }[] }>(
+        'POST',
+        `/api/chat/messages/${source.id}/forward`,
+        { target_room_ids: [direct.id] },
+      );
+
+    await ok(jo, 'DELETE', `/api/chat/rooms/${direct.id}`);
+    notFound(await forward());
+    expect((await listed(kim, direct.id)).map((m) => m.id)).toEqual([before.id]);
+
+    // Kim's new message brings the room back for Jo (CONTRACT §5 note 1): listed, readable,
+    // and a forward target as for sending.
+    const back = await send(kim, direct.id, 'are you there?');
+    const rooms = await ok<{ rooms: { id: string }[] }>(jo, 'GET', '/api/chat/rooms');
+    expect(rooms.rooms.map((r) => r.id)).toContain(direct.id);
+    const res = await forward();
+    expect(res.status).toBe(200);
+    expect(res.body.data.forwarded_to).toEqual([direct.id]);
+    const copy = res.body.data.forwarded_messages[0]!;
+    const heard = await kim.waitFor(
+      'new-chat-message',
+      (d) => (d.message as { id: string }).id === copy.id,
+    );
+    expect((heard.data.message as Listed).forwarded_from).toBe(source.id);
+    expect((await listed(jo, direct.id)).map((m) => m.id)).toEqual([copy.id, back.id]);
+    expect((await listed(jo, notes.id))[0]).toMatchObject({ id: source.id, forwarded_count: 1 });
+  });
+});
+
+describe("deleting one's own message that a clear marker hides", () => {
+  it('is 404 after clear for me, and nothing changes for the others', async () => {
+    const [lea, max] = await Promise.all([env.client('v_lea', 'Lea'), env.client('v_max', 'Max')]);
+    const room = await ok<{ id: string }>(lea, 'POST', '/api/chat/rooms', {
+      type: 'group',
+      name: 'lea clears',
+      member_ids: ['v_max'],
+    });
+    const mine = await send(lea, room.id, 'lea wrote this, then cleared');
+    await ok(lea, 'DELETE', `/api/chat/rooms/${room.id}/messages`);
+    await max.connect();
+
+    notFound(await lea.http('DELETE', `/api/chat/messages/${mine.id}`));
+    // As forwarding and listing have it.
+    notFound(
+      await lea.http('POST', `/api/chat/messages/${mine.id}/forward`, {
+        target_room_ids: [room.id],
+      }),
+    );
+    expect(await listed(lea, room.id)).toEqual([]);
+    const marker = await send(lea, room.id, 'after the clear');
+    await max.waitFor('new-chat-message', (d) => (d.message as { id: string }).id === marker.id);
+    expect(deletedIn(await settled(max), mine.id)).toEqual([]);
+    expect(await listed(max, room.id)).toMatchObject([
+      { id: marker.id },
+      { id: mine.id, content: 'lea wrote this, then cleared', is_deleted: false },
+    ]);
+  });
+
+  it('is 404 in a direct room that came back after the sender deleted it; newer ones still delete', async () => {
+    const [ned, oli] = await Promise.all([env.client('v_ned', 'Ned'), env.client('v_oli', 'Oli')]);
+    const direct = await ok<{ id: string }>(ned, 'POST', '/api/chat/rooms', {
+      type: 'direct',
+      member_ids: ['v_oli'],
+    });
+    const mine = await send(ned, direct.id, 'ned wrote this, then deleted the chat');
+    await ok(ned, 'DELETE', `/api/chat/rooms/${direct.id}`);
+    const back = await send(oli, direct.id, 'the chat is back');
+    await oli.connect();
+
+    notFound(await ned.http('DELETE', `/api/chat/messages/${mine.id}`));
+    expect((await listed(ned, direct.id)).map((m) => m.id)).toEqual([back.id]);
+    const newer = await send(ned, direct.id, 'ned, after it came back');
+    await oli.waitFor('new-chat-message', (d) => (d.message as { id: string }).id === newer.id);
+    expect(deletedIn(await settled(oli), mine.id)).toEqual([]);
+    expect(await listed(oli, direct.id)).toMatchObject([
+      { id: newer.id },
+      { id: back.id },
+      { id: mine.id, is_deleted: false },
+    ]);
+
+    // The predicate hides only what the marker covers.
+    await ok(ned, 'DELETE', `/api/chat/messages/${newer.id}`);
+    await oli.waitFor('message-deleted', (d) => d.message_id === newer.id);
   });
 });
 

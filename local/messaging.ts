@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { Server } from 'node:net';
 import { startFauxqs } from 'fauxqs';
 import { queues } from '#functions/routes.ts';
+import { startSqsTextProxy } from './sqs-text.ts';
 
 export interface LocalMessaging {
+  /** The SQS endpoint the functions use: fauxqs behind the text proxy (sqs-text.ts). */
   endpoint: string;
   /** Queue URL by the env var name the functions read (QueueDefinition.env). */
   queueUrls: Record<string, string>;
@@ -33,6 +35,8 @@ export async function startMessaging(
       ...(dataDir ? { dataDir } : {}),
     }),
   );
+  // Queue URLs name the proxy too: the SDK sends to a queue URL's host when it differs.
+  const text = await startSqsTextProxy(server.address);
   const queueUrls: Record<string, string> = {};
   const queueNames: LocalMessaging['queueNames'] = {};
   for (const q of queues) {
@@ -49,17 +53,20 @@ export async function startMessaging(
     });
     // fauxqs names queues sqs.<region>.localhost, which this machine's resolver may not know;
     // it routes by path, so the URL is pointed at its loopback address instead.
-    queueUrls[q.env] = main.queueUrl.replace(/^http:\/\/[^/]+/, server.address);
+    queueUrls[q.env] = main.queueUrl.replace(/^http:\/\/[^/]+/, text.endpoint);
     queueNames[q.env] = { queue: q.id, dlq: `${q.id}-dlq` };
   }
   const { topicArn } = server.createTopic(PUSH_TOPIC);
   return {
-    endpoint: server.address,
+    endpoint: text.endpoint,
     queueUrls,
     queueNames,
     topicArn,
     server,
-    stop: () => server.stop(),
+    stop: async () => {
+      await text.stop();
+      await server.stop();
+    },
   };
 }
 

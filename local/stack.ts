@@ -28,7 +28,7 @@ export interface LocalAwsOptions {
 export async function startLocalAws(options: LocalAwsOptions = {}) {
   const [dynamo, messaging] = await Promise.all([startDynamo(options), startMessaging(options)]);
   // Mobile push goes through a local platform application in front of fauxqs's SNS.
-  const push = await startPushPlatform(messaging.endpoint);
+  const push = await startPushPlatform(messaging.server.address);
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,

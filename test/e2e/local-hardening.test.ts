@@ -8,8 +8,9 @@ import { eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
- * The local cloud itself under hostile input (issue 21 items 2 and 4): what a
- * client or a stray item can do to `npm start`'s process and listeners.
+ * The local cloud itself (issue 21 items 2-4): what a client or a stray item
+ * can do to `npm start`'s process and listeners, and text that the local
+ * emulators must carry as AWS would.
  */
 type Env = Awaited<ReturnType<typeof startStack>>;
 let env: Env;
@@ -244,5 +245,59 @@ describe('local internals are not exposed', () => {
     const expected = external ? ['accepted', 'ECONNREFUSED'] : ['accepted'];
     expect(seen).toEqual(Object.fromEntries(Object.keys(ports).map((k) => [k, expected])));
     if (!external) console.warn('no non-loopback IPv4 address here: only loopback was checked');
+  });
+});
+
+describe('the local queues carry any text SQS accepts', () => {
+  const texts = ['👍🏽🎉', '你好世界', 'مرحبا بالعالم', 'שלום', 'mixed: 👍🏽 你好世界 שלום 🎉 ok'];
+
+  it('delivers emoji, CJK and RTL messages to an away member on reconnect, byte for byte, and pushes them', async () => {
+    const [ann, bob] = await Promise.all([env.client('tx_ann'), env.client('tx_bob')]);
+    const device = await bob.http('POST', '/api/chat/devices', {
+      platform: 'fcm',
+      token: 'phone-of-tx-bob-0001',
+    });
+    expect(device.status).toBe(201);
+    const room = (
+      await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'текст',
+        member_ids: ['tx_bob'],
+      })
+    ).body.data;
+    const sent: { id: string; content: string }[] = [];
+    for (const content of texts) {
+      const res = await ann.http<{ id: string; content: string }>(
+        'POST',
+        `/api/chat/rooms/${room.id}/messages`,
+        { content },
+      );
+      expect(res.status).toBe(201);
+      sent.push(res.body.data);
+    }
+    // Bob was away: the offline queue pushed to his phone, with the text as written.
+    const pushed = await eventually(async () => {
+      const found = env.stack.aws.push.pushes('tx_bob');
+      expect(found.length).toBeGreaterThan(0);
+      return found;
+    });
+    for (const push of pushed) {
+      const body = JSON.parse(JSON.parse(push.message).GCM as string).notification.body as string;
+      expect(
+        texts.some((t) => body.includes(t)),
+        body,
+      ).toBe(true);
+    }
+    // On reconnect, every message arrives from the queue, its content unchanged to the byte.
+    await bob.connect();
+    for (const message of sent) {
+      const frame = await bob.waitFor(
+        'new-chat-message',
+        (d) => (d.message as { id: string }).id === message.id,
+      );
+      const content = (frame.data.message as { content: string }).content;
+      expect(Buffer.from(content, 'utf8').equals(Buffer.from(message.content, 'utf8'))).toBe(true);
+    }
+    expect(sent.map((m) => m.content)).toEqual(texts);
   });
 });

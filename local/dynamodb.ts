@@ -125,7 +125,8 @@ async function spawnDynamo(port: number, path: string | null): Promise<ChildProc
       String(port),
     ],
     // stdin stays open while this process lives: its end tells the launcher to exit.
-    { stdio: ['pipe', 'ignore', 'ignore'] },
+    // cwd: DynamoDB Local writes a dynamodb-local-metadata.json where it runs.
+    { cwd: classes, stdio: ['pipe', 'ignore', 'ignore'] },
   );
   child.stdin?.on('error', () => undefined);
   return child;

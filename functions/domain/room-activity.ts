@@ -3,14 +3,16 @@ import { LIMITS } from '#platform/limits.ts';
 import { enqueue } from '#platform/queues.ts';
 import { nowIso } from '#platform/time.ts';
 import { getConnections } from '#store/connections.ts';
+import { getRoomMemberStates } from '#store/members.ts';
 import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { abandon } from './messages.ts';
-import type { LiveConnection, MessageRecord } from './model.ts';
+import type { LiveConnection, MemberState, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
+import { seesMessage } from './unread.ts';
 import { messageView } from './views.ts';
 
 /** Body of a room-purge queue message: reclaim storage in the background. */
@@ -41,6 +43,12 @@ export interface PurgeRequest {
  * first seconds twice: 10 s did, in the load bench.
  */
 const RECENT_CONNECT_MS = 3_000;
+/**
+ * A member who joined this long before a message was stamped joined before it
+ * took its number, so may see it; one who joined later may not (joining sets
+ * their clear marker to the room's seq then), and their member item decides.
+ */
+const JOINED_BEFORE_MS = 5_000;
 
 export async function deliverStoredMessages(
   roomId: string,
@@ -49,9 +57,23 @@ export async function deliverStoredMessages(
   const room = await getRoom(roomId);
   if (!room) return;
   const members = Object.keys(room.members);
-  const connections = await getConnections(members);
+  // The room's members now, which may include some who joined after a message: the
+  // stream can run seconds late. Those are asked their clear marker, and are not
+  // told of a message from before they joined (live or through the offline queue).
+  const oldest = messages.map((m) => m.created_at).sort()[0] ?? '';
+  const joinedSince = new Date(Date.parse(oldest) - JOINED_BEFORE_MS).toISOString();
+  const recent = members.filter((u) => (room.members[u] ?? '') >= joinedSince);
+  const [connections, recentStates] = await Promise.all([
+    getConnections(members),
+    recent.length > 0 ? getRoomMemberStates(roomId, recent) : new Map<string, MemberState>(),
+  ]);
+  const sees = (userId: string, message: MessageRecord) => {
+    if (!recent.includes(userId)) return true;
+    const state = recentStates.get(userId);
+    return state !== undefined && seesMessage(state, room, message.seq);
+  };
   for (const message of messages) {
-    const others = members.filter((u) => u !== message.sender_id);
+    const others = members.filter((u) => u !== message.sender_id && sees(u, message));
     const view = messageView(message);
     const youngSince = Date.parse(message.created_at) - RECENT_CONNECT_MS;
     const offline: string[] = [];

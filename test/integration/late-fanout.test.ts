@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { caller, localAws } from './support.ts';
+
+/**
+ * The stream's late delivery of a stored message (room-activity.ts
+ * deliverStoredMessages) reads the room's members when it runs, which can be
+ * seconds after the send: by then someone may have joined. Joining sets their
+ * clear marker to the room's seq, so a message from before they joined is not
+ * theirs: it must not reach them live nor through the offline queue. (The fuzz
+ * newcomer scenario met it when the stream ran behind a join.)
+ */
+let aws: Awaited<ReturnType<typeof localAws>>;
+beforeAll(async () => {
+  aws = await localAws();
+});
+afterAll(async () => aws?.stop());
+
+/** Every body on the offline queue now, taken off it. */
+async function drainOffline(): Promise<{ user_id: string; message: { id: string } }[]> {
+  const { SQSClient, ReceiveMessageCommand, DeleteMessageCommand } = await import(
+    '@aws-sdk/client-sqs'
+  );
+  const sqs = new SQSClient({});
+  const url = process.env.OFFLINE_QUEUE_URL!;
+  const bodies = [];
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (!out.Messages?.length) break;
+    for (const m of out.Messages) {
+      bodies.push(JSON.parse(m.Body!));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
+    }
+  }
+  return bodies;
+}
+
+it('does not queue a message for a member who joined after it, and still queues it for the others', async () => {
+  const { createRoom, addMembers } = await import('#domain/rooms.ts');
+  const { sendMessage } = await import('#domain/messages.ts');
+  const { deliverStoredMessages } = await import('#domain/room-activity.ts');
+  const { getMessagesBySeq } = await import('#store/messages.ts');
+  const room = (
+    await createRoom(caller('lf_a'), { type: 'group', name: 'l', member_ids: ['lf_b'] })
+  ).room;
+  const sent = await sendMessage(caller('lf_a'), room.id, {
+    content: 'before lf_c joined',
+    message_type: 'text',
+    is_encrypted: false,
+  });
+  await addMembers(caller('lf_a'), room.id, ['lf_c']);
+  await drainOffline();
+  // The stream runs now, behind the join.
+  const [stored] = await getMessagesBySeq(room.id, [Number(sent.message.id.split('.').pop())]);
+  await deliverStoredMessages(room.id, [stored!]);
+  const queued = (await drainOffline()).filter((b) => b.message.id === sent.message.id);
+  expect(queued.map((b) => b.user_id).sort()).toEqual(['lf_b']);
+
+  // A message after the join is the newcomer's like anyone's.
+  const after = await sendMessage(caller('lf_a'), room.id, {
+    content: 'after',
+    message_type: 'text',
+    is_encrypted: false,
+  });
+  await drainOffline();
+  const [next] = await getMessagesBySeq(room.id, [Number(after.message.id.split('.').pop())]);
+  await deliverStoredMessages(room.id, [next!]);
+  const queuedAfter = (await drainOffline()).filter((b) => b.message.id === after.message.id);
+  expect(queuedAfter.map((b) => b.user_id).sort()).toEqual(['lf_b', 'lf_c']);
+});

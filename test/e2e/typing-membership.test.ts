@@ -138,8 +138,11 @@ describe('typing', () => {
       const m = d.message as { content: string };
       return m.content === 'after typing';
     });
-    await sleep(500);
-    expect(fin.eventsNamed('user-typing')).toEqual([]);
+    // The positive marker, on typing's own path: Eve types again now that Fin is here.
+    // Fin hears that one live; the one from while he was away never comes.
+    eve.send({ action: 'typing', room_id: room.id, is_typing: false });
+    await fin.waitFor('user-typing', (d) => d.is_typing === false);
+    expect(fin.eventsNamed('user-typing').map((f) => f.data.is_typing)).toEqual([false]);
   });
 });
 
@@ -173,8 +176,11 @@ describe('membership events', () => {
       );
       expect(got.data).toEqual(added);
     }
-    await sleep(300);
-    expect(kim.eventsNamed('room-member-added')).toEqual([]);
+    // The positive marker, on the same path: Kim is added to a group of her own after
+    // all of the above, and hears that; the announcements of Gus's room never came.
+    const own = await group(gus, ['m_kim']);
+    await kim.waitFor('room-member-added', (d) => d.room_id === own.id);
+    expect(kim.eventsNamed('room-member-added').map((f) => f.data.room_id)).toEqual([own.id]);
     // Each member got each announcement once; the old member did not hear the first one twice.
     expect(hal.eventsNamed('room-member-added').map((f) => f.data)).toEqual([created, added]);
     expect(ivy.eventsNamed('room-member-added').map((f) => f.data)).toEqual([added]);
@@ -208,7 +214,20 @@ describe('membership events', () => {
     }
     await ned.waitFor('room-deleted', (d) => d.room_id === room.id && d.deleted_by === 'r_ned');
 
-    await sleep(300);
+    // The positive marker, on the same path: a removal in another room both Max and Pat
+    // are in, made after Ned left, reaches them; Ned's leaving never did.
+    const other = await group(lea, ['r_max', 'r_pat', 'r_oli']);
+    expect((await lea.http('DELETE', `/api/chat/rooms/${other.id}/members/r_oli`)).status).toBe(
+      200,
+    );
+    for (const c of [max, pat])
+      await c.waitFor('room-member-removed', (d) => d.room_id === other.id);
+    for (const c of [max, pat, oli])
+      c.frames.splice(
+        0,
+        c.frames.length,
+        ...c.frames.filter((f) => f.event !== 'room-member-removed' || f.data.room_id === room.id),
+      );
     // Max was no longer a member when Ned left; Pat never was.
     expect(max.eventsNamed('room-member-removed').map((f) => f.data)).toEqual([removed]);
     expect(pat.eventsNamed('room-member-removed')).toEqual([]);

@@ -812,12 +812,23 @@ const ACTION_CASES: ActionCase[] = [
   },
 ];
 
+/** Polls until `done` holds; fails the cell after 10 s. */
+async function waitUntil(done: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`marker not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** The caller's answer to `action`: 'ok', an error code, or 'closed'. */
 async function answerTo(
   conn: { socket: WebSocket; frames: Frame[] },
   action: string,
   success: string | null,
   from: number,
+  /** For an action with no answer of its own: its effect, observed elsewhere (a positive 'ok'). */
+  effect?: () => boolean,
 ): Promise<string> {
   const deadline = Date.now() + 5000;
   let quietUntil: number | undefined;
@@ -826,10 +837,12 @@ async function answerTo(
     const error = fresh.find((f) => f.event === 'error' && f.data.action === action);
     if (error) return String(error.data.code);
     if (success && fresh.some((f) => f.event === success)) return 'ok';
+    if (effect?.()) return 'ok';
     if (conn.socket.readyState !== WebSocket.OPEN) return 'closed';
     // An action with no answer of its own passes when a ping sent after it is answered
     // and no error for it follows shortly.
-    if (!success && quietUntil === undefined && fresh.some((f) => f.event === 'pong')) {
+    // (Only `sync` without `since` is left to this: with nothing pending it has no effect.)
+    if (!success && !effect && quietUntil === undefined && fresh.some((f) => f.event === 'pong')) {
       quietUntil = Date.now() + 250;
     }
     if (quietUntil !== undefined && Date.now() > quietUntil) return 'ok';
@@ -891,11 +904,35 @@ describe('WebSocket actions × callers', () => {
           sockets.set(role, conn);
         }
         const from = conn.frames.length;
+        // Typing answers no one but the room's other members: the pass is one of them
+        // hearing this caller type (an error, if any, comes back to the caller).
+        let effect: (() => boolean) | undefined;
+        if (action.action === 'typing') {
+          const observerRole: Role = role === 'admin' ? 'member' : 'admin';
+          let observer = sockets.get(observerRole);
+          if (!observer) {
+            observer = await openSocket(world.callers.get(observerRole)!.token);
+            sockets.set(observerRole, observer);
+          }
+          const seenFrom = observer.frames.length;
+          const typist = world.callers.get(role)!.userId;
+          const roomId = roomIdOf(world, role);
+          const frames = observer.frames;
+          effect = () =>
+            frames
+              .slice(seenFrom)
+              .some(
+                (f) =>
+                  f.event === 'user-typing' &&
+                  f.data.user_id === typist &&
+                  f.data.room_id === roomId,
+              );
+        }
         conn.socket.send(
           JSON.stringify({ action: action.action, ...action.frame(world, ++n, role) }),
         );
         if (!action.success) conn.socket.send(JSON.stringify({ action: 'ping' }));
-        expect(await answerTo(conn, action.action, action.success, from)).toBe(expected);
+        expect(await answerTo(conn, action.action, action.success, from, effect)).toBe(expected);
       });
     }
   }
@@ -973,16 +1010,62 @@ describe('What each caller hears', () => {
         }),
       );
     }
-    // Everything posted so far has arrived once a ping sent now is answered on every socket.
+    // Positive markers instead of a quiet spell: the member hears the admin type in the
+    // group (the typing frames were handled), then the admin sends a message into each
+    // room after all of the above; every caller in a room waits for it, so whatever the
+    // deletions and receipts were to tell them has been fanned out before it. (Callers
+    // in neither room cannot be told anything through these rooms; they wait for a pong.)
+    const memberConn = sockets.get('member')!;
+    await waitUntil(() =>
+      memberConn.frames.some(
+        (f) =>
+          f.event === 'user-typing' &&
+          f.data.user_id === admin.userId &&
+          f.data.room_id === world.roomId,
+      ),
+    );
+    const markers = new Map<string, string>();
+    for (const roomId of [world.roomId, world.deletedRoomId]) {
+      const sent = await ok<{ id: string }>(admin, 'POST', `/api/chat/rooms/${roomId}/messages`, {
+        content: 'marker',
+      });
+      markers.set(roomId, sent.id);
+    }
+    // (The admin, the sender, gets no copy of their own message: they wait for the
+    // control's seen receipt, on the path the other callers' receipts would take.)
+    const memberId = world.callers.get('member')!.userId;
+    const adminConn = sockets.get('admin')!;
+    await waitUntil(() =>
+      adminConn.frames.some(
+        (f) =>
+          f.event === 'messages-seen' &&
+          (f.data.seen_by as { user_id: string }).user_id === memberId,
+      ),
+    );
+    const inRoom: Partial<Record<Role, string>> = {
+      member: world.roomId,
+      newcomer: world.roomId,
+      'room-deleter': world.deletedRoomId,
+    };
     await Promise.all(
       roles.map(async (role) => {
         const conn = sockets.get(role)!;
+        const roomId = inRoom[role];
+        if (roomId) {
+          const marker = markers.get(roomId)!;
+          await waitUntil(() =>
+            conn.frames.some(
+              (f) =>
+                f.event === 'new-chat-message' && (f.data.message as { id: string }).id === marker,
+            ),
+          );
+          return;
+        }
         const from = conn.frames.length;
         conn.socket.send(JSON.stringify({ action: 'ping' }));
         await answerTo(conn, 'ping', 'pong', from);
       }),
     );
-    await new Promise((r) => setTimeout(r, 500));
   }, 60_000);
   afterAll(() => {
     for (const conn of sockets.values()) conn.socket.terminate();

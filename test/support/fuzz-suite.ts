@@ -59,6 +59,13 @@ async function needed<T>(who: ChatClient, method: string, path: string, body?: u
     await new Promise((r) => setTimeout(r, 1000 * Number(answer.headers.get('retry-after') ?? 1)));
   }
 }
+/**
+ * With limits on, one fixture for every route, made once and never remade: a fixture
+ * per route adds the member to a group each time, and `addedToGroup` (20/h) would
+ * refuse the 21st for minutes. A used-up fixture then answers 404s, which are fuzz too.
+ */
+let sharedFixture: Promise<Fixture> | undefined;
+const fixtureFor = () => (limitsOn ? (sharedFixture ??= newFixture()) : newFixture());
 /** A group of the owner and the member with one message, and a device of the owner. */
 async function newFixture(): Promise<Fixture> {
   const n = ++fixtures;
@@ -663,7 +670,7 @@ async function fuzzHttp(scale: number) {
   await Promise.all(
     httpRoutes.map(async (route) => {
       const key = `${route.method} ${route.path}`;
-      let fx = await newFixture();
+      let fx = await fixtureFor();
       let usedUp = false;
       const fields = ROUTE_FIELDS[key];
       const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
@@ -675,7 +682,7 @@ async function fuzzHttp(scale: number) {
       });
       return fc.assert(
         fc.asyncProperty(arb, async ({ params, query, body, asMember }) => {
-          if (usedUp) fx = await newFixture();
+          if (usedUp && !limitsOn) fx = await newFixture();
           const who = asMember ? member : owner;
           const status = await probe(route.method, route.path, params, query, body, who, fx);
           usedUp = DESTRUCTIVE.has(key) && status !== undefined && status < 300;
@@ -708,7 +715,7 @@ const FRAME_FIELDS: Record<string, readonly string[]> = {
 /** `numRuns` frames on one socket of the member, each followed by a marker that must be answered. */
 async function fuzzFrames(numRuns: number) {
   const before = violations.length;
-  const fx = await newFixture();
+  const fx = await fixtureFor();
   const socket = new WebSocket(`${env.stack.wsUrl}?token=${encodeURIComponent(member.token)}`);
   const frames: Frame[] = [];
   socket.on('message', (raw) => frames.push(JSON.parse(raw.toString()) as Frame));
@@ -1124,5 +1131,56 @@ export function defineFuzz(options: { limitsOn: boolean }) {
     it('answers frames in time: RATE_LIMITED error frames name the action and temp_id, never INTERNAL', async () => {
       await fuzzFrames(80);
     }, 240_000);
+
+    // The draw alone rarely empties a bucket: a burst of sends does, over both transports.
+    it('refuses a burst of sends with well-formed RATE_LIMITED answers, each send answered, never 5xx', async () => {
+      const fx = await fixtureFor();
+      const before = { limited: counts.rateLimited, violations: violations.length };
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          probe(
+            'POST',
+            '/api/chat/rooms/{room_id}/messages',
+            [fx.roomId],
+            '',
+            JSON.stringify({ content: 'burst', temp_id: `hb${i}` }),
+            owner,
+            fx,
+          ),
+        ),
+      );
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === undefined || s >= 500)).toEqual([]);
+
+      const conn = await env.client(member.userId);
+      await conn.connect();
+      const tempIds = Array.from({ length: 130 }, (_, i) => `wb${i}`);
+      for (const temp_id of tempIds)
+        conn.send({ action: 'send-message', room_id: fx.roomId, content: 'burst', temp_id });
+      counts.frames += tempIds.length;
+      const answerOf = (t: string) =>
+        conn.frames.find(
+          (f) => (f.event === 'message-confirmed' || f.event === 'error') && f.data.temp_id === t,
+        );
+      const deadline = Date.now() + ANSWER_TIMEOUT_MS * 2;
+      while (tempIds.some((t) => !answerOf(t)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const answers = tempIds.map((t) => [t, answerOf(t)] as const);
+      for (const [t, answer] of answers) {
+        if (!answer) {
+          counts.unanswered++;
+          violations.push(`ws send-message ${t} → no answer (neither confirmed nor refused)`);
+        } else if (answer.event === 'error') {
+          if (answer.data.code === 'RATE_LIMITED') counts.rateLimited++;
+          else violations.push(`ws send-message ${t} → ${JSON.stringify(answer.data)}`);
+          if (answer.data.action !== 'send-message')
+            violations.push(`ws send-message ${t} → refused without its action`);
+        }
+      }
+      await conn.close();
+      expect(answers.filter(([, a]) => a?.event === 'error').length).toBeGreaterThan(0);
+      expect(counts.rateLimited).toBeGreaterThan(before.limited);
+      expect(violations.slice(before.violations)).toEqual([]);
+    }, 120_000);
   });
 }

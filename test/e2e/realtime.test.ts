@@ -125,10 +125,18 @@ describe('presence', () => {
     await sleep(500);
     await cat.connect();
     await sleep(GRACE_SECONDS * 1000 + 2000);
+    // The positive marker, on the same path: Cat now leaves for good, and Dan hears that
+    // offline once its grace period has run; the first disconnect's check ran before it.
+    await cat.close();
+    await dan.waitFor(
+      'chat-user-status-update',
+      (d) => d.user_id === 'p_cat' && d.status === 'offline',
+      20_000,
+    );
     const updates = dan
       .eventsNamed('chat-user-status-update')
       .filter((f) => f.data.user_id === 'p_cat');
-    expect(updates.map((f) => f.data.status)).toEqual(['online']);
+    expect(updates.map((f) => f.data.status)).toEqual(['online', 'offline']);
   });
 
   it('marks a user offline when $disconnect never arrives (missed heartbeats)', async () => {
@@ -211,7 +219,11 @@ describe('delivery that never loses a message', () => {
     // Delivered messages are no longer pending: a sync brings nothing again.
     await eventually(async () => expect(await pendingCount('d_jon')).toBe(0));
     jon.send({ action: 'sync' });
-    await sleep(500);
+    // A follow-up frame the same handler answers, after the flush above: a sync page.
+    const cursor = (await jon.http<{ next_since: string }>('GET', '/api/chat/sync')).body.data
+      .next_since;
+    jon.send({ action: 'sync', since: cursor });
+    await jon.waitFor('sync-result', () => true, 10_000);
     expect(jon.eventsNamed('new-chat-message')).toHaveLength(3);
   });
 

@@ -65,7 +65,11 @@ async function needed<T>(who: ChatClient, method: string, path: string, body?: u
  * refuse the 21st for minutes. A used-up fixture then answers 404s, which are fuzz too.
  */
 let sharedFixture: Promise<Fixture> | undefined;
-const fixtureFor = () => (limitsOn ? (sharedFixture ??= newFixture()) : newFixture());
+function fixtureFor(): Promise<Fixture> {
+  if (!limitsOn) return newFixture();
+  sharedFixture ??= newFixture();
+  return sharedFixture;
+}
 /** A group of the owner and the member with one message, and a device of the owner. */
 async function newFixture(): Promise<Fixture> {
   const n = ++fixtures;

@@ -1,5 +1,8 @@
-import WebSocket from 'ws';
-import { percentile, postJson, type StackProcess, startStackProcess } from './stack-process.ts';
+import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import { callApi, openSocket, sleep } from './noisy-clients.ts';
+import { FLOODS, type FloodName, type FloodOrder, type FloodTally } from './noisy-flooder.ts';
+import { percentile, postJson, startStackProcess } from './stack-process.ts';
 
 /**
  * Issue 21 item 1: one user floods a route or action while honest users chat.
@@ -10,46 +13,20 @@ import { percentile, postJson, type StackProcess, startStackProcess } from './st
  * a quiet phase of the same run, how often they were rate limited, and every
  * 5xx or INTERNAL answer anyone got (the flooder included). Targets: p95
  * within 2× of quiet, 0 honest users limited, 0 × 5xx.
+ *
+ * Three processes, as on three machines: the stack (as `npm start`), the
+ * honest users (this one) and each flood's flooder (bench/noisy-flooder.ts),
+ * so a flooder's own work never delays the clock that times honest users.
  */
 
 const HONEST_USERS = 6;
 const HONEST_SEND_MS = 300;
 const HONEST_LIST_MS = 2_000;
 
-type Frame = { event: string; data: Record<string, unknown> };
-
-interface Socket {
-  ws: WebSocket;
-  send(frame: unknown): void;
-  onFrame?: (frame: Frame) => void;
-}
-
-async function open(stack: StackProcess, token: string): Promise<Socket> {
-  const ws = new WebSocket(`${stack.ws}?token=${encodeURIComponent(token)}`);
-  const socket: Socket = {
-    ws,
-    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
-  };
-  ws.on('message', (raw) => socket.onFrame?.(JSON.parse(raw.toString()) as Frame));
-  await new Promise<void>((ok, fail) => {
-    ws.once('open', () => ok());
-    ws.once('error', fail);
-  });
-  return socket;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Answers and failures of one phase, for everyone. */
-class Tally {
-  confirmMs: number[] = [];
-  listMs: number[] = [];
-  honestLimited = 0;
-  honestErrors = 0;
-  unconfirmed = 0;
-  serverErrors = 0;
-  flood = { sent: 0, accepted: 0, limited: 0, refused: 0 };
-}
+/** Honest traffic alone: the first warms handlers and engine up (not a baseline). */
+const QUIET = ['warm', 'quiet', 'quiet-after'] as const;
+type Phase = FloodName | (typeof QUIET)[number];
+const PHASES: readonly Phase[] = ['warm', 'quiet', ...FLOODS, 'quiet-after'];
 
 export interface PhaseReport {
   phase: string;
@@ -59,15 +36,33 @@ export interface PhaseReport {
   honest_other_errors: number;
   honest_unconfirmed: number;
   server_errors_5xx: number;
-  /** The flooder's requests and their answers; its last answer came this long after the flood. */
-  flood: {
-    sent: number;
-    accepted: number;
-    rate_limited: number;
-    refused: number;
-    last_answer_after_ms: number;
-  };
+  /** The flooder's requests and their answers (zeros in a quiet phase). */
+  flood: FloodTally;
   p95_vs_quiet: number;
+}
+
+const noFlood = (): FloodTally => ({
+  sent: 0,
+  accepted: 0,
+  rate_limited: 0,
+  refused: 0,
+  server_errors: 0,
+  last_answer_after_ms: 0,
+});
+
+/** Runs one flood in a process of its own and answers its tally. */
+function floodInChild(order: FloodOrder): Promise<FloodTally> {
+  const child = fork(resolve(import.meta.dirname, 'noisy-flooder.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((done, fail) => {
+    child.once('message', (tally) => done(tally as FloodTally));
+    child.once('exit', (code) => {
+      if (code !== 0) fail(new Error(`flooder exited ${code}`));
+    });
+    child.send(order);
+  });
 }
 
 export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
@@ -76,21 +71,14 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
   try {
     const token = async (sub: string) =>
       (await postJson<{ token: string }>(`${stack.http}/local/token`, { sub })).token;
-    const api = async (method: string, path: string, bearer: string, body?: unknown) => {
-      const res = await fetch(`${stack.http}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const json = (await res.json().catch(() => ({}))) as { data?: Record<string, unknown> };
-      return { status: res.status, data: json.data ?? {} };
-    };
+    const api = (method: string, path: string, bearer: string, body?: unknown) =>
+      callApi(stack.http, method, path, bearer, body);
 
     // Honest users chat in pairs (direct rooms).
     const honest = await Promise.all(
       Array.from({ length: HONEST_USERS }, async (_, i) => {
         const userId = `nn_honest${i}`;
-        return { userId, token: await token(userId), roomId: '', socket: undefined as unknown };
+        return { userId, token: await token(userId), roomId: '' };
       }),
     );
     for (let i = 0; i < HONEST_USERS; i += 2) {
@@ -101,17 +89,10 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
       honest[i]!.roomId = honest[i + 1]!.roomId = created.data.id as string;
     }
 
-    // The flooders' group, with 100 messages from others to mark seen. Each flood has
-    // a flooder of its own, so what one flood left waiting in its caller's lane
+    // The flooders' group, with 100 messages from others to mark seen. Each flood
+    // has a flooder of its own, so what one left waiting in its caller's lane
     // (local/lambda-runtime.ts) cannot be counted against the next.
-    const floodNames = [
-      'seen-receipts',
-      'sends-300/s',
-      'message-list-reads-x16',
-      'invalid-frames',
-      'sync',
-    ] as const;
-    const flooderTokens = await Promise.all(floodNames.map((_, i) => token(`nn_flooder${i}`)));
+    const flooderTokens = await Promise.all(FLOODS.map((_, i) => token(`nn_flooder${i}`)));
     const partners = await Promise.all(
       [0, 1, 2, 3].map(async (i) => ({
         id: `nn_partner${i}`,
@@ -124,7 +105,7 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
         name: 'flood',
         member_ids: [
           ...partners.slice(1).map((p) => p.id),
-          ...floodNames.map((_, i) => `nn_flooder${i}`),
+          ...FLOODS.map((_, i) => `nn_flooder${i}`),
         ],
       })
     ).data.id as string;
@@ -139,44 +120,28 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
         }
       }),
     );
-    const cursor = (await api('GET', '/api/chat/sync', flooderTokens[4]!)).data
+    const cursor = (await api('GET', '/api/chat/sync', flooderTokens[FLOODS.indexOf('sync')]!)).data
       .next_since as string;
 
-    let tally = new Tally();
+    let confirmMs: number[] = [];
+    let listMs: number[] = [];
+    let limited = 0;
+    let otherErrors = 0;
+    let serverErrors = 0;
     const pending = new Map<string, number>();
-    const sockets = await Promise.all(honest.map((h) => open(stack, h.token)));
-    sockets.forEach((socket) => {
+    const sockets = await Promise.all(honest.map((h) => openSocket(stack.ws, h.token)));
+    for (const socket of sockets) {
       socket.onFrame = (frame) => {
         if (frame.event === 'message-confirmed') {
           const started = pending.get(frame.data.temp_id as string);
           if (started === undefined) return;
           pending.delete(frame.data.temp_id as string);
-          tally.confirmMs.push(performance.now() - started);
+          confirmMs.push(performance.now() - started);
         } else if (frame.event === 'error') {
           pending.delete(frame.data.temp_id as string);
-          if (frame.data.code === 'RATE_LIMITED') tally.honestLimited++;
-          else tally.honestErrors++;
-          if (frame.data.code === 'INTERNAL') tally.serverErrors++;
-        }
-      };
-    });
-    const flooders = await Promise.all(flooderTokens.map((t) => open(stack, t)));
-    let flooderToken = '';
-    let flooder = flooders[0]!;
-    /** Frames the flood sent, and answers they got (a confirmation, a result or an error). */
-    let framesOut = 0;
-    let floodAnswers = 0;
-    for (const socket of flooders) {
-      socket.onFrame = (frame) => {
-        if (socket !== flooder) return;
-        if (['message-confirmed', 'unread-count-update', 'sync-result'].includes(frame.event)) {
-          tally.flood.accepted++;
-          floodAnswers++;
-        } else if (frame.event === 'error') {
-          floodAnswers++;
-          if (frame.data.code === 'RATE_LIMITED') tally.flood.limited++;
-          else tally.flood.refused++;
-          if (frame.data.code === 'INTERNAL') tally.serverErrors++;
+          if (frame.data.code === 'RATE_LIMITED') limited++;
+          else otherErrors++;
+          if (frame.data.code === 'INTERNAL') serverErrors++;
         }
       };
     }
@@ -202,9 +167,9 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
               nextList += HONEST_LIST_MS;
               const started = performance.now();
               void api('GET', '/api/chat/rooms', h.token).then((res) => {
-                tally.listMs.push(performance.now() - started);
-                if (res.status >= 500) tally.serverErrors++;
-                if (res.status === 429) tally.honestLimited++;
+                listMs.push(performance.now() - started);
+                if (res.status >= 500) serverErrors++;
+                if (res.status === 429) limited++;
               });
             }
             await sleep(HONEST_SEND_MS);
@@ -213,137 +178,66 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
       );
     }
 
-    /** Sends `frame()` over the flooder's socket at `perSecond` until `until`. */
-    async function frameFlood(until: number, perSecond: number, frame: (n: number) => unknown) {
-      const started = performance.now();
-      for (let n = 0; performance.now() < until; n++) {
-        const due = started + (n * 1000) / perSecond;
-        const wait = due - performance.now();
-        if (wait > 1) await sleep(wait);
-        flooder.send(frame(n));
-        tally.flood.sent++;
-        framesOut++;
-      }
-    }
-
-    /** `parallel` loops of one HTTP request each, back to back, until `until`. */
-    async function httpFlood(until: number, parallel: number, path: string) {
-      await Promise.all(
-        Array.from({ length: parallel }, async () => {
-          while (performance.now() < until) {
-            tally.flood.sent++;
-            const res = await api('GET', path, flooderToken);
-            if (res.status < 300) tally.flood.accepted++;
-            else if (res.status === 429) tally.flood.limited++;
-            else tally.flood.refused++;
-            if (res.status >= 500) tally.serverErrors++;
-          }
-        }),
-      );
-    }
-
-    const floods: Record<string, (until: number) => Promise<void>> = {
-      // Honest traffic alone: the first warms the handlers and the engine up
-      // (not a baseline), the second is the baseline, the last shows recovery.
-      warm: async () => undefined,
-      quiet: async () => undefined,
-      'seen-receipts': (until) =>
-        frameFlood(until, 50, () => ({
-          action: 'mark-messages-seen',
-          room_id: floodRoom,
-          message_ids: messageIds,
-        })),
-      'sends-300/s': (until) =>
-        frameFlood(until, 300, (n) => ({
-          action: 'send-message',
-          room_id: floodRoom,
-          content: `flood ${n}`,
-          temp_id: `f${n}-${sequence}`,
-        })),
-      'message-list-reads-x16': (until) =>
-        httpFlood(until, 16, `/api/chat/rooms/${floodRoom}/messages?limit=100`),
-      'invalid-frames': (until) =>
-        frameFlood(
-          until,
-          300,
-          (n) =>
-            [
-              '{not json',
-              { action: 'no-such-action' },
-              { action: 'send-message', room_id: floodRoom },
-              { action: 'mark-messages-seen', room_id: floodRoom, message_ids: [] },
-            ][n % 4],
-        ),
-      sync: async (until) => {
-        await Promise.all([
-          frameFlood(until, 100, () => ({ action: 'sync', since: cursor })),
-          httpFlood(until, 4, `/api/chat/sync?since=${encodeURIComponent(cursor)}&limit=500`),
-        ]);
-      },
-      'quiet-after': async () => undefined,
-    };
-
     // Connections settle (presence, first flushes) before anything is timed.
     await sleep(3_000);
     const phases: PhaseReport[] = [];
     let quietP95 = 0;
-    for (const [phase, flood] of Object.entries(floods)) {
-      tally = new Tally();
+    const round = (n: number) => Math.round(n * 10) / 10;
+    for (const phase of PHASES) {
+      confirmMs = [];
+      listMs = [];
+      limited = otherErrors = serverErrors = 0;
       pending.clear();
-      const index = floodNames.indexOf(phase as (typeof floodNames)[number]);
-      flooder = flooders[Math.max(0, index)]!;
-      flooderToken = flooderTokens[Math.max(0, index)]!;
-      floodAnswers = 0;
-      framesOut = 0;
+      const isFlood = (FLOODS as readonly string[]).includes(phase);
+      const flood = isFlood
+        ? floodInChild({
+            flood: phase as FloodName,
+            seconds,
+            httpUrl: stack.http,
+            wsUrl: stack.ws,
+            token: flooderTokens[FLOODS.indexOf(phase as FloodName)]!,
+            roomId: floodRoom,
+            messageIds,
+            cursor,
+          })
+        : Promise.resolve(noFlood());
+      // The flooder connects first; honest traffic starts with its flood.
+      if (isFlood) await sleep(300);
       const until = performance.now() + seconds * 1000;
-      await Promise.all([honestTraffic(until), flood(until)]);
+      const [tally] = await Promise.all([flood, honestTraffic(until)]);
       // Late confirmations still count (a stalled one is the point); unanswered ones are reported.
       const drainUntil = performance.now() + 15_000;
       while (pending.size > 0 && performance.now() < drainUntil) await sleep(100);
-      tally.unconfirmed = pending.size;
-      // The flooder's own backlog: every frame it sent is answered before the next phase.
-      const floodDeadline = performance.now() + 60_000;
-      while (floodAnswers < framesOut && performance.now() < floodDeadline) await sleep(100);
-      const floodDrainMs = performance.now() - until;
-      const confirm = [...tally.confirmMs].sort((a, b) => a - b);
-      const list = [...tally.listMs].sort((a, b) => a - b);
+      const confirm = [...confirmMs].sort((a, b) => a - b);
+      const list = [...listMs].sort((a, b) => a - b);
       const p95 = percentile(confirm, 95);
       if (phase === 'quiet') quietP95 = p95;
-      const round = (n: number) => Math.round(n * 10) / 10;
-      if (phase === 'warm') {
-        await sleep(1_000);
-        continue;
+      if (phase !== 'warm') {
+        phases.push({
+          phase,
+          honest_confirm_ms: {
+            p50: round(percentile(confirm, 50)),
+            p95: round(p95),
+            count: confirm.length,
+          },
+          honest_room_list_ms: {
+            p50: round(percentile(list, 50)),
+            p95: round(percentile(list, 95)),
+            count: list.length,
+          },
+          honest_rate_limited: limited,
+          honest_other_errors: otherErrors,
+          honest_unconfirmed: pending.size,
+          server_errors_5xx: serverErrors + tally.server_errors,
+          flood: tally,
+          p95_vs_quiet: quietP95 > 0 ? Math.round((p95 / quietP95) * 100) / 100 : 0,
+        });
       }
-      phases.push({
-        phase,
-        honest_confirm_ms: {
-          p50: round(percentile(confirm, 50)),
-          p95: round(p95),
-          count: confirm.length,
-        },
-        honest_room_list_ms: {
-          p50: round(percentile(list, 50)),
-          p95: round(percentile(list, 95)),
-          count: list.length,
-        },
-        honest_rate_limited: tally.honestLimited,
-        honest_other_errors: tally.honestErrors,
-        honest_unconfirmed: tally.unconfirmed,
-        server_errors_5xx: tally.serverErrors,
-        flood: {
-          sent: tally.flood.sent,
-          accepted: tally.flood.accepted,
-          rate_limited: tally.flood.limited,
-          refused: tally.flood.refused,
-          last_answer_after_ms: Math.round(floodDrainMs),
-        },
-        p95_vs_quiet: quietP95 > 0 ? Math.round((p95 / quietP95) * 100) / 100 : 0,
-      });
-      // Let the flood's queued work (stream, refusals in flight) drain before the next phase.
-      await sleep(3_000);
+      // What the flood left behind (stream records, queued work) settles before the next phase.
+      await sleep(2_000);
     }
-    for (const s of [...sockets, ...flooders]) s.ws.terminate();
-    const floodsOnly = phases.filter((p) => !['warm', 'quiet', 'quiet-after'].includes(p.phase));
+    for (const s of sockets) s.ws.terminate();
+    const floodsOnly = phases.filter((p) => (FLOODS as readonly string[]).includes(p.phase));
     return {
       seconds_per_flood: seconds,
       honest_users: HONEST_USERS,

@@ -37,15 +37,17 @@ export interface FloodTally {
   last_answer_after_ms: number;
 }
 
+export const emptyTally = (): FloodTally => ({
+  sent: 0,
+  accepted: 0,
+  rate_limited: 0,
+  refused: 0,
+  server_errors: 0,
+  last_answer_after_ms: 0,
+});
+
 export async function runFlood(order: FloodOrder): Promise<FloodTally> {
-  const tally: FloodTally = {
-    sent: 0,
-    accepted: 0,
-    rate_limited: 0,
-    refused: 0,
-    server_errors: 0,
-    last_answer_after_ms: 0,
-  };
+  const tally = emptyTally();
   const socket = await openSocket(order.wsUrl, order.token);
   let framesOut = 0;
   let answers = 0;

@@ -1,7 +1,13 @@
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { callApi, openSocket, sleep } from './noisy-clients.ts';
-import { FLOODS, type FloodName, type FloodOrder, type FloodTally } from './noisy-flooder.ts';
+import {
+  emptyTally,
+  FLOODS,
+  type FloodName,
+  type FloodOrder,
+  type FloodTally,
+} from './noisy-flooder.ts';
 import { percentile, postJson, startStackProcess } from './stack-process.ts';
 
 /**
@@ -40,15 +46,6 @@ export interface PhaseReport {
   flood: FloodTally;
   p95_vs_quiet: number;
 }
-
-const noFlood = (): FloodTally => ({
-  sent: 0,
-  accepted: 0,
-  rate_limited: 0,
-  refused: 0,
-  server_errors: 0,
-  last_answer_after_ms: 0,
-});
 
 /** Runs one flood in a process of its own and answers its tally. */
 function floodInChild(order: FloodOrder): Promise<FloodTally> {
@@ -200,7 +197,7 @@ export async function runNoisyNeighbour(options: { seconds?: number } = {}) {
             messageIds,
             cursor,
           })
-        : Promise.resolve(noFlood());
+        : Promise.resolve(emptyTally());
       // The flooder connects first; honest traffic starts with its flood.
       if (isFlood) await sleep(300);
       const until = performance.now() + seconds * 1000;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { LOCAL_REGION } from './ports.ts';
+import { LOCAL_REGION, listenOnLoopback } from './ports.ts';
 
 /**
  * SNS mobile push, locally. fauxqs has no platform applications, so this small
@@ -173,12 +173,7 @@ export async function startPushPlatform(fauxqsEndpoint: string) {
       else res.end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     applicationArn,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
+import { listenOnLoopback } from './ports.ts';
 
 /**
  * fauxqs 2.4.1 (the newest on the registry) refuses an SQS message body with a
@@ -114,12 +115,7 @@ export async function startSqsTextProxy(upstream: string) {
       else res.end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stop: () =>

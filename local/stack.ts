@@ -8,7 +8,7 @@ import { createHttpGateway } from './http-gateway.ts';
 import { createIssuer, type IssueOptions } from './issuer.ts';
 import { useRuntime, warm } from './lambda-runtime.ts';
 import { PUSH_TOPIC, startMessaging } from './messaging.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, listenOnLoopback } from './ports.ts';
 import { startPushPlatform } from './push-platform.ts';
 import { startQueuePoller } from './queue-poller.ts';
 import { startScheduler } from './scheduler.ts';
@@ -69,16 +69,6 @@ export interface LocalStackOptions extends LocalAwsOptions {
   rateLimits?: Record<string, string>;
 }
 
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
-
 function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.closeAllConnections?.();
@@ -112,10 +102,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     () => ready,
   );
   try {
-    httpPort = await listen(httpServer, options.httpPort ?? 3000);
-    wsPort = await listen(ws.server, options.wsPort ?? 3001);
+    httpPort = await listenOnLoopback(httpServer, options.httpPort ?? 3000);
+    wsPort = await listenOnLoopback(ws.server, options.wsPort ?? 3001);
     // @connections: for the functions only, so on loopback and apart from the public port.
-    managementPort = await listen(ws.management, 0);
+    managementPort = await listenOnLoopback(ws.management, 0);
   } catch (error) {
     await Promise.allSettled([
       close(httpServer),

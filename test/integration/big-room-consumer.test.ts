@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { caller, localAws } from './support.ts';
+import { caller, drainOffline, localAws } from './support.ts';
 
 /**
  * The big-room fan-out consumer (queues/fan-out.ts → domain/big-room.ts
@@ -47,26 +47,6 @@ afterAll(async () => {
   server?.close();
   await aws?.stop();
 });
-
-async function drainOffline(): Promise<{ user_id: string; message: { id: string } }[]> {
-  const { SQSClient, ReceiveMessageCommand, DeleteMessageCommand } = await import(
-    '@aws-sdk/client-sqs'
-  );
-  const sqs = new SQSClient({});
-  const url = process.env.OFFLINE_QUEUE_URL!;
-  const bodies = [];
-  for (;;) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (!out.Messages?.length) break;
-    for (const m of out.Messages) {
-      bodies.push(JSON.parse(m.Body!));
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
-    }
-  }
-  return bodies;
-}
 
 const sqsEvent = (id: string, body: unknown): SQSEvent =>
   ({ Records: [{ messageId: id, receiptHandle: id, body: JSON.stringify(body) }] }) as never;

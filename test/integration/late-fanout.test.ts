@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { caller, localAws } from './support.ts';
+import { caller, drainOffline, localAws } from './support.ts';
 
 /**
  * The stream's late delivery of a stored message (room-activity.ts
@@ -14,27 +14,6 @@ beforeAll(async () => {
   aws = await localAws();
 });
 afterAll(async () => aws?.stop());
-
-/** Every body on the offline queue now, taken off it. */
-async function drainOffline(): Promise<{ user_id: string; message: { id: string } }[]> {
-  const { SQSClient, ReceiveMessageCommand, DeleteMessageCommand } = await import(
-    '@aws-sdk/client-sqs'
-  );
-  const sqs = new SQSClient({});
-  const url = process.env.OFFLINE_QUEUE_URL!;
-  const bodies = [];
-  for (;;) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (!out.Messages?.length) break;
-    for (const m of out.Messages) {
-      bodies.push(JSON.parse(m.Body!));
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
-    }
-  }
-  return bodies;
-}
 
 it('does not queue a message for a member who joined after it, and still queues it for the others', async () => {
   const { createRoom, addMembers } = await import('#domain/rooms.ts');

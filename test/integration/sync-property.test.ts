@@ -72,6 +72,7 @@ it('pages every visible message since any cursor exactly once (counted), nothing
         const rooms = [group, direct];
         const sent: Sent[] = [];
         const floor = [0, 0]; // user a's clear floor per room
+        const everyoneFloor = [0, 0]; // what a clear for everyone hides from b too
         const cursors: { token: string; at: number }[] = [
           { token: (await app.sync(a, undefined, 10)).next_since, at: Date.now() },
         ];
@@ -96,8 +97,14 @@ it('pages every visible message since any cursor exactly once (counted), nothing
             const own = sent.filter((m) => m.sender === step.user && !m.deleted);
             if (own.length === 0) continue;
             const target = own[step.pick % own.length]!;
-            await app.deleteMessage(users[step.user]!, target.id);
-            target.deleted = true;
+            // A message the sender's clear marker hides is theirs no more to delete: 404.
+            const hidden = target.seq <= (step.user === 0 ? floor : everyoneFloor)[target.room]!;
+            const outcome = await app.deleteMessage(users[step.user]!, target.id).then(
+              () => 'deleted',
+              (e: { code?: string }) => e.code ?? 'thrown',
+            );
+            expect(outcome).toBe(hidden ? 'NOT_FOUND' : 'deleted');
+            target.deleted = !hidden;
           } else if (step.kind === 'clear') {
             // Clear for everyone only in the group (a is its admin); for a alone otherwise.
             const everyone = step.everyone && step.room === 0;
@@ -106,6 +113,7 @@ it('pages every visible message since any cursor exactly once (counted), nothing
               floor[step.room]!,
               ...sent.filter((m) => m.room === step.room).map((m) => m.seq),
             );
+            if (everyone) everyoneFloor[step.room] = floor[step.room]!;
           } else {
             cursors.push({ token: (await app.sync(a, undefined, 10)).next_since, at: Date.now() });
           }

@@ -101,9 +101,9 @@ export const wsAuthorizer = 'ws/authorizer';
 export const wsConnectIdentitySource: readonly string[] = [];
 
 export const httpRoutes: readonly HttpRoute[] = [
-  // Creating a room charges `roomsCreated` per room actually created (domain/rooms.ts),
-  // so asking again for an existing direct room costs nothing.
-  { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room', rateLimit: null },
+  // Asking for a room draws on `write` (asking again for an existing direct room reads
+  // it); a room actually created also draws on `roomsCreated` (domain/rooms.ts).
+  { method: 'POST', path: '/api/chat/rooms', handler: 'http/create-room', rateLimit: 'write' },
   { method: 'GET', path: '/api/chat/rooms', handler: 'http/list-rooms', rateLimit: 'reads' },
   {
     method: 'GET',
@@ -115,7 +115,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     method: 'POST',
     path: '/api/chat/rooms/{room_id}/members',
     handler: 'http/add-members',
-    rateLimit: 'write',
+    rateLimit: 'members',
   },
   {
     method: 'DELETE',
@@ -237,7 +237,7 @@ export const httpRoutes: readonly HttpRoute[] = [
 export const wsRoutes: readonly WsRoute[] = [
   { routeKey: '$connect', handler: 'ws/connect', rateLimit: 'connect' },
   { routeKey: '$disconnect', handler: 'ws/disconnect', rateLimit: null },
-  // Unknown actions are refused without being charged.
+  // Unknown actions draw on the frame budget alone (rate-limit.ts wsActionBuckets).
   { routeKey: '$default', handler: 'ws/default', rateLimit: null },
   { routeKey: 'send-message', handler: 'ws/send-message', rateLimit: 'send' },
   { routeKey: 'mark-messages-seen', handler: 'ws/mark-messages-seen', rateLimit: 'receipts' },

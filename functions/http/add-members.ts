@@ -9,7 +9,7 @@ export const handler = httpRoute(
     params: roomParams,
     body: addMembersBody,
     response: responseRef('room'),
-    // One member item written per user added.
+    // One member item written per user added (the `members` bucket counts users).
     cost: (body) => body.user_ids.length,
   },
   async ({ caller, params, body }) => ({

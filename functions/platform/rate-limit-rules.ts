@@ -29,11 +29,13 @@ export const DEFAULT_RATE_LIMITS = {
   send: '10/s burst 40',
   /** One token per copy: a forward to 10 rooms draws 10. */
   forward: '30/min burst 30',
-  /**
-   * Room, member, message, device and chat-state changes; adding members draws
-   * one token per user added.
-   */
+  /** Room, member, message, device and chat-state changes, and asking for a room. */
   write: '5/s burst 50',
+  /**
+   * Members added to groups, one token per user (a member item each): an admin
+   * can add 500 at once and 50 a second after that.
+   */
+  members: '50/s burst 500',
   /**
    * Read markers and seen receipts, sent as the user scrolls: one token per
    * receipt or marker a request may write (a frame marking 100 messages seen

@@ -60,6 +60,20 @@ describe('HTTP', () => {
     expect((await ann.http('GET', '/api/chat/rooms')).status).toBe(200);
   });
 
+  it('asking again for an existing direct room is free of roomsCreated but draws on write', async () => {
+    const kai = await env.client('rl_kai');
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const res = await kai.http('POST', '/api/chat/rooms', {
+        type: 'direct',
+        member_ids: ['rl_kai_peer'],
+      });
+      statuses.push(res.status);
+    }
+    // write: burst 14 here. roomsCreated (burst 3) would have refused the 4th.
+    expect(statuses).toEqual([201, ...Array.from({ length: 13 }, () => 200), 429]);
+  });
+
   it('charges only valid requests', async () => {
     const bo = await env.client('rl_bo');
     for (let i = 0; i < 20; i++) {

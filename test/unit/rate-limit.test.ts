@@ -255,10 +255,7 @@ describe('a stage override from CDK context', () => {
 describe('every route declares its bucket', () => {
   it('every route is limited, reads included; HTTP and WebSocket sends share one bucket', () => {
     for (const route of httpRoutes) {
-      // Creating a room is charged per room actually created (roomsCreated), in the domain.
-      if (route.handler !== 'http/create-room') {
-        expect(route.rateLimit, `${route.method} ${route.path}`).not.toBeNull();
-      }
+      expect(route.rateLimit, `${route.method} ${route.path}`).not.toBeNull();
       if (route.rateLimit) expect(DEFAULT_RATE_LIMITS).toHaveProperty(route.rateLimit);
     }
     // Unknown actions and invalid frames draw on the frame budget.

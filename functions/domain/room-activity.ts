@@ -70,7 +70,10 @@ export async function deliverStoredMessages(
   const sees = (userId: string, message: MessageRecord) => {
     if (!recent.includes(userId)) return true;
     const state = recentStates.get(userId);
-    return state !== undefined && seesMessage(state, room, message.seq);
+    // The member item may not be readable yet (the read is eventually consistent):
+    // then the join time on the room item decides.
+    if (state === undefined) return (room.members[userId] ?? '') < message.created_at;
+    return seesMessage(state, room, message.seq);
   };
   for (const message of messages) {
     const others = members.filter((u) => u !== message.sender_id && sees(u, message));

@@ -89,10 +89,19 @@ export async function deliverStoredMessages(
       if (fresh.length > 0) young.set(userId, fresh);
       if (fresh.length < conns.length) hasOlder.add(userId);
     }
+    // The stream may run long after the send: a message deleted since then must not
+    // reach a connection as live (sync gives it as message-deleted). Re-read only
+    // when there is someone to post to, which is rare (a connection of the last 3 s).
+    if (young.size > 0 && (await wasDeleted(message))) continue;
     const late = await postToUsers([...young.keys()], young, events.newChatMessage(view));
     for (const userId of late.unreachable) if (!hasOlder.has(userId)) offline.push(userId);
     await queueForOffline(offline, view);
   }
+}
+
+async function wasDeleted(message: MessageRecord): Promise<boolean> {
+  const [now] = await getMessagesBySeq(message.room_id, [message.seq]);
+  return !now || now.is_deleted;
 }
 
 /** A deleted message or a tombstone stops counting as unread (idempotent: a set add). */

@@ -100,3 +100,40 @@ it('posts each live connection of a chunk once, queues only the member whose con
   expect(posts.filter((p) => p.frame.event === 'new-chat-message')).toEqual([]);
   expect((await drainOffline()).filter((b) => b.message.id === message.id)).toEqual([]);
 });
+
+it("the stream's late fan-out posts nothing to a young connection once the message is deleted", async () => {
+  const { createRoom } = await import('#domain/rooms.ts');
+  const { sendMessage, deleteMessage } = await import('#domain/messages.ts');
+  const { deliverStoredMessages } = await import('#domain/room-activity.ts');
+  const { getMessagesBySeq } = await import('#store/messages.ts');
+  const { addConnection } = await import('#store/connections.ts');
+  const room = (
+    await createRoom(caller('lf_x'), { type: 'group', name: 'y', member_ids: ['lf_y'] })
+  ).room;
+  const sent = async (content: string) => {
+    const { message } = await sendMessage(caller('lf_x'), room.id, {
+      content,
+      message_type: 'text',
+      is_encrypted: false,
+    });
+    const [stored] = await getMessagesBySeq(room.id, [Number(message.id.split('.').pop())]);
+    return stored!;
+  };
+  const kept = await sent('kept');
+  const deleted = await sent('deleted before the stream ran');
+  await deleteMessage(caller('lf_x'), deleted.id);
+  // lf_y connects after both sends: the outbox owes a just-connected socket its messages.
+  await addConnection({
+    connection_id: 'conn-young',
+    user_id: 'lf_y',
+    name: 'lf_y',
+    connected_at: new Date().toISOString(),
+  });
+  posts.length = 0;
+  // The stream runs late, with the images it recorded at the sends.
+  await deliverStoredMessages(room.id, [kept, deleted]);
+  const got = posts
+    .filter((p) => p.connectionId === 'conn-young' && p.frame.event === 'new-chat-message')
+    .map((p) => (p.frame.data.message as { id: string }).id);
+  expect(got).toEqual([kept.id]);
+});

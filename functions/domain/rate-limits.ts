@@ -1,9 +1,7 @@
-import { AppError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { closeConnection } from '#platform/post-to-connection.ts';
-import { enforceRateLimit, takeTokens } from '#platform/rate-limit.ts';
-import { retryAfterSeconds } from '#platform/rate-limit-gcra.ts';
+import { enforceRateLimit, rateLimited, takeTokens } from '#platform/rate-limit.ts';
 import { getConnections } from '#store/connections.ts';
 import { connectionGone } from './connection-lifecycle.ts';
 import { userList } from './user-list.ts';
@@ -40,11 +38,9 @@ export async function chargeAddedToGroup(targets: readonly string[]) {
     waitMs = Math.max(waitMs, result.retryAfterMs);
   }
   if (limited.length === 0) return;
-  const seconds = retryAfterSeconds(waitMs);
-  throw new AppError(
-    'RATE_LIMITED',
-    `${userList(limited)} ${limited.length === 1 ? 'was' : 'were'} added to too many groups lately; retry in ${seconds} s`,
-    { retryAfterSeconds: seconds },
+  throw rateLimited(
+    waitMs,
+    `${userList(limited)} ${limited.length === 1 ? 'was' : 'were'} added to too many groups lately`,
   );
 }
 

@@ -62,13 +62,13 @@ export async function deliverStoredMessages(
   // told of a message from before they joined (live or through the offline queue).
   const oldest = messages.map((m) => m.created_at).sort()[0] ?? '';
   const joinedSince = new Date(Date.parse(oldest) - JOINED_BEFORE_MS).toISOString();
-  const recent = members.filter((u) => (room.members[u] ?? '') >= joinedSince);
+  const recent = new Set(members.filter((u) => (room.members[u] ?? '') >= joinedSince));
   const [connections, recentStates] = await Promise.all([
     getConnections(members),
-    recent.length > 0 ? getRoomMemberStates(roomId, recent) : new Map<string, MemberState>(),
+    recent.size > 0 ? getRoomMemberStates(roomId, [...recent]) : new Map<string, MemberState>(),
   ]);
   const sees = (userId: string, message: MessageRecord) => {
-    if (!recent.includes(userId)) return true;
+    if (!recent.has(userId)) return true;
     const state = recentStates.get(userId);
     // The member item may not be readable yet (the read is eventually consistent):
     // then the join time on the room item decides.

@@ -143,9 +143,10 @@ function writeFor(
       };
 }
 
-export function rateLimited(retryAfterMs: number): AppError {
+/** RATE_LIMITED (429 with Retry-After): `what` says what was too much, the wait follows. */
+export function rateLimited(retryAfterMs: number, what = 'Too many requests'): AppError {
   const seconds = retryAfterSeconds(retryAfterMs);
-  return new AppError('RATE_LIMITED', `Too many requests; retry in ${seconds} s`, {
+  return new AppError('RATE_LIMITED', `${what}; retry in ${seconds} s`, {
     retryAfterSeconds: seconds,
   });
 }
@@ -192,6 +193,18 @@ export async function chargeHttpRoute(
   const bucket = httpRouteBucket(routeKey);
   if (!bucket) return;
   const result = await takeTokens(userId, [{ bucket, cost }], arrivalClock(receivedAtMs));
+  if (!result.allowed) throw rateLimited(result.retryAfterMs);
+}
+
+/**
+ * An invalid frame still draws on the frame budget, so a flood of them is
+ * refused too (RATE_LIMITED); a charge that fails for another reason leaves the
+ * frame its own answer.
+ */
+export async function chargeInvalidFrame(userId: string, receivedAtMs?: number) {
+  const result = await takeTokens(userId, [FRAME_BUCKET], arrivalClock(receivedAtMs)).catch(
+    () => ({ allowed: true }) as const,
+  );
   if (!result.allowed) throw rateLimited(result.retryAfterMs);
 }
 

@@ -8,8 +8,12 @@ import { describeIssues } from './issues.ts';
 import { LIMITS } from './limits.ts';
 import { logger } from './observability.ts';
 import { closeConnection, postToConnection } from './post-to-connection.ts';
-import { chargeLifecycle, chargeWsFrame, wsActionBuckets } from './rate-limit.ts';
-import { FRAME_BUCKET } from './rate-limit-rules.ts';
+import {
+  chargeInvalidFrame,
+  chargeLifecycle,
+  chargeWsFrame,
+  wsActionBuckets,
+} from './rate-limit.ts';
 
 /** What the $connect authorizer put in the context reaches every route of the connection. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -131,9 +135,10 @@ export function wsAction<T>(
         return OK;
       }
       let frame: Record<string, unknown> = {};
-      let charged = false;
       try {
         const caller = callerOf(event);
+        const receivedAt = event.requestContext.requestTimeEpoch;
+        let body: T;
         try {
           frame = parseFrame(event.body);
           const parsed = schema.safeParse(frame);
@@ -143,25 +148,16 @@ export function wsAction<T>(
               `Invalid ${action}: ${describeIssues(parsed.error.issues)}`,
             );
           }
-          logger.appendKeys({ user_id: caller.userId, action });
-          // Charged only once the frame is known to be valid, before any domain work.
-          charged = true;
-          const cost = options.cost?.(parsed.data) ?? 1;
-          const receivedAt = event.requestContext.requestTimeEpoch;
-          if ((await chargeWsFrame(buckets, caller.userId, cost, receivedAt)) === 'drop') return OK;
-          await handle({ caller, connectionId, body: parsed.data });
-        } catch (error) {
-          if (charged) throw error;
-          // An invalid frame still draws on the frame budget, so a flood of them is refused
-          // too; a charge that fails for another reason leaves the frame's own answer.
-          const receivedAt = event.requestContext.requestTimeEpoch;
-          await chargeWsFrame([FRAME_BUCKET], caller.userId, 1, receivedAt).catch(
-            (refusal: unknown) => {
-              if (toAppError(refusal).code === 'RATE_LIMITED') throw refusal;
-            },
-          );
-          throw error;
+          body = parsed.data;
+        } catch (invalid) {
+          await chargeInvalidFrame(caller.userId, receivedAt);
+          throw invalid;
         }
+        logger.appendKeys({ user_id: caller.userId, action });
+        // Charged once the frame is known to be valid, before any domain work.
+        const cost = options.cost?.(body) ?? 1;
+        if ((await chargeWsFrame(buckets, caller.userId, cost, receivedAt)) === 'drop') return OK;
+        await handle({ caller, connectionId, body });
       } catch (error) {
         const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;
         await postToConnection(connectionId, {

@@ -31,6 +31,21 @@ export type TableAction =
 /** @connections methods: POST posts a frame, GET reads a connection, DELETE closes it. */
 export type ConnectionMethod = 'POST' | 'GET' | 'DELETE';
 
+/**
+ * What a function does with attachment files (the bucket's `rooms/*` keys):
+ * `upload` signs upload forms (the form's PUT and its tagging run under the
+ * signer's role), `read` reads sizes and signs download URLs, `tag` retags a
+ * sent file, `delete` deletes released ones.
+ */
+export type FileUse = 'upload' | 'read' | 'tag' | 'delete';
+
+export const FILE_ACTIONS: Record<FileUse, readonly string[]> = {
+  upload: ['s3:PutObject', 's3:PutObjectTagging'],
+  read: ['s3:GetObject'],
+  tag: ['s3:PutObjectTagging'],
+  delete: ['s3:DeleteObject'],
+};
+
 /** Mobile push through SNS device endpoints (only with a platform application). */
 export type PushUse = 'publish' | 'endpoints';
 
@@ -55,6 +70,8 @@ export interface Access {
   sendsTo?: readonly string[];
   connections?: readonly ConnectionMethod[];
   push?: readonly PushUse[];
+  /** Attachment files in the bucket. */
+  files?: readonly FileUse[];
   /** Reads the cursor-sealing key from Secrets Manager at cold start. */
   cursorKey?: boolean;
   /** Verifies JWTs itself (the $connect authorizer; HTTP routes have API Gateway's). */
@@ -75,6 +92,7 @@ export function needs(...parts: Access[]): Access {
     sendsTo: union((p) => p.sendsTo),
     connections: union((p) => p.connections),
     push: union((p) => p.push),
+    files: union((p) => p.files),
     settings: union((p) => p.settings),
     cursorKey: parts.some((p) => p.cursorKey) || undefined,
     verifiesTokens: parts.some((p) => p.verifiesTokens) || undefined,
@@ -110,6 +128,8 @@ const WRITE: Access = { table: ['PutItem', 'UpdateItem', 'DeleteItem'] };
  * offline members the send could not reach.
  */
 const SEND: Access = needs(READ, WRITE, { sendsTo: ['fan-out', 'offline-delivery'] }, DELIVER);
+/** domain/attachments.ts resolveAttachments: a send reads the size storage holds (HeadObject). */
+const SEND_FILES: Access = { files: ['read'] };
 /**
  * platform/ws.ts, every WebSocket action: the rate limiter, and closing a
  * connection whose token has expired (DeleteConnection) after telling it so.
@@ -136,7 +156,7 @@ export const access: Readonly<Record<string, Access>> = {
   'http/add-members': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/remove-member': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/list-messages': needs(READ, LIMITED),
-  'http/send-message': needs(SEND, LIMITED),
+  'http/send-message': needs(SEND, SEND_FILES, LIMITED),
   'http/delete-message': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
   'http/forward-message': needs(SEND, LIMITED),
   'http/delete-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
@@ -155,18 +175,26 @@ export const access: Readonly<Record<string, Access>> = {
   // One GetItem / one UpdateItem of the caller's settings item.
   'http/get-settings': needs({ table: ['GetItem'] }, LIMITED),
   'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
+  // The membership check, the slot item, the signed form.
+  'http/create-attachment': needs(READ, { table: ['PutItem'], files: ['upload'] }, LIMITED),
+  // The file, its carriers and who may see them, the signed URL.
+  'http/get-attachment': needs(READ, { files: ['read'] }, LIMITED),
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
   'ws/disconnect': needs(GONE),
   'ws/default': needs(DELIVER, WS_ACTION),
-  'ws/send-message': needs(SEND, WS_ACTION),
+  'ws/send-message': needs(SEND, SEND_FILES, WS_ACTION),
   'ws/mark-messages-seen': needs(READ, WRITE, { table: ['BatchWriteItem'] }, DELIVER, WS_ACTION),
   'ws/room-archive': needs(READ, WRITE, EVENT_LOG, DELIVER, WS_ACTION),
   'ws/sync': needs(READ, PAGES, { table: ['BatchWriteItem'] }, DELIVER, WS_ACTION),
   'ws/typing': needs(READ, DELIVER, WS_ACTION),
 
   'streams/room-activity': needs(READ, WRITE, DELIVER, {
-    sendsTo: ['offline-delivery', 'seq-gaps', 'room-purge'],
+    sendsTo: ['offline-delivery', 'seq-gaps', 'room-purge', 'attachments'],
+  }),
+  'queues/attachment-storage': needs(READ, {
+    table: ['BatchWriteItem'],
+    files: ['tag', 'delete'],
   }),
   'queues/offline-delivery': needs(
     READ,
@@ -200,6 +228,7 @@ export function environmentOf(a: Access): EnvName[] {
   }
   if (a.connections?.length) names.add(ENV.wsEndpoint);
   if (a.push?.length) names.add(ENV.pushPlatformApplicationArn);
+  if (a.files?.length) names.add(ENV.attachmentsBucket);
   if (a.cursorKey) names.add(ENV.cursorKeySecretArn);
   if (a.verifiesTokens) {
     names.add(ENV.jwtIssuer);

@@ -221,6 +221,18 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   { method: 'GET', path: '/api/chat/sync', handler: 'http/sync', rateLimit: 'sync' },
   {
+    method: 'POST',
+    path: '/api/chat/rooms/{room_id}/attachments',
+    handler: 'http/create-attachment',
+    rateLimit: 'uploads',
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/attachments/{attachment_id}',
+    handler: 'http/get-attachment',
+    rateLimit: 'reads',
+  },
+  {
     method: 'GET',
     path: '/api/chat/me/settings',
     handler: 'http/get-settings',
@@ -316,6 +328,15 @@ export const queues: readonly QueueDefinition[] = [
     batchSize: 5,
     maxReceiveCount: 5,
     // background deletes; never urgent
+    maxConcurrency: 5,
+  },
+  {
+    id: 'attachments',
+    env: 'ATTACHMENTS_QUEUE_URL',
+    consumer: 'queues/attachment-storage',
+    batchSize: 10,
+    maxReceiveCount: 5,
+    // retagging sent files and deleting released ones; never urgent
     maxConcurrency: 5,
   },
   {

@@ -2,10 +2,12 @@ import { Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
-import { type Access, environmentOf, PUSH_ACTIONS } from '#functions/access.ts';
+import { type Access, environmentOf, FILE_ACTIONS, PUSH_ACTIONS } from '#functions/access.ts';
 import { queues } from '#functions/routes.ts';
+import { ATTACHMENT_KEY_PREFIX } from '#platform/attachment-layout.ts';
 import { ENV, type EnvName } from '#platform/env.ts';
 
 /** The stack's resources a declaration can name, and the values of the settings. */
@@ -16,6 +18,8 @@ export interface AccessTargets {
   /** The WebSocket API, its stage, and the @connections URL functions post to. */
   webSocket: { apiId: string; stageName: string; callbackUrl: string };
   cursorSecret: ISecret;
+  /** The private bucket of attachment files. */
+  attachments: IBucket;
   /** Values of the plain settings (issuer, grace period...); '' or absent leaves one out. */
   settings: Partial<Record<EnvName, string>>;
 }
@@ -67,6 +71,11 @@ export function applyAccess(fn: LambdaFunction, access: Access, targets: AccessT
       ['*'],
     );
   }
+  // Files only, never the bucket: no listing, and no key outside rooms/.
+  allow(
+    [...new Set((access.files ?? []).flatMap((use) => FILE_ACTIONS[use]))],
+    [targets.attachments.arnForObjects(`${ATTACHMENT_KEY_PREFIX}*`)],
+  );
   if (access.cursorKey) allow(['secretsmanager:GetSecretValue'], [targets.cursorSecret.secretArn]);
 
   const values: Partial<Record<EnvName, string>> = {
@@ -74,6 +83,7 @@ export function applyAccess(fn: LambdaFunction, access: Access, targets: AccessT
     [ENV.tableName]: table.tableName,
     [ENV.cursorKeySecretArn]: targets.cursorSecret.secretArn,
     [ENV.wsEndpoint]: targets.webSocket.callbackUrl,
+    [ENV.attachmentsBucket]: targets.attachments.bucketName,
     ...Object.fromEntries(queues.map((q) => [q.env, targets.queues.get(q.id)?.queueUrl ?? ''])),
   };
   for (const name of environmentOf(access)) {

@@ -3,6 +3,7 @@ import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { access } from '#functions/access.ts';
@@ -19,6 +20,7 @@ import {
 import { ENV } from '#platform/env.ts';
 import { type AccessTargets, applyAccess } from './access-grants.ts';
 import { ApiGatewayAccount } from './api-gateway-account.ts';
+import { AttachmentStorage } from './attachments.ts';
 import { leftOutOf } from './bundling.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
@@ -52,7 +54,12 @@ export interface ChatStackProps extends StackProps {
  */
 export class ChatStack extends Stack {
   /** Resources whose wildcard grants cdk-nag findings are reviewed (lib/nag-suppressions.ts). */
-  readonly nagScope: { table: Table; webSocketApi: WebSocketApi; stageName: string };
+  readonly nagScope: {
+    table: Table;
+    webSocketApi: WebSocketApi;
+    stageName: string;
+    attachments: Bucket;
+  };
 
   constructor(scope: Construct, id: string, props: ChatStackProps) {
     super(scope, id, props);
@@ -66,7 +73,14 @@ export class ChatStack extends Stack {
     });
     const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail, retain });
     const scheduled = new Schedules(this, 'Schedules');
-    this.nagScope = { table, webSocketApi: ws.api, stageName: props.stage };
+
+    const files = new AttachmentStorage(this, 'Attachments', { retain });
+    this.nagScope = {
+      table,
+      webSocketApi: ws.api,
+      stageName: props.stage,
+      attachments: files.bucket,
+    };
     if (props.apiGatewayCloudWatchRole ?? true) {
       // The WebSocket stage writes access logs: it needs the account's role first.
       const { account } = new ApiGatewayAccount(this, 'ApiGatewayAccount');
@@ -85,6 +99,7 @@ export class ChatStack extends Stack {
       queues: new Map(queues.map((q) => [q.id, delivery.queues.get(q.env)!])),
       webSocket: { apiId: ws.api.apiId, stageName: props.stage, callbackUrl: ws.callbackUrl },
       cursorSecret,
+      attachments: files.bucket,
       settings: {
         [ENV.jwtIssuer]: props.jwtIssuer,
         [ENV.jwksUri]: props.jwksUri,
@@ -166,5 +181,6 @@ export class ChatStack extends Stack {
     new CfnOutput(this, 'HttpApiUrl', { value: http.api.apiEndpoint });
     new CfnOutput(this, 'WebSocketUrl', { value: ws.stage.url });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'AttachmentsBucket', { value: files.bucket.bucketName });
   }
 }

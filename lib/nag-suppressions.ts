@@ -1,6 +1,8 @@
 import { type CfnResource, type Stack, Token, Validations } from 'aws-cdk-lib';
 import type { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { ATTACHMENT_KEY_PREFIX } from '#platform/attachment-layout.ts';
 
 /**
  * cdk-nag findings reviewed and accepted, each with its reason; the
@@ -8,7 +10,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
  */
 export function acknowledgeReviewedFindings(
   stack: Stack,
-  scoped: { table: Table; webSocketApi: WebSocketApi; stageName: string },
+  scoped: { table: Table; webSocketApi: WebSocketApi; stageName: string; attachments: Bucket },
 ) {
   const ack = (id: string, reason: string) => Validations.of(stack).acknowledge({ id, reason });
   const logicalId = (resource: { node: { defaultChild?: unknown } }) =>
@@ -20,6 +22,10 @@ export function acknowledgeReviewedFindings(
       `${method} on connections of this API stage only (functions/access.ts says which function may post, read or close): connection ids are not known in advance.`,
     );
   }
+  ack(
+    `AwsSolutions-IAM5[Resource::<${logicalId(scoped.attachments)}.Arn>/${ATTACHMENT_KEY_PREFIX}*]`,
+    'Attachment files of this bucket only, under rooms/ (functions/access.ts says which function may sign uploads, read, retag or delete): file keys are made per upload.',
+  );
   ack(
     'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     'Lambda execution roles use AWSLambdaBasicExecutionRole to write their own log groups.',

@@ -18,6 +18,7 @@ import {
 } from '#store/messages.ts';
 import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
+import { resolveAttachments } from './attachments.ts';
 import { fanOutMessage } from './big-room.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
@@ -76,6 +77,7 @@ export function requestHash(roomId: string, input: SendMessageInput): string {
     input.is_encrypted,
     input.encryption_key_id ?? null,
     input.encrypted_content ?? null,
+    input.attachment_ids ?? [],
   ];
   return createHash('sha256').update(canonicalJson(fields)).digest('base64url');
 }
@@ -113,6 +115,10 @@ export async function storeSend(
   input: SendMessageInput,
 ): Promise<StoredSend> {
   const hash = requestHash(roomId, input);
+  // The files are checked beside the room and receipt reads (no extra round trip);
+  // their answer is awaited only once the sender is known to be a member.
+  const files = resolveAttachments(caller, roomId, input.attachment_ids ?? [], input.is_encrypted);
+  files.catch(() => undefined);
   const [loaded, receipt] = await Promise.all([
     getRoom(roomId),
     input.temp_id ? getSendReceipt(caller.userId, roomId, input.temp_id) : undefined,
@@ -122,12 +128,13 @@ export async function storeSend(
   if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
     throw validationError('reply_to_message_id must be a message of this room');
   }
+  const attachments = await files;
   const at = nowIso();
   const seq = await takeSequence(roomId, headSummary(caller, input, at), at);
   const message = newMessage(
     { id: messageId(room.id, seq), room_id: room.id, seq },
     caller,
-    input,
+    { ...input, attachments },
     at,
   );
   const storing = storeMessages([message], {
@@ -156,6 +163,10 @@ export async function storeSend(
   if (stored.status === 'rejected') throw stored.reason;
   if (marked.status === 'rejected') throw marked.reason;
   const outcome = stored.value;
+  if (outcome.kind === 'attachment-taken') {
+    await abandon([message]);
+    throw conflict(`Attachment ${outcome.attachmentId} has already been sent`);
+  }
   if (outcome.kind === 'duplicate') {
     // A concurrent send with the same temp_id won: this number becomes a tombstone.
     await abandon([message]);

@@ -134,8 +134,39 @@ export interface MessageRecord {
   is_deleted: boolean;
   /** A failed send's sequence number: never shown, never counted. */
   is_tombstone?: boolean;
+  /** Files the message carries, in the order sent (CONTRACT §8); [] for none. */
+  attachments: AttachmentRef[];
   created_at: string;
 }
+
+/** An attachment as a message carries it (the wire Attachment). */
+export interface AttachmentRef {
+  id: string;
+  content_type: string;
+  /** What storage holds (HeadObject at send time), not what the slot declared. */
+  size_bytes: number;
+  file_name: string | null;
+  is_encrypted: boolean;
+  created_at: string;
+}
+
+/**
+ * An uploaded file: `pending` from its upload slot until a message names it,
+ * then `sent`. `bundle` is the id of the message that first carried it: a
+ * forwarded copy carries the same files, and each message carrying a bundle
+ * has one carrier item under it (store/attachments.ts), which is what a
+ * download checks and what keeps the bytes alive.
+ */
+export interface AttachmentRecord extends AttachmentRef {
+  room_id: string;
+  uploader_id: string;
+  state: 'pending' | 'sent';
+  bundle: string | null;
+}
+
+/** The bundle a message's files belong to: the first original's id (forwarded copies share it). */
+export const attachmentBundle = (message: Pick<MessageRecord, 'id' | 'metadata'>) =>
+  message.metadata?.forwarded_from?.message_id ?? message.id;
 
 /**
  * What makes a send idempotent per (sender, room, temp_id): the message it made,
@@ -177,6 +208,8 @@ export interface MessageContent {
   is_encrypted: boolean;
   encryption_key_id?: string | null | undefined;
   encrypted_content?: string | null | undefined;
+  /** Resolved by the send from its attachment_ids. */
+  attachments?: readonly AttachmentRef[] | undefined;
 }
 
 /** Where a message goes: its id (the store's format), its room, and the seq it took. */
@@ -207,6 +240,7 @@ export function newMessage(
     encryption_key_id: input.encryption_key_id ?? null,
     encrypted_content: input.encrypted_content ?? null,
     is_deleted: false,
+    attachments: [...(input.attachments ?? [])],
     created_at: at,
   };
 }

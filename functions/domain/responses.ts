@@ -22,6 +22,35 @@ export const forwardMetadata = z.object({
   original_room: z.string(),
 });
 
+/** The wire Attachment (CONTRACT §8; views.ts messageView). */
+export const attachment = z.object({
+  id: z.string(),
+  content_type: z.string(),
+  size_bytes: count,
+  file_name: z.nullable(z.string()),
+  is_encrypted: z.boolean(),
+  created_at: iso,
+});
+
+/** POST /rooms/:room_id/attachments: the upload slot (an HTML-form POST to `url`). */
+export const uploadSlot = z.object({
+  attachment_id: z.string(),
+  upload: z.object({
+    url: z.string().check(z.describe('POST multipart/form-data here: every field, then `file`')),
+    fields: z.record(z.string(), z.string()),
+  }),
+  expires_at: iso,
+});
+
+/** GET /attachments/:attachment_id: a signed download URL. */
+export const attachmentDownload = z.object({
+  url: z.string().check(z.describe('GET the file here before expires_at (at most 15 minutes)')),
+  expires_at: iso,
+  content_type: z.string(),
+  size_bytes: count,
+  file_name: z.nullable(z.string()),
+});
+
 /** The wire Message (views.ts messageView). */
 export const message = z.object({
   id: z.string(),
@@ -45,6 +74,7 @@ export const message = z.object({
   encryption_key_id: z.nullable(z.string()),
   encrypted_content: z.nullable(z.string()),
   is_deleted: z.boolean(),
+  attachments: z.array(attachment),
   created_at: iso,
 });
 

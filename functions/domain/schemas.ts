@@ -6,6 +6,7 @@
 import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
 import { isStorableUserId } from '#platform/user-id.ts';
+import { ATTACHMENT_TYPES } from './attachment-rules.ts';
 import { WHO_CAN_ADD_ME } from './model.ts';
 import { acceptPublicKey } from './public-key.ts';
 
@@ -166,6 +167,9 @@ export const listMessagesQuery = z.object({
   before: z.optional(messageId),
 });
 
+/** An attachment id (a ULID the server made). */
+export const attachmentId = id(1, 64).check(z.regex(/^[0-9A-Za-z]+$/, 'is not an attachment id'));
+
 const sendFields = {
   content: z._default(z.string().check(z.maxLength(LIMITS.contentChars), wellFormed), ''),
   temp_id: z.optional(id(1, 128)),
@@ -176,6 +180,9 @@ const sendFields = {
   is_encrypted: z._default(z.boolean(), false),
   encryption_key_id: z.nullish(id(1, 255)),
   encrypted_content: z.nullish(z.string().check(z.maxLength(LIMITS.bodyBytes))),
+  attachment_ids: z.optional(
+    z.array(attachmentId).check(z.minLength(1), z.maxLength(LIMITS.attachmentsPerMessage)),
+  ),
 };
 
 type SendFields = z.infer<z.ZodMiniObject<typeof sendFields>>;
@@ -208,18 +215,36 @@ function checkSendRules(body: SendFields, ctx: { addIssue: (issue: Issue) => voi
   }
   if (present(body.encrypted_content)) refuse('encrypted_content', 'needs is_encrypted: true');
   if (present(body.encryption_key_id)) refuse('encryption_key_id', 'needs is_encrypted: true');
-  if (body.content.trim() === '' && !body.file_url && !present(body.media)) {
-    refuse('content', 'a message needs content, file_url or media');
+  const hasFiles = (body.attachment_ids?.length ?? 0) > 0;
+  if (body.content.trim() === '' && !body.file_url && !present(body.media) && !hasFiles) {
+    refuse('content', 'a message needs content, file_url, media or attachment_ids');
   }
 }
 
+function checkDistinctFiles(body: SendFields, ctx: { addIssue: (issue: Issue) => void }) {
+  const ids = body.attachment_ids ?? [];
+  if (new Set(ids).size !== ids.length) {
+    ctx.addIssue({
+      code: 'custom',
+      input: body,
+      path: ['attachment_ids'],
+      message: 'must be distinct',
+    });
+  }
+}
+
+function checkSendBody(body: SendFields, ctx: { addIssue: (issue: Issue) => void }) {
+  checkSendRules(body, ctx);
+  checkDistinctFiles(body, ctx);
+}
+
 /** The send-message body, shared by HTTP and the WebSocket action. */
-export const sendMessageBody = z.object(sendFields).check(z.superRefine(checkSendRules));
+export const sendMessageBody = z.object(sendFields).check(z.superRefine(checkSendBody));
 export type SendMessageInput = z.infer<typeof sendMessageBody>;
 
 export const wsSendMessage = z
   .object({ room_id: roomId, ...sendFields })
-  .check(z.superRefine(checkSendRules));
+  .check(z.superRefine(checkSendBody));
 
 export const markSeenFrame = z.object({
   room_id: roomId,
@@ -329,3 +354,26 @@ export const updateSettingsBody = z.strictObject({
   who_can_add_me: z.enum(WHO_CAN_ADD_ME),
 });
 export type UpdateSettingsInput = z.infer<typeof updateSettingsBody>;
+
+/** No control characters: a file name ends up in a Content-Disposition header. */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/u;
+
+/** POST /rooms/:room_id/attachments (CONTRACT §8). Over a kind's size is 413, in the domain. */
+export const createAttachmentBody = z.object({
+  content_type: z.enum(Object.keys(ATTACHMENT_TYPES) as [string, ...string[]]),
+  size_bytes: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
+  file_name: z.nullish(
+    z
+      .string()
+      .check(
+        z.minLength(1),
+        z.maxLength(255),
+        wellFormed,
+        z.regex(NO_CONTROL, 'must not contain control characters'),
+      ),
+  ),
+  is_encrypted: z._default(z.boolean(), false),
+});
+export type CreateAttachmentInput = z.infer<typeof createAttachmentBody>;
+
+export const attachmentParams = z.object({ attachment_id: attachmentId });

@@ -21,6 +21,14 @@ export function messageView(m: MessageRecord) {
     encryption_key_id: m.encryption_key_id,
     encrypted_content: m.encrypted_content,
     is_deleted: m.is_deleted,
+    attachments: m.attachments.map((a) => ({
+      id: a.id,
+      content_type: a.content_type,
+      size_bytes: a.size_bytes,
+      file_name: a.file_name,
+      is_encrypted: a.is_encrypted,
+      created_at: a.created_at,
+    })),
     created_at: m.created_at,
   };
 }

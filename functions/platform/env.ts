@@ -22,6 +22,10 @@ export const ENV = {
   gapQueueUrl: 'GAP_QUEUE_URL',
   /** Background deletion of a removed or cleared room's messages. */
   purgeQueueUrl: 'PURGE_QUEUE_URL',
+  /** Attachments: the state of their files in the bucket (retag sent ones, delete released ones). */
+  attachmentsQueueUrl: 'ATTACHMENTS_QUEUE_URL',
+  /** The private bucket of uploaded files (CONTRACT §8). */
+  attachmentsBucket: 'ATTACHMENTS_BUCKET',
   pushTopicArn: 'PUSH_TOPIC_ARN',
   /** Optional: SNS platform application for device endpoints. */
   pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',

@@ -51,6 +51,21 @@ const DEFAULTS = {
   syncPageMax: 500,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
+  /** Files one message carries (CONTRACT §7). */
+  attachmentsPerMessage: 10,
+  /** Largest file per kind, in bytes (MB = 1,000,000 bytes; CONTRACT §7). */
+  imageBytes: 16_000_000,
+  audioBytes: 16_000_000,
+  videoBytes: 64_000_000,
+  fileBytes: 100_000_000,
+  /** An upload slot's presigned POST is valid this long (CONTRACT §8: 15 minutes). */
+  uploadSlotSeconds: 15 * 60,
+  /** A download URL is valid at most this long (CONTRACT §8: 15 minutes). */
+  downloadUrlSeconds: 15 * 60,
+  /** An unsent slot's record goes after a day, as its bytes do (the bucket's lifecycle rule). */
+  unsentAttachmentTtlSeconds: 24 * 3600,
+  /** Messages carrying one attachment checked per page by a download. */
+  attachmentCarriersPage: 30,
 };
 
 /**

@@ -50,6 +50,11 @@ export const DEFAULT_RATE_LIMITS = {
    */
   reads: '10/s burst 50',
   keyUpload: '20/h burst 20',
+  /**
+   * Upload slots (CONTRACT §8): a person shares an album of 30 photos at once,
+   * then a file every few seconds; each slot is a signed form and a table item.
+   */
+  uploads: '20/min burst 30',
   /** Key lookups take any user id: bounded so they cannot enumerate users cheaply. */
   keyRead: '2/s burst 120',
   keyVerify: '1/s burst 60',

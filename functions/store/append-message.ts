@@ -1,9 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { type MessageRecord, type SendReceipt, tombstone } from '#model';
+import { attachmentBundle, type MessageRecord, type SendReceipt, tombstone } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
 import { sleep } from '#platform/time.ts';
+import { carrierItems, claimItems } from './attachments.ts';
 import { putIf } from './conditional.ts';
 import { messageId, messageKey, messageToItem, sendReceiptItem } from './messages.ts';
 
@@ -12,7 +13,9 @@ export type StoreOutcome =
   /** The sender's (room, temp_id) receipt was written by a concurrent send. */
   | { kind: 'duplicate' }
   /** The message being forwarded is gone or deleted. */
-  | { kind: 'source-gone' };
+  | { kind: 'source-gone' }
+  /** A file the send names was claimed by another send first. */
+  | { kind: 'attachment-taken'; attachmentId: string };
 
 type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
@@ -44,7 +47,8 @@ export async function storeMessages(
   options: StoreOptions = {},
 ): Promise<StoreOutcome> {
   const table = tableName();
-  if (messages.length === 1 && !options.receipt && !options.forwardedFrom) {
+  const carriesFiles = messages.some((m) => m.attachments.length > 0);
+  if (messages.length === 1 && !options.receipt && !options.forwardedFrom && !carriesFiles) {
     await ddb()
       .send(
         new PutCommand({
@@ -76,6 +80,15 @@ export async function storeMessages(
       },
     });
   }
+  // A send claims its files; a forward's copies carry the source's (CONTRACT §8).
+  const claims = options.forwardedFrom
+    ? []
+    : messages.flatMap((m) => (m.attachments.length ? claimItems(m, attachmentBundle(m)) : []));
+  const claimedFiles = messages.flatMap((m) => (options.forwardedFrom ? [] : m.attachments));
+  const carriers =
+    options.forwardedFrom && options.forwardedFrom.attachments.length > 0
+      ? carrierItems(messages, attachmentBundle(options.forwardedFrom))
+      : [];
   if (options.forwardedFrom) {
     extra.push('source');
     items.push({
@@ -88,6 +101,8 @@ export async function storeMessages(
       },
     });
   }
+  const claimsAt = items.length;
+  items.push(...(claims as TransactItem[]), ...(carriers as TransactItem[]));
   for (let attempt = 0; ; attempt++) {
     try {
       await ddb().send(new TransactWriteCommand({ TransactItems: items }));
@@ -100,6 +115,11 @@ export async function storeMessages(
         if (reasons[messages.length + i]?.Code !== 'ConditionalCheckFailed') continue;
         return kind === 'receipt' ? { kind: 'duplicate' } : { kind: 'source-gone' };
       }
+      // Claims come first among the extra items, one per file in order, then the carriers.
+      const taken = claimedFiles.findIndex(
+        (_, i) => reasons[claimsAt + i]?.Code === 'ConditionalCheckFailed',
+      );
+      if (taken >= 0) return { kind: 'attachment-taken', attachmentId: claimedFiles[taken]!.id };
       const conflicted = reasons.some((r) => r.Code === 'TransactionConflict');
       if (!conflicted || attempt >= CONFLICT_RETRIES)
         throw new StoreError('Storing the message was cancelled', error);

@@ -83,6 +83,7 @@ export function messageFromItem(item: Item): MessageRecord {
     encrypted_content: (item.encrypted_content as string | null | undefined) ?? null,
     is_deleted: item.is_deleted === true,
     ...(item.is_tombstone === true ? { is_tombstone: true } : {}),
+    attachments: (item.attachments as MessageRecord['attachments'] | undefined) ?? [],
     created_at: item.created_at as string,
   };
 }
@@ -181,7 +182,7 @@ export async function markMessageDeleted(
   const after = await updateIf({
     Key: messageKey(message.room_id, message.seq),
     UpdateExpression:
-      'SET is_deleted = :yes, deleted_at = :at, content = :empty REMOVE encrypted_content, file_url, media',
+      'SET is_deleted = :yes, deleted_at = :at, content = :empty REMOVE encrypted_content, file_url, media, attachments',
     ConditionExpression: 'attribute_exists(pk) AND sender_id = :sender',
     ExpressionAttributeValues: {
       ':yes': true,

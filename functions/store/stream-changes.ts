@@ -14,7 +14,11 @@ export type TableChange =
   /** The room head handed out a number: its message (or tombstone) should follow. */
   | { kind: 'sequence-taken'; roomId: string; seq: number }
   | { kind: 'room-cleared'; room: RoomRecord }
-  | { kind: 'room-removed'; roomId: string };
+  | { kind: 'room-removed'; roomId: string }
+  /** A send claimed an uploaded file: its bytes must now be kept. */
+  | { kind: 'file-sent'; roomId: string; attachmentId: string }
+  /** A message that carried files stopped carrying them (deleted for everyone, or removed). */
+  | { kind: 'files-released'; message: MessageRecord };
 
 function image(value: unknown): Record<string, unknown> | undefined {
   return value ? unmarshall(value as Record<string, AttributeValue>) : undefined;
@@ -37,10 +41,22 @@ export function decodeChanges(record: DynamoDBRecord): TableChange[] {
       ? [{ kind: 'sequence-taken', roomId: after.room_id as string, seq }]
       : [];
   }
-  if (entity !== 'message' || !after) return [];
+  if (entity === 'attachment') {
+    return after?.state === 'sent' && before?.state !== 'sent'
+      ? [{ kind: 'file-sent', roomId: after.room_id as string, attachmentId: after.id as string }]
+      : [];
+  }
+  if (entity !== 'message') return [];
+  const carried = before ? messageFromItem(before) : undefined;
+  // A purge removes the item; a delete for everyone drops its attachments.
+  const released =
+    carried && carried.attachments.length > 0 && (!after || after.is_deleted === true)
+      ? [{ kind: 'files-released' as const, message: carried }]
+      : [];
+  if (!after) return released;
   const message = messageFromItem(after);
   if (!before && !message.is_deleted) return [{ kind: 'message-stored', message }];
   if (message.is_deleted && before?.is_deleted !== true)
-    return [{ kind: 'message-deleted', message }];
+    return [{ kind: 'message-deleted', message }, ...released];
   return [];
 }

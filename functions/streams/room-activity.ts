@@ -1,5 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { fileSent, messageReleasedFiles } from '#domain/attachments.ts';
 import type { MessageRecord } from '#domain/model.ts';
 import {
   checkTakenNumbers,
@@ -63,6 +64,10 @@ function applyChange(
       return purge({ room_id: change.room.id, up_to_seq: change.room.cleared_seq });
     case 'room-removed':
       return purge({ room_id: change.roomId, up_to_seq: null });
+    case 'file-sent':
+      return fileSent(change.roomId, change.attachmentId);
+    case 'files-released':
+      return messageReleasedFiles(change.message);
   }
 }
 

@@ -1,7 +1,13 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { type Access, access, environmentOf, PUSH_ACTIONS } from '#functions/access.ts';
+import {
+  type Access,
+  access,
+  environmentOf,
+  FILE_ACTIONS,
+  PUSH_ACTIONS,
+} from '#functions/access.ts';
 import { allHandlers, queues } from '#functions/routes.ts';
 import { buildApp } from '#lib/app.ts';
 import { idFor } from '#lib/chat-function.ts';
@@ -75,6 +81,7 @@ function expectedActions(a: Access): string[] {
     ...(a.sendsTo?.length ? ['sqs:SendMessage'] : []),
     ...(a.connections?.length ? ['execute-api:ManageConnections'] : []),
     ...(a.push ?? []).flatMap((p) => PUSH_ACTIONS[p]),
+    ...(a.files ?? []).flatMap((f) => FILE_ACTIONS[f]),
     ...(a.cursorKey ? ['secretsmanager:GetSecretValue'] : []),
   ];
 }
@@ -127,6 +134,15 @@ describe('least privilege, declared once (functions/access.ts)', () => {
       .map((id) => queueByLogicalId.get(id ?? '') ?? 'stream-failures')
       .filter((q) => q !== 'stream-failures');
     expect(sentTo.sort()).toEqual([...(declared.sendsTo ?? [])].sort());
+
+    // Files: only the attachment bucket's rooms/ keys, never the bucket or another one.
+    const fileResources = statements
+      .filter((s) => [s.Action].flat().some((a) => String(a).startsWith('s3:')))
+      .flatMap((s) => [s.Resource].flat());
+    for (const resource of fileResources) {
+      expect(JSON.stringify(resource)).toMatch(/AttachmentsFiles[0-9A-F]+","Arn"\]},"\/rooms\/\*"/);
+    }
+    expect(fileResources.length > 0).toBe((declared.files?.length ?? 0) > 0);
   });
 
   it.each(allHandlers())(

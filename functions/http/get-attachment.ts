@@ -1,0 +1,12 @@
+import { attachmentDownload } from '#domain/attachments.ts';
+import { responseRef } from '#domain/response-ref.ts';
+import { attachmentParams } from '#domain/schemas.ts';
+import { httpRoute } from '#platform/http.ts';
+
+/** GET /api/chat/attachments/{attachment_id}: a short-lived download URL (CONTRACT §8). */
+export const handler = httpRoute(
+  { params: attachmentParams, response: responseRef('attachmentDownload') },
+  async ({ caller, params }) => ({
+    data: await attachmentDownload(caller, params.attachment_id),
+  }),
+);

@@ -19,7 +19,8 @@ export interface OperationDoc {
     | 'Encryption'
     | 'Devices'
     | 'Sync'
-    | 'Settings';
+    | 'Settings'
+    | 'Attachments';
   success?: readonly number[];
   errors: readonly number[];
 }
@@ -148,6 +149,21 @@ export const operations: Record<string, OperationDoc> = {
     tag: 'Sync',
     errors: [410],
   },
+  'POST /api/chat/rooms/{room_id}/attachments': {
+    summary: 'Ask for an upload slot',
+    description:
+      'Members only. Answers an HTML-form upload: POST `multipart/form-data` to `upload.url` with every field of `upload.fields`, then the file as the field `file`, within 15 minutes (`expires_at`). Storage itself refuses bytes over `size_bytes` (400 EntityTooLarge) or another content type (403). Then name `attachment_id` in a send’s `attachment_ids`. Types: images (jpeg, png, webp, gif, heic), audio (mpeg, mp4, aac, ogg), video (mp4, quicktime), pdf, zip, text/plain and application/octet-stream; an encrypted file (`is_encrypted: true`) must be application/octet-stream. Over a kind’s size (images and audio 16 MB, video 64 MB, other files 100 MB) answers 413. Draws on the `uploads` rate limit.',
+    tag: 'Attachments',
+    success: [201],
+    errors: [403, 404],
+  },
+  'GET /api/chat/attachments/{attachment_id}': {
+    summary: 'Get a download URL',
+    description:
+      'A GET URL valid until `expires_at` (at most 15 minutes), with `Content-Disposition` from `file_name`. 404 unless you can see a message that carries the file (a member of its room, the message after your clear marker, not deleted), or uploaded it and have not sent it yet. A file no message carries any more answers 404 at once; its bytes go within a day.',
+    tag: 'Attachments',
+    errors: [404],
+  },
   'GET /api/chat/me/settings': {
     summary: 'Your settings',
     description: 'Every setting, with its default (`who_can_add_me`: `everyone`) when never set.',
@@ -173,6 +189,8 @@ export const tagDescriptions: Record<OperationDoc['tag'], string> = {
     'Public keys for end-to-end encryption: one active PEM (SPKI) public key per device, its SHA-256 fingerprint, and verification. A private key is refused and never stored.',
   Devices: 'Push notification targets.',
   Settings: "The caller's own settings: who may add them to groups.",
+  Attachments:
+    'Photos, voice notes, videos and files. The bytes never pass through the API: upload straight to storage with the slot, send a message naming the file, download with a short-lived signed URL.',
   Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',
 };
 

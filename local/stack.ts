@@ -13,6 +13,7 @@ import { startPushPlatform } from './push-platform.ts';
 import { startQueuePoller } from './queue-poller.ts';
 import { startScheduler } from './scheduler.ts';
 import { configureSite } from './site.ts';
+import { startLocalStorage } from './storage.ts';
 import { startStreamPoller } from './stream-poller.ts';
 import { createWsGateway } from './ws-gateway.ts';
 
@@ -27,8 +28,16 @@ export interface LocalAwsOptions {
  */
 export async function startLocalAws(options: LocalAwsOptions = {}) {
   const [dynamo, messaging] = await Promise.all([startDynamo(options), startMessaging(options)]);
-  // Mobile push goes through a local platform application in front of fauxqs's SNS.
-  const push = await startPushPlatform(messaging.server.address);
+  // Mobile push goes through a local platform application in front of fauxqs's SNS;
+  // attachments through fauxqs's S3 behind a proxy that enforces what S3 enforces.
+  const [push, storage] = await Promise.all([
+    startPushPlatform(messaging.server.address),
+    startLocalStorage({
+      upstream: messaging.server.address,
+      create: (bucket) => void messaging.server.createBucket(bucket),
+      allowedOrigins: ['*'],
+    }),
+  ]);
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -36,9 +45,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SQS: messaging.endpoint,
     AWS_ENDPOINT_URL_SNS: push.endpoint,
+    AWS_ENDPOINT_URL_S3: storage.endpoint,
     [ENV.tableName]: dynamo.tableName,
     [ENV.pushTopicArn]: messaging.topicArn,
     [ENV.pushPlatformApplicationArn]: push.applicationArn,
+    [ENV.attachmentsBucket]: storage.bucket,
     [ENV.cursorKey]: loadOrCreateCursorKey(options.dataDir),
     ...messaging.queueUrls,
   };
@@ -47,9 +58,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
     dynamo,
     messaging,
     push,
+    storage,
     env,
     async stop() {
-      await Promise.allSettled([dynamo.stop(), messaging.stop(), push.stop()]);
+      await Promise.allSettled([dynamo.stop(), messaging.stop(), push.stop(), storage.stop()]);
     },
   };
 }

@@ -27,6 +27,8 @@ export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } 
   registerDevice: ['POST', '/api/chat/devices'],
   deleteDevice: ['DELETE', '/api/chat/devices/{device_id}'],
   sync: ['GET', '/api/chat/sync'],
+  createAttachment: ['POST', '/api/chat/rooms/{room_id}/attachments'],
+  getAttachment: ['GET', '/api/chat/attachments/{attachment_id}'],
   getSettings: ['GET', '/api/chat/me/settings'],
   updateSettings: ['PUT', '/api/chat/me/settings'],
 };
@@ -204,6 +206,47 @@ export class ChatApi {
   /** Catch-up since a cursor (GET /api/chat/sync); without `since`, takes a first cursor. */
   sync(query: Operations['sync']['query'] = {}) {
     return this.data('sync', { query });
+  }
+  /** An upload slot for a file (CONTRACT §8); `uploadAttachment` does the whole upload. */
+  createAttachment(roomId: string, body: Operations['createAttachment']['body']) {
+    return this.data('createAttachment', { params: { room_id: roomId }, body });
+  }
+  /** A signed download URL, valid until its `expires_at` (at most 15 minutes). */
+  getAttachment(attachmentId: string) {
+    return this.data('getAttachment', { params: { attachment_id: attachmentId } });
+  }
+  /** Where a file can be downloaded now: fetch it before the URL expires, ask again after. */
+  async attachmentUrl(attachmentId: string): Promise<string> {
+    return (await this.getAttachment(attachmentId)).url;
+  }
+  /**
+   * Uploads a file for a room and answers its attachment id, to name in a
+   * send's `attachment_ids`: asks for a slot, then POSTs the bytes straight to
+   * storage as an HTML form (every field of the slot, then `file`), which
+   * refuses more bytes than declared or another type.
+   */
+  async uploadAttachment(
+    roomId: string,
+    file: Blob,
+    options: { fileName?: string; contentType?: string; isEncrypted?: boolean } = {},
+  ): Promise<string> {
+    const contentType = options.contentType ?? (file.type || 'application/octet-stream');
+    const slot = await this.createAttachment(roomId, {
+      content_type: contentType,
+      size_bytes: file.size,
+      ...(options.fileName ? { file_name: options.fileName } : {}),
+      ...(options.isEncrypted ? { is_encrypted: true } : {}),
+    });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(slot.upload.fields)) form.append(name, value);
+    form.append('file', file, options.fileName ?? 'file');
+    const res = await this.fetch(slot.upload.url, { method: 'POST', body: form });
+    if (!res.ok) {
+      const text = await res.text();
+      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'UPLOAD_FAILED';
+      throw new ChatApiError(res.status, code, `Storage refused the upload (${code})`);
+    }
+    return slot.attachment_id;
   }
   /** The caller's settings, defaults included. */
   getSettings() {

@@ -130,6 +130,18 @@ export interface Operations {
     data: Out<typeof responses.removedDevice>;
   };
   sync: { params: never; query: { since?: string; limit?: number }; body: never; data: SyncPage };
+  createAttachment: {
+    params: 'room_id';
+    query: never;
+    body: In<typeof schemas.createAttachmentBody>;
+    data: Out<typeof responses.uploadSlot>;
+  };
+  getAttachment: {
+    params: 'attachment_id';
+    query: never;
+    body: never;
+    data: Out<typeof responses.attachmentDownload>;
+  };
   getSettings: { params: never; query: never; body: never; data: UserSettings };
   updateSettings: {
     params: never;

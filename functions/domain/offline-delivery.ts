@@ -9,8 +9,9 @@ import { getMember } from '#store/members.ts';
 import { getMessagesByIds } from '#store/messages.ts';
 import { deletePending, listPending, putPending } from '#store/pending.ts';
 import { claimPushSlot, confirmPushSent, listDevices } from '#store/push.ts';
+import { attachmentsPushText } from './attachment-rules.ts';
 import { events } from './events.ts';
-import type { PendingMessage } from './model.ts';
+import type { MessageRecord, PendingMessage } from './model.ts';
 import { isMutedNow, type MessageView, messageView } from './views.ts';
 
 /*
@@ -83,9 +84,7 @@ export async function acceptOfflineDelivery(
     {
       title: message.sender_name,
       // The server cannot read encrypted content, and never forwards it to a push service.
-      body: message.is_encrypted
-        ? 'New encrypted message'
-        : message.content.slice(0, 180) || 'New message',
+      body: pushBody(message),
       data: { room_id: message.room_id, message_id: message.id },
     },
   );
@@ -152,4 +151,19 @@ export async function flushNewConnection(
   if (conn && nowMs() - Date.parse(conn.connected_at) < STILL_CONNECTING_MS) {
     await retry(tries + 1);
   }
+}
+
+/**
+ * What a push says: the text, or what kind of file arrived ("📷 Photo"), never a
+ * URL or a file name. The server cannot read encrypted content, and never
+ * forwards it to a push service.
+ */
+export function pushBody(
+  message: Pick<MessageRecord, 'is_encrypted' | 'content' | 'attachments'>,
+): string {
+  if (message.is_encrypted) return 'New encrypted message';
+  const text = message.content.slice(0, 180);
+  const files = attachmentsPushText(message.attachments.map((a) => a.content_type));
+  if (files) return text ? `${files}: ${text}` : files;
+  return text || 'New message';
 }

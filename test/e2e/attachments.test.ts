@@ -205,6 +205,32 @@ describe('attachments', () => {
     expect(after.body.data.messages.length - before.body.data.messages.length).toBe(1);
   });
 
+  it('confirms a resend of the same temp_id again, and lets one of two racing sends have a file', async () => {
+    const id = await uploaded(ann, randomBytes(12));
+    const first = await send(ann, room, { temp_id: 'dup-1', attachment_ids: [id] });
+    const again = await send(ann, room, { temp_id: 'dup-1', attachment_ids: [id] });
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body.data.id).toBe(first.body.data.id);
+    expect(again.body.data.attachments).toEqual(first.body.data.attachments);
+
+    const raced = await uploaded(ann, randomBytes(12));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        send(ann, room, { content: `race ${i}`, temp_id: `race-${i}`, attachment_ids: [raced] }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409]);
+    const page = await bob.http<{ messages: Message[] }>(
+      'GET',
+      `/api/chat/rooms/${room}/messages?limit=20`,
+    );
+    const carrying = page.body.data.messages.filter((m) =>
+      m.attachments.some((a) => a.id === raced),
+    );
+    expect(carrying).toHaveLength(1);
+    expect(page.body.data.messages.filter((m) => m.content.startsWith('race '))).toHaveLength(1);
+  });
+
   it('refuses an unlisted type with 400 naming content_type, and an oversized file with 413', async () => {
     const html = await ann.http('POST', `/api/chat/rooms/${room}/attachments`, {
       content_type: 'text/html',

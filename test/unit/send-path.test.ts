@@ -8,6 +8,7 @@ import {
   InternalServerError,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
@@ -37,6 +38,8 @@ const { LIMITS } = await import('#platform/limits.ts');
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
 const sqs = mockClient(SQSClient);
+const s3 = mockClient(S3Client);
+process.env.ATTACHMENTS_BUCKET = 'files-test';
 
 type Item = Record<string, unknown>;
 type Key = { pk: string; sk: string };
@@ -169,6 +172,7 @@ beforeEach(() => {
   ddb.reset();
   api.reset();
   sqs.reset();
+  s3.reset();
   ddb.on(GetCommand).callsFake(
     tracked('Get', (i) => {
       const item = table.get(id(i.Key as Key));
@@ -296,6 +300,90 @@ describe('sendMessage: round trips and sequence numbers', () => {
     expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: 'r1.5' });
     expect(get('USER#alice', 'ROOM#r1')).toMatchObject({ read_seq: 5 });
     expect(count('Get ROOM')).toBe(0);
+  });
+
+  it("reads a send's files beside the room (BatchGet ∥ HEADs in round 1): still 3 rounds, and claims them in the transaction", async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    for (const file of ['f1', 'f2'])
+      put({
+        pk: `ATT#${file}`,
+        sk: 'META',
+        entity: 'attachment',
+        id: file,
+        room_id: 'r1',
+        uploader_id: 'alice',
+        state: 'pending',
+        content_type: 'image/png',
+        size_bytes: 100,
+        created_at: longAgo,
+      });
+    latencyMs = 5;
+    s3.on(HeadObjectCommand).callsFake(async (i: { Key: string }) => ({
+      ContentLength: i.Key.endsWith('f1') ? 90 : 100,
+    }));
+    const transactions: TransactItems[] = [];
+    hooks.transact = (items) => transactions.push(items);
+    const result = await sendMessage(alice, 'r1', {
+      ...input,
+      temp_id: 't1',
+      attachment_ids: ['f1', 'f2'],
+    });
+    const byRound = (round: number) =>
+      calls
+        .filter((c) => c.round === round)
+        .map((c) => c.label)
+        .sort();
+    expect([1, 2, 3].map(byRound)).toEqual([
+      ['BatchGet', 'Get META', 'Get TEMP'],
+      ['ADD HEAD'],
+      ['TransactWrite', 'Update read marker'],
+    ]);
+    // The sizes storage holds, in the order given; keys scoped by room and id.
+    expect(result.message.attachments.map((a) => [a.id, a.size_bytes])).toEqual([
+      ['f1', 90],
+      ['f2', 100],
+    ]);
+    expect(
+      s3
+        .commandCalls(HeadObjectCommand)
+        .map((c) => c.args[0].input.Key)
+        .sort(),
+    ).toEqual(['rooms/r1/f1', 'rooms/r1/f2']);
+    // One transaction: message, receipt, a conditional claim per file, one carrier.
+    const [tx] = transactions;
+    expect(tx!.filter((t) => t.Update?.Key?.sk === 'META').map((t) => t.Update!.Key!.pk)).toEqual([
+      'ATT#f1',
+      'ATT#f2',
+    ]);
+    expect(tx!.find((t) => t.Update)?.Update?.ConditionExpression).toContain('#state = :pending');
+    expect(tx!.filter((t) => (t.Put?.Item?.pk as string)?.startsWith('FILES#'))).toHaveLength(1);
+  });
+
+  it('refuses a file whose bytes are not in storage with 409 before taking a number', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    put({
+      pk: 'ATT#f1',
+      sk: 'META',
+      entity: 'attachment',
+      id: 'f1',
+      room_id: 'r1',
+      uploader_id: 'alice',
+      state: 'pending',
+      content_type: 'image/png',
+      size_bytes: 100,
+      created_at: longAgo,
+    });
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('NotFound'), {
+        name: 'NotFound',
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
+    await expect(
+      sendMessage(alice, 'r1', { ...input, attachment_ids: ['f1'] }),
+    ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('f1') });
+    expect(count('ADD HEAD')).toBe(0);
+    expect(writes()).toEqual([]);
   });
 
   it('stores a send without temp_id with one conditional put and no transaction', async () => {

@@ -209,6 +209,8 @@ interface Fixture {
   spareDeletedRoomId: string;
   /** Admin messages from before the newcomer joined (group) and the deletion (direct room), deleted in "what each caller hears". */
   toDelete: { group: string; direct: string };
+  /** Files the admin sent: in the group before the newcomer joined, in the direct room before its deletion. */
+  files: { group: string; direct: string };
 }
 
 let world: Fixture;
@@ -267,6 +269,7 @@ async function baseRoom(tag: string, extraMembers: string[] = []) {
   const oldMessage = await send(admin, room.id, 'hello');
   const oldUnseen = await send(admin, room.id, 'hello again');
   const oldToDelete = await send(admin, room.id, 'hello, soon deleted');
+  const groupFile = await sendFile(admin, room.id);
   await send(member, room.id, 'hi');
   await ok(admin, 'DELETE', `/api/chat/rooms/${room.id}/members/${removed.userId}`);
   await ok(leaver, 'DELETE', `/api/chat/rooms/${room.id}`);
@@ -279,6 +282,7 @@ async function baseRoom(tag: string, extraMembers: string[] = []) {
   const directMessage = await send(admin, direct.id, 'direct hello');
   const directToDelete = await send(admin, direct.id, 'direct hello, soon deleted');
   const deleterMessage = await send(deleter, direct.id, 'mine, before I deleted the chat');
+  const directFile = await sendFile(admin, direct.id);
   await ok(deleter, 'DELETE', `/api/chat/rooms/${direct.id}`);
   return {
     roomId: room.id,
@@ -291,7 +295,27 @@ async function baseRoom(tag: string, extraMembers: string[] = []) {
     deletedRoomMessageId: directMessage.id,
     deleterMessageId: deleterMessage.id,
     toDelete: { group: oldToDelete.id, direct: directToDelete.id },
+    files: { group: groupFile, direct: directFile },
   };
+}
+
+/** Uploads a small picture through its slot and sends it: the attachment's id. */
+async function sendFile(client: ChatClient, roomId: string): Promise<string> {
+  const slot = await ok<{ attachment_id: string; upload: { url: string; fields: object } }>(
+    client,
+    'POST',
+    `/api/chat/rooms/${roomId}/attachments`,
+    { content_type: 'image/png', size_bytes: 4 },
+  );
+  const form = new FormData();
+  for (const [k, v] of Object.entries(slot.upload.fields)) form.append(k, String(v));
+  form.append('file', new Blob([new Uint8Array([1, 2, 3, 4])]), 'f.png');
+  const uploaded = await fetch(slot.upload.url, { method: 'POST', body: form });
+  if (uploaded.status >= 300) throw new Error(`upload: ${uploaded.status}`);
+  await ok(client, 'POST', `/api/chat/rooms/${roomId}/messages`, {
+    attachment_ids: [slot.attachment_id],
+  });
+  return slot.attachment_id;
 }
 
 const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
@@ -376,6 +400,7 @@ async function buildWorld() {
     deletedRoomMessageId: base.deletedRoomMessageId,
     spareDeletedRoomId: spare.id,
     toDelete: base.toDelete,
+    files: base.files,
     callers,
     spareMember,
     deletable,
@@ -636,6 +661,29 @@ const ROUTE_CASES: RouteCase[] = [
     // A cursor is bound to the user it was issued to: anyone else's use of it is malformed.
     expect: { outsider: VALIDATION, member: OK, admin: VALIDATION, gone: VALIDATION },
     except: { newcomer: VALIDATION },
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/rooms/{room_id}/attachments',
+    request: (role, fx) => ({
+      path: `${room(fx, role)}/attachments`,
+      body: { content_type: 'image/jpeg', size_bytes: 1000, file_name: `cell-${role}.jpg` },
+    }),
+    expect: roomScoped(CREATED),
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/attachments/{attachment_id}',
+    // A file of a message the caller can see: not the newcomer (sent before they joined),
+    // not a removed member or a leaver, not the room-deleter (sent before their deletion).
+    request: (role, fx) => ({
+      path: `/api/chat/attachments/${role === 'room-deleter' ? fx.files.direct : fx.files.group}`,
+    }),
+    expect: { outsider: NOT_FOUND, member: OK, admin: OK, gone: NOT_FOUND },
+    except: { newcomer: NOT_FOUND },
+    check: (answer) => {
+      expect((answer.body.data as { url: string }).url).toContain('X-Amz-Signature');
+    },
   },
   // The caller's own settings: anyone signed in, about themselves only.
   {

@@ -32,6 +32,7 @@ const known = {
   roomId: 'ZZroomZZ',
   messageId: 'ZZmsgZZ',
   deviceId: 'ZZdeviceZZ',
+  attachmentId: 'ZZfileZZ',
   userId: 'fz_owner',
   keyId: 'fz-key',
 };
@@ -39,12 +40,15 @@ interface Fixture {
   roomId: string;
   messageId: string;
   deviceId: string;
+  /** A file the owner sent into the room. */
+  attachmentId: string;
 }
 const resolve = (text: string, fx: Fixture) =>
   text
     .replaceAll(known.roomId, fx.roomId)
     .replaceAll(known.messageId, fx.messageId)
-    .replaceAll(known.deviceId, fx.deviceId);
+    .replaceAll(known.deviceId, fx.deviceId)
+    .replaceAll(known.attachmentId, fx.attachmentId);
 
 const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
@@ -88,7 +92,31 @@ async function newFixture(): Promise<Fixture> {
       token: `fuzz-device-token-${n}`,
     }),
   ]);
-  return { roomId, messageId: message.body.data.id, deviceId: device.body.data.device_id };
+  return {
+    roomId,
+    messageId: message.body.data.id,
+    deviceId: device.body.data.device_id,
+    attachmentId: await sentFile(roomId),
+  };
+}
+
+/** A small picture the owner uploads through its slot and sends into the room. */
+async function sentFile(roomId: string): Promise<string> {
+  const slot = await needed<{ attachment_id: string; upload: { url: string; fields: object } }>(
+    owner,
+    'POST',
+    `/api/chat/rooms/${roomId}/attachments`,
+    { content_type: 'image/png', size_bytes: 3, file_name: 'seed.png' },
+  );
+  const { attachment_id, upload } = slot.body.data;
+  const form = new FormData();
+  for (const [k, v] of Object.entries(upload.fields)) form.append(k, String(v));
+  form.append('file', new Blob([new Uint8Array([1, 2, 3])]), 'seed.png');
+  await fetch(upload.url, { method: 'POST', body: form });
+  await needed(owner, 'POST', `/api/chat/rooms/${roomId}/messages`, {
+    attachment_ids: [attachment_id],
+  });
+  return attachment_id;
 }
 
 /** Whether the stack under fuzz has its default rate limits on (the second pass). */
@@ -410,6 +438,23 @@ const FIELDS: Record<string, () => fc.Arbitrary<unknown>> = {
   message_ids: () => fc.oneof(fc.array(idLike(), { maxLength: 4 }), anyValue),
   room_id: () => idLike(),
   since: () => fc.oneof(fc.string(), anyValue),
+  attachment_ids: () =>
+    fc.oneof(
+      fc.constant([known.attachmentId]),
+      fc.array(fc.oneof(fc.constant(known.attachmentId), idLike()), { maxLength: 11 }),
+      anyValue,
+    ),
+  content_type: () =>
+    fc.oneof(
+      fc.constantFrom('image/png', 'application/octet-stream', 'text/html', 'IMAGE/PNG'),
+      anyValue,
+    ),
+  size_bytes: () =>
+    fc.oneof(
+      fc.constantFrom(1, 16_000_000, 16_000_001, 100_000_001, 0, -1, 1.5, 2 ** 60),
+      anyValue,
+    ),
+  file_name: () => fc.oneof(fc.constantFrom('a.png', 'a\nb', '../../etc/passwd'), anyValue),
 };
 const FIELD_NAMES = Object.keys(FIELDS);
 
@@ -451,6 +496,10 @@ const VALID: Record<string, () => Record<string, unknown>> = {
     fingerprint: '00',
   }),
   'POST /api/chat/devices': () => ({ platform: 'fcm', token: 'fuzz-device-token' }),
+  'POST /api/chat/rooms/{room_id}/attachments': () => ({
+    content_type: 'image/png',
+    size_bytes: 10,
+  }),
   'send-message': () => ({ room_id: known.roomId, content: 'hello', temp_id: `w${++sends}` }),
   'mark-messages-seen': () => ({ room_id: known.roomId, message_ids: [known.messageId] }),
   'room-archive': () => ({ room_id: known.roomId, is_archived: false }),
@@ -533,6 +582,13 @@ const ROUTE_FIELDS: Record<string, readonly string[]> = {
     'is_encrypted',
     'encryption_key_id',
     'encrypted_content',
+    'attachment_ids',
+  ],
+  'POST /api/chat/rooms/{room_id}/attachments': [
+    'content_type',
+    'size_bytes',
+    'file_name',
+    'is_encrypted',
   ],
   'POST /api/chat/messages/{message_id}/forward': ['target_room_ids'],
   'PUT /api/chat/rooms/{room_id}/archive': ['is_archived'],
@@ -550,6 +606,7 @@ const RIGHT_PARAM: Record<string, () => string> = {
   message_id: () => known.messageId,
   user_id: () => 'fz_member',
   device_id: () => known.deviceId,
+  attachment_id: () => known.attachmentId,
 };
 
 /** A path parameter: often the right id, else hostile, mostly encoded, sometimes raw. */
@@ -1144,7 +1201,12 @@ export function defineFuzz(options: { limitsOn: boolean }) {
         type: 'direct',
         member_ids: ['fz_burst_peer'],
       });
-      const fx: Fixture = { roomId: direct.body.data.id, messageId: '', deviceId: '' };
+      const fx: Fixture = {
+        roomId: direct.body.data.id,
+        messageId: '',
+        deviceId: '',
+        attachmentId: '',
+      };
       const before = { limited: counts.rateLimited, violations: violations.length };
       const statuses = await Promise.all(
         Array.from({ length: 60 }, (_, i) =>

@@ -63,7 +63,7 @@ export interface Assembly {
 export interface LocalNames {
   region: string;
   account: string;
-  /** Construct path → physical name (table, queue or topic name, API id, secret name). */
+  /** Construct path → physical name (table, queue, topic or bucket name, API id, secret name). */
   names: Record<string, string>;
 }
 
@@ -108,6 +108,18 @@ function physicalOf(
         ref: name,
         attr: (a) =>
           a === 'ApiEndpoint' ? `https://${name}.execute-api.${region}.amazonaws.com` : name,
+      };
+    case 'AWS::S3::Bucket':
+      return {
+        ref: name,
+        attr: (a) =>
+          a === 'DomainName'
+            ? `${name}.s3.amazonaws.com`
+            : a === 'RegionalDomainName'
+              ? `${name}.s3.${region}.amazonaws.com`
+              : a === 'WebsiteURL'
+                ? `http://${name}.s3-website-${region}.amazonaws.com`
+                : `arn:aws:s3:::${name}`,
       };
     case 'AWS::KMS::Key':
       return { ref: name, attr: () => arn('kms', `key/${name}`) };

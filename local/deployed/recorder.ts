@@ -8,27 +8,64 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LOCAL_REGION as LOCAL_SIGNING_REGION } from '../ports.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION as LOCAL_SIGNING_REGION } from '../ports.ts';
+import { checkPresigned, isPresigned, parseQuery } from '../s3-auth.ts';
+import { type PostForm, parsePostForm } from '../s3-post-policy.ts';
+import { upstreamCall } from '../s3-upload.ts';
+import { errorXml, escapeXml, S3Error } from '../s3-xml.ts';
 import type { AwsCall, Judged } from './policy.ts';
+import {
+  bucketArn,
+  credentialKey,
+  formCalls,
+  formField,
+  resignForm,
+  resignPresigned,
+  s3Calls,
+  splitPath,
+  verifyForm,
+} from './s3.ts';
 
 /**
  * The recording layer of `npm run test:deployed`: HTTP proxies in front of
- * DynamoDB Local, the SQS and SNS emulators, a Secrets Manager stand-in and
- * the local @connections endpoint. Each function signs with its own access key
- * id (its logical id), so every request names its caller. A proxy turns the
- * request into the IAM action(s) and resource ARN(s) AWS would authorize, asks
- * the policy judge, and either forwards it or answers the way AWS answers a
- * call that IAM refuses, so the function sees what it would see on AWS.
+ * DynamoDB Local, the SQS and SNS emulators, a Secrets Manager stand-in, the
+ * local @connections endpoint and the local attachments storage (S3). Each
+ * function signs with its own access key id (its logical id), so every request
+ * names its caller. A proxy turns the request into the IAM action(s) and
+ * resource ARN(s) AWS would authorize, asks the policy judge, and either
+ * forwards it or answers the way AWS answers a call that IAM refuses, so the
+ * function sees what it would see on AWS.
+ *
+ * S3 is also called by clients with a function's signature: a browser-form
+ * upload (the signer is the form's x-amz-credential) and a presigned URL (its
+ * X-Amz-Credential). S3 authorizes those under the signer's identity, so they
+ * are judged as the signer's calls. The local storage checks such signatures
+ * itself and knows only the local credentials, so once the signature has been
+ * checked against the function's, the request is signed again with those.
  */
+
+const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+/** The secret access key every function signs with (its access key id names it). */
+export const FUNCTION_SECRET_ACCESS_KEY = 'local';
 export interface RecorderOptions {
   region: string;
   account: string;
   judge: (call: AwsCall) => Promise<Judged>;
-  upstream: { dynamodb: string; sqs: string; sns: string; connections: string };
+  /** `s3`: the local attachments storage (local/storage.ts); without it no S3 proxy is started. */
+  upstream: { dynamodb: string; sqs: string; sns: string; connections: string; s3?: string };
   /** The WebSocket API id the functions' WS_ENDPOINT names. */
   webSocket: { apiId: string };
   /** SecretString by secret ARN (the local cloud's secrets). */
   secrets: Record<string, string>;
+  /**
+   * What a function's GetObject or HeadObject of a missing key answers (its
+   * SDK call or a URL it signed). S3 answers 404 only when the signer may also
+   * s3:ListBucket the bucket, and 403 AccessDenied otherwise ('as-s3', the
+   * default; the s3:ListBucket S3 evaluates is recorded and judged like a
+   * call). 'not-found' passes the storage's 404 whatever the grants.
+   */
+  missingObjects?: 'as-s3' | 'not-found';
   /** Credentials DynamoDB Local files the local data under (it keys databases by access key). */
   dynamoAccessKeyId: string;
 }
@@ -43,7 +80,7 @@ type Parser = (req: IncomingMessage, body: string) => Parsed | undefined;
 const accessKeyOf = (headers: IncomingHttpHeaders) =>
   /Credential=([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1];
 
-type ServerName = 'dynamodb' | 'sqs' | 'sns' | 'secrets' | 'connections';
+type ServerName = 'dynamodb' | 'sqs' | 'sns' | 'secrets' | 'connections' | 's3';
 
 export async function startRecorder(options: RecorderOptions) {
   const { region, account } = options;
@@ -175,7 +212,7 @@ export async function startRecorder(options: RecorderOptions) {
           }
           if (typeof upstream === 'function') return upstream(req, body, res);
           const out = rewrite ? rewrite(req, body) : { headers: req.headers, body };
-          forward(upstream, req, out.headers, out.body, res);
+          forward(upstream, req.method, req.url, out.headers, out.body, res);
         })().catch((error: unknown) => {
           console.error(`[recorder:${name}]`, error);
           if (!res.headersSent) res.writeHead(500).end();
@@ -199,14 +236,166 @@ export async function startRecorder(options: RecorderOptions) {
       res.end(JSON.stringify({ __type: type, message: refusal(r), Message: refusal(r) }));
     };
 
+  // S3 carries bytes (uploads), and clients call it with a function's signature too.
+  const signedBy = (accessKeyId: string) => ({
+    credentials: { accessKeyId, secretAccessKey: FUNCTION_SECRET_ACCESS_KEY },
+    region,
+  });
+  /** Who signed a client's request, when it is a function (the local credentials are not one). */
+  const functionSigner = (credential: string | undefined) => {
+    const key = credentialKey(credential);
+    return key && key !== LOCAL_CREDENTIALS.accessKeyId ? key : undefined;
+  };
+  const refusedCall = async (fn: string, calls: Parsed['calls']) =>
+    (await judged(fn, { service: 's3', calls: dedupe(calls) })).find(
+      (r) => r.decision !== 'Allowed',
+    );
+
+  async function s3(req: IncomingMessage, body: Buffer, res: ServerResponse, upstream: string) {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const rawPath = url.split('?')[0]!;
+    const query = parseQuery(url.slice(rawPath.length));
+    const { bucket, rawKey, key } = splitPath(rawPath);
+    const answer = (error: S3Error) => {
+      res.writeHead(error.status, { 'content-type': 'application/xml' });
+      // A HEAD's answer has no body (the SDK names the error by its status).
+      res.end(method === 'HEAD' ? undefined : errorXml(error, rawPath));
+    };
+    const deny = (r: Judged) => answer(new S3Error(403, 'AccessDenied', refusal(r)));
+    /** A missing object read by `fn`: S3 says so only if `fn` may list the bucket. */
+    const missing = (fn: string, calls: Parsed['calls']) =>
+      (options.missingObjects ?? 'as-s3') === 'as-s3' &&
+      calls.length === 1 &&
+      calls[0]!.action === 's3:GetObject'
+        ? async (status: number) => {
+            if (status !== 404) return undefined;
+            const [listing] = await judged(fn, {
+              service: 's3',
+              calls: [{ action: 's3:ListBucket', resource: bucketArn(bucket) }],
+            });
+            return listing?.decision === 'Allowed'
+              ? undefined
+              : () => answer(new S3Error(403, 'AccessDenied', 'Access Denied'));
+          }
+        : undefined;
+    /**
+     * DeleteObjects: S3 authorizes each key, and answers 200 with an
+     * AccessDenied <Error> for each key the caller may not delete, having
+     * deleted the others.
+     */
+    const deleteObjects = async (fn: string, calls: Parsed['calls']) => {
+      const results = await judged(fn, { service: 's3', calls: dedupe(calls) });
+      const keyOf = (r: Judged) => r.resource.slice(bucketArn(bucket).length + 1);
+      const refused = results.filter((r) => r.decision !== 'Allowed').map(keyOf);
+      if (refused.length === 0) return forward(upstream, method, url, req.headers, body, res);
+      const errors = refused
+        .map(
+          (k) =>
+            `<Error><Key>${escapeXml(k)}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`,
+        )
+        .join('');
+      const allowed = results.filter((r) => r.decision === 'Allowed').map(keyOf);
+      let result = `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_XMLNS}"></DeleteResult>`;
+      if (allowed.length > 0) {
+        // The same request for the keys it may delete (the storage checks no checksum).
+        const quiet = /<Quiet>\s*true\s*<\/Quiet>/i.test(body.toString('utf8'));
+        const objects = allowed.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('');
+        const done = await upstreamCall(
+          new URL(upstream),
+          'POST',
+          url,
+          { authorization: String(req.headers.authorization), 'content-type': 'application/xml' },
+          Buffer.from(`<Delete xmlns="${S3_XMLNS}">${objects}<Quiet>${quiet}</Quiet></Delete>`),
+        );
+        if (done.status !== 200) {
+          res.writeHead(done.status, done.headers);
+          return void res.end(done.body);
+        }
+        result = done.body.toString('utf8');
+      }
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.end(result.replace('</DeleteResult>', `${errors}</DeleteResult>`));
+    };
+    try {
+      // A function's own call (SDK, Authorization header).
+      const caller = accessKeyOf(req.headers);
+      if (caller) {
+        const calls = s3Calls({ method, bucket, key, query, headers: req.headers, body });
+        if (!key && method === 'POST' && query.some(([n]) => n === 'delete'))
+          return deleteObjects(caller, calls);
+        const refused = await refusedCall(caller, calls);
+        if (refused) return deny(refused);
+        return forward(upstream, method, url, req.headers, body, res, missing(caller, calls));
+      }
+      // A browser-form upload a function signed (its create-attachment slot).
+      const contentType = String(req.headers['content-type'] ?? '');
+      if (method === 'POST' && bucket && !rawKey && /^multipart\/form-data/i.test(contentType)) {
+        let form: PostForm | undefined;
+        try {
+          form = parsePostForm(body, contentType);
+        } catch (error) {
+          if (!(error instanceof S3Error)) throw error;
+        }
+        const signer = form && functionSigner(formField(form, 'x-amz-credential'));
+        const calls = form && formCalls(bucket, form);
+        // Anything S3 refuses before it authorizes (no key, no policy) is the storage's to answer.
+        if (form && signer && calls && formField(form, 'policy') !== undefined) {
+          verifyForm(form, signedBy(signer));
+          const refused = await refusedCall(signer, calls);
+          if (refused) return deny(refused);
+          const resigned = resignForm(body, contentType, form, LOCAL_CREDENTIALS);
+          return forward(upstream, method, url, req.headers, resigned, res);
+        }
+      }
+      // A presigned URL a function signed (its get-attachment download).
+      const signer = isPresigned(query)
+        ? functionSigner(query.find(([n]) => n === 'X-Amz-Credential')?.[1])
+        : undefined;
+      if (signer) {
+        checkPresigned(
+          { method, rawPath, query, headers: req.headers },
+          signedBy(signer),
+          new Date(),
+        );
+        const calls = s3Calls({ method, bucket, key, query, headers: req.headers, body });
+        const refused = await refusedCall(signer, calls);
+        if (refused) return deny(refused);
+        const headers = { ...req.headers, host: new URL(upstream).host };
+        const resigned = resignPresigned({ method, rawPath, query, headers }, LOCAL_CREDENTIALS);
+        const path = `${rawPath}?${resigned}`;
+        return forward(upstream, method, path, headers, body, res, missing(signer, calls));
+      }
+      // Unsigned (a CORS preflight, an anonymous request): the storage answers as S3 does.
+      forward(upstream, method, url, req.headers, body, res);
+    } catch (error) {
+      if (!(error instanceof S3Error)) throw error;
+      answer(error);
+    }
+  }
+
+  function s3Proxy(upstream: string) {
+    return createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        s3(req, Buffer.concat(chunks), res, upstream).catch((error: unknown) => {
+          console.error('[recorder:s3]', error);
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+      });
+    });
+  }
+
   const endpoints: Record<ServerName, string> = {
     dynamodb: '',
     sqs: '',
     sns: '',
     secrets: '',
     connections: '',
+    s3: '',
   };
-  const servers: Record<ServerName, Server> = {
+  const servers: Partial<Record<ServerName, Server>> = {
     dynamodb: proxy(
       'dynamodb',
       dynamodb,
@@ -278,6 +467,7 @@ export async function startRecorder(options: RecorderOptions) {
       });
       res.end(JSON.stringify({ message: 'Forbidden' }));
     }),
+    ...(options.upstream.s3 ? { s3: s3Proxy(options.upstream.s3) } : {}),
   };
 
   for (const [key, server] of Object.entries(servers) as [ServerName, Server][]) {
@@ -312,23 +502,47 @@ function dedupe(calls: Parsed['calls']): Parsed['calls'] {
   });
 }
 
+/** Headers that describe this hop, not the request (the body is sent whole, with its length). */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'expect'];
+
 function forward(
   upstream: string,
-  req: IncomingMessage,
+  method: string | undefined,
+  path: string | undefined,
   headers: IncomingHttpHeaders,
-  body: string,
+  body: string | Buffer,
   res: ServerResponse,
+  /** Sees the upstream's status first; answers something else to send in its place. */
+  instead?: (status: number) => Promise<(() => void) | undefined>,
 ) {
-  const target = new URL(req.url ?? '/', upstream);
+  const target = new URL(path ?? '/', upstream);
+  const sent = { ...headers };
+  for (const name of HOP_BY_HOP) delete sent[name];
   const out = request(
     target,
     {
-      method: req.method,
-      headers: { ...headers, host: target.host, 'content-length': Buffer.byteLength(body) },
+      method,
+      headers: { ...sent, host: target.host, 'content-length': Buffer.byteLength(body) },
     },
     (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+      const status = answer.statusCode ?? 502;
+      const pass = () => {
+        res.writeHead(status, answer.headers);
+        answer.pipe(res);
+      };
+      if (!instead) return pass();
+      instead(status).then(
+        (replacement) => {
+          if (!replacement) return pass();
+          answer.resume();
+          replacement();
+        },
+        (error: unknown) => {
+          answer.resume();
+          console.error('[recorder]', error);
+          if (!res.headersSent) res.writeHead(500).end();
+        },
+      );
     },
   );
   out.on('error', (error) => {

@@ -44,6 +44,8 @@ class Pane {
   private selected: string | undefined;
   private messages: Message[] = [];
   private sending: { temp: string; content: string }[] = [];
+  /** Signed download URLs by attachment id, asked for when a message shows the file. */
+  private downloads = new Map<string, Promise<{ url: string; expiresAt: number }>>();
   private seenIds = new Set<string>();
   private typing = new Map<string, { name: string; until: number }>();
   private typingSent = 0;
@@ -107,7 +109,7 @@ class Pane {
     this.els.state = state;
     this.els.rooms = h('div', { 'data-testid': 'rooms' });
     this.els.chat = h('div', { class: 'chat' }, h('p', { class: 'empty' }, 'Pick a room'));
-    this.els.log = h('div', { class: 'log' });
+    this.els.log = h('div', { class: 'log', 'data-testid': 'log' });
     const ids = h('input', { placeholder: 'user ids, e.g. u_bob', 'data-testid': 'new-members' });
     const groupName = h('input', { placeholder: 'group name (empty: direct)' });
     const archived = h('input', { type: 'checkbox', 'data-testid': 'show-archived' });
@@ -259,7 +261,7 @@ class Pane {
           room.unread_count > 0 &&
             h('span', { class: 'badge', 'data-testid': 'badge' }, String(room.unread_count)),
         ),
-        h('div', { class: 'last' }, room.last_message?.content ?? ''),
+        h('div', { class: 'last' }, summary(room)),
       ),
     );
     this.els.rooms!.replaceChildren(
@@ -349,7 +351,8 @@ class Pane {
       return h(
         'div',
         { class: `msg${mine ? ' mine' : ''}`, 'data-testid': 'message' },
-        h('div', {}, m.content),
+        m.content && h('div', {}, m.content),
+        ...m.attachments.map((a) => this.renderAttachment(a)),
         h(
           'div',
           { class: 'meta' },
@@ -377,6 +380,12 @@ class Pane {
     const messages = h('div', { class: 'messages', 'data-testid': 'messages' }, ...items);
     const input = h('input', { placeholder: 'Message', 'data-testid': 'composer' });
     input.addEventListener('input', () => this.onTyping(roomId));
+    const picker = h('input', { type: 'file', accept: 'image/*', 'data-testid': 'attach' });
+    picker.addEventListener('change', () => {
+      const file = picker.files?.[0];
+      if (file) void this.send(roomId, '', file);
+      picker.value = '';
+    });
     const form = h(
       'form',
       {
@@ -389,6 +398,7 @@ class Pane {
         },
       },
       input,
+      h('label', { class: 'attach', title: 'Send a picture' }, '📎', picker),
       h('button', { type: 'submit', 'data-testid': 'send' }, 'Send'),
     );
     this.els.typing = h('div', { class: 'typing', 'data-testid': 'typing' });
@@ -412,12 +422,59 @@ class Pane {
     }, TYPING_IDLE_MS);
   }
 
-  private async send(roomId: string, content: string) {
+  /** A signed URL for an attachment, asked for again once the last one is about to expire. */
+  private download(id: string) {
+    const ask = () => {
+      const p = this.api
+        .getAttachment(id)
+        .then((d) => ({ url: d.url, expiresAt: Date.parse(d.expires_at) }));
+      p.catch(() => this.downloads.delete(id));
+      this.downloads.set(id, p);
+      return p;
+    };
+    const cached = this.downloads.get(id);
+    if (!cached) return ask();
+    return cached.then((d) => (d.expiresAt - Date.now() > 30_000 ? d : ask()));
+  }
+
+  /** A picture shows as an image, any other file as a link with its name and size. */
+  private renderAttachment(a: Message['attachments'][number]) {
+    const name = a.file_name ?? 'file';
+    const el =
+      a.content_type.startsWith('image/') && !a.is_encrypted
+        ? h('img', { class: 'picture', alt: name, 'data-testid': 'attachment-image' })
+        : h(
+            'a',
+            { class: 'file', target: '_blank', 'data-testid': 'attachment-link' },
+            `📎 ${name} (${formatSize(a.size_bytes)})${a.is_encrypted ? ' 🔒' : ''}`,
+          );
+    void this.guard(async () => {
+      const { url } = await this.download(a.id);
+      if (el instanceof HTMLImageElement) el.src = url;
+      else el.setAttribute('href', url);
+    });
+    return el;
+  }
+
+  private async send(roomId: string, content: string, file?: File) {
     const temp = `${Date.now()}-${Math.random()}`;
-    this.sending.push({ temp, content });
+    this.sending.push({ temp, content: file ? `📎 ${file.name}` : content });
     this.renderChat();
     try {
-      await this.realtime.sendMessage({ room_id: roomId, content, temp_id: temp });
+      const attachmentIds = file
+        ? [
+            await this.api.uploadAttachment(roomId, file, {
+              fileName: file.name,
+              contentType: file.type,
+            }),
+          ]
+        : undefined;
+      await this.realtime.sendMessage({
+        room_id: roomId,
+        content,
+        temp_id: temp,
+        ...(attachmentIds ? { attachment_ids: attachmentIds } : {}),
+      });
       this.realtime.typing(roomId, false);
     } catch (error) {
       this.log(`send failed: ${String(error)}`);
@@ -427,6 +484,19 @@ class Pane {
     await this.loadMessages();
     this.scheduleRefresh();
   }
+}
+
+function formatSize(bytes: number) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** A room's last message in the list: its text, or what stands for a file or ciphertext. */
+function summary(room: Room) {
+  const last = room.last_message;
+  if (!last) return '';
+  return last.content || (last.is_encrypted ? '🔒 encrypted' : '📎 attachment');
 }
 
 for (const root of document.querySelectorAll<HTMLElement>('.pane')) new Pane(root);

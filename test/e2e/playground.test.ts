@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack } from '../support/stack.ts';
@@ -8,7 +9,8 @@ import { startStack } from '../support/stack.ts';
  * The playground (/playground) and the API reference (/docs) in headless
  * Chromium (Debian's package; .ci/run installs it): two users exchange a
  * message, the receiver's unread badge appears and clears when they read it,
- * and the sender sees the read receipt. With SAVE_SCREENSHOT=1 it saves docs/playground.png.
+ * and the sender sees the read receipt; a user sends a picture from the file picker and
+ * both panes show it, the same bytes. With SAVE_SCREENSHOT=1 it saves docs/playground.png.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
@@ -54,6 +56,53 @@ async function signIn(pane: Locator, user: string, name: string) {
   await expect
     .poll(() => pane.getByTestId('state').textContent(), { timeout: 10_000 })
     .toBe('open');
+}
+
+/** A small RGB PNG (a gradient), built here so the test owns the exact bytes. */
+function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      rows.set([(x * 255) / width, (y * 255) / height, 128], y * (1 + width * 3) + 1 + x * 3);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** What the browser's <img> elements report (the test's tsconfig has no DOM types). */
+interface Img {
+  complete: boolean;
+  naturalWidth: number;
+  naturalHeight: number;
+  src: string;
+}
+
+/** The pane's pictures once loaded: [naturalWidth, naturalHeight, src] each. */
+function pictures(pane: Locator) {
+  return pane
+    .getByTestId('attachment-image')
+    .evaluateAll((imgs) =>
+      (imgs as unknown as Img[]).map((img) => [
+        img.complete ? img.naturalWidth : 0,
+        img.naturalHeight,
+        img.src,
+      ]),
+    );
 }
 
 // In CI a missing browser is a failure, not a skip: the playground would go untested.
@@ -119,6 +168,46 @@ describe.skipIf(!available)('playground in headless Chromium', () => {
     if (process.env.SAVE_SCREENSHOT === '1')
       await page.screenshot({ path: resolve(import.meta.dirname, '../../docs/playground.png') });
     else expect((await page.screenshot()).length).toBeGreaterThan(10_000);
+  }, 60_000);
+
+  it('a user sends a picture from the file picker; both panes show it, the same bytes', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${env.stack.httpUrl}/playground`);
+    const carol = page.getByTestId('pane-0');
+    const dan = page.getByTestId('pane-1');
+    await signIn(carol, `u_pg_carol_${suffix}`, 'Carol');
+    await signIn(dan, `u_pg_dan_${suffix}`, 'Dan');
+    await carol.getByTestId('new-members').fill(`u_pg_dan_${suffix}`);
+    await carol.getByTestId('create-room').click();
+    await carol.getByTestId('composer').fill('a picture is coming');
+    await carol.getByTestId('send').click();
+    // Dan opens the room first, so the picture reaches him live (new-chat-message).
+    const danRoom = dan.getByTestId('room').first();
+    await expect.poll(() => danRoom.textContent(), { timeout: 10_000 }).toContain('coming');
+    await danRoom.click();
+    await expect
+      .poll(() => dan.getByTestId('message').allTextContents(), { timeout: 10_000 })
+      .toEqual([expect.stringContaining('a picture is coming')]);
+
+    const bytes = png(37, 23);
+    await carol
+      .getByTestId('attach')
+      .setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: bytes });
+    for (const pane of [carol, dan]) {
+      await expect
+        .poll(() => pictures(pane), { timeout: 15_000 })
+        .toEqual([[37, 23, expect.stringMatching(/^http/)]]);
+      const [[, , src]] = (await pictures(pane)) as [[number, number, string]];
+      const res = await fetch(src);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      expect(await pane.getByTestId('attachment-image').getAttribute('alt')).toBe('gradient.png');
+    }
+    await expect.poll(() => danRoom.textContent(), { timeout: 10_000 }).toContain('📎 attachment');
+    for (const pane of [carol, dan])
+      expect(await pane.getByTestId('log').textContent()).not.toMatch(/failed|error/i);
+    expect(errors).toEqual([]);
   }, 60_000);
 
   it('serves the API reference at /docs from swagger-ui-dist, with the AsyncAPI page', async () => {

@@ -128,7 +128,7 @@ const WRITE: Access = { table: ['PutItem', 'UpdateItem', 'DeleteItem'] };
  * offline members the send could not reach.
  */
 const SEND: Access = needs(READ, WRITE, { sendsTo: ['fan-out', 'offline-delivery'] }, DELIVER);
-/** domain/attachments.ts resolveAttachments: a send reads the size storage holds (HeadObject). */
+/** domain/attachment-claims.ts: a send reads the size storage holds (HeadObject). */
 const SEND_FILES: Access = { files: ['read'] };
 /**
  * platform/ws.ts, every WebSocket action: the rate limiter, and closing a

@@ -18,7 +18,7 @@ import {
 } from '#store/messages.ts';
 import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
-import { resolveAttachments } from './attachments.ts';
+import { resolveAttachments } from './attachment-claims.ts';
 import { fanOutMessage } from './big-room.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';

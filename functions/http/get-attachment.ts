@@ -1,4 +1,4 @@
-import { attachmentDownload } from '#domain/attachments.ts';
+import { attachmentDownload } from '#domain/attachment-downloads.ts';
 import { responseRef } from '#domain/response-ref.ts';
 import { attachmentParams } from '#domain/schemas.ts';
 import { httpRoute } from '#platform/http.ts';

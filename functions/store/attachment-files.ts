@@ -1,12 +1,5 @@
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectTaggingCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   ATTACHMENT_STATE_TAG,
   attachmentObjectKey,
@@ -16,11 +9,13 @@ import {
 } from '#platform/attachment-layout.ts';
 import { ENV, requireEnv } from '#platform/env.ts';
 import { StoreError } from '#platform/errors.ts';
+import { type FileAddress, validFor } from './file-requests.ts';
 
 /**
- * The attachment bucket: upload slots, the stored size, download URLs, the
- * state tag and deletes. Only the functions that need files load this module
- * (the S3 client is the heaviest SDK client).
+ * The attachment bucket through the S3 client: upload slots (presigned POST),
+ * the state tag and deletes. Only the slot route and the attachments queue's
+ * consumer load it (the S3 client is the heaviest SDK client); sends and
+ * downloads use store/file-requests.ts.
  */
 let client: S3Client | undefined;
 function s3(): S3Client {
@@ -33,24 +28,7 @@ function s3(): S3Client {
 let bucketName: string | undefined;
 const bucket = () => (bucketName ??= requireEnv(ENV.attachmentsBucket));
 
-export interface FileAddress {
-  room_id: string;
-  id: string;
-}
-
 const keyOf = (file: FileAddress) => attachmentObjectKey(file.room_id, file.id);
-
-/**
- * How long a URL signed now stays good: `wanted`, or less when the function's
- * own credentials (a Lambda role's session) expire sooner, since a signed URL
- * dies with them. A minute of margin.
- */
-async function validSeconds(wanted: number): Promise<number> {
-  const credentials = await s3().config.credentials();
-  if (!credentials.expiration) return wanted;
-  const left = Math.floor((credentials.expiration.getTime() - Date.now()) / 1000) - 60;
-  return Math.max(60, Math.min(wanted, left));
-}
 
 /**
  * A browser-form upload that S3 itself holds to the slot: the exact key and
@@ -63,7 +41,7 @@ export async function uploadForm(
   maxBytes: number,
   seconds: number,
 ): Promise<{ url: string; fields: Record<string, string>; expiresInSeconds: number }> {
-  const expiresInSeconds = await validSeconds(seconds);
+  const expiresInSeconds = validFor(seconds, (await s3().config.credentials()).expiration);
   const tagging = stateTagging(UNSENT);
   const { url, fields } = await createPresignedPost(s3(), {
     Bucket: bucket(),
@@ -77,46 +55,6 @@ export async function uploadForm(
     Expires: expiresInSeconds,
   });
   return { url, fields, expiresInSeconds };
-}
-
-/** What storage holds for a file: its size in bytes, or undefined when nothing was uploaded. */
-export async function storedSize(file: FileAddress): Promise<number | undefined> {
-  try {
-    const head = await s3().send(new HeadObjectCommand({ Bucket: bucket(), Key: keyOf(file) }));
-    return head.ContentLength ?? 0;
-  } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status === 404 || (error as Error).name === 'NotFound') return undefined;
-    throw new StoreError('Reading a file from storage failed', error);
-  }
-}
-
-/** `attachment; filename=…`, with an ASCII fallback and the UTF-8 name (RFC 6266). */
-export function contentDisposition(fileName: string | null): string {
-  if (!fileName) return 'attachment';
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\%]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
-}
-
-/** A GET URL for a file, valid at most `seconds`. */
-export async function downloadUrl(
-  file: FileAddress,
-  fileName: string | null,
-  contentType: string,
-  seconds: number,
-): Promise<{ url: string; expiresInSeconds: number }> {
-  const expiresInSeconds = await validSeconds(seconds);
-  const url = await getSignedUrl(
-    s3(),
-    new GetObjectCommand({
-      Bucket: bucket(),
-      Key: keyOf(file),
-      ResponseContentDisposition: contentDisposition(fileName),
-      ResponseContentType: contentType,
-    }),
-    { expiresIn: expiresInSeconds },
-  );
-  return { url, expiresInSeconds };
 }
 
 /** A message carries the file: the lifecycle rule must no longer expire it. */

@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { fileSent, messageReleasedFiles } from '#domain/attachments.ts';
+import { fileSent, messageReleasedFiles } from '#domain/attachment-release.ts';
 import type { MessageRecord } from '#domain/model.ts';
 import {
   checkTakenNumbers,

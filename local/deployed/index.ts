@@ -72,12 +72,10 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
       ? { [cursorSecretArn]: options.settings[ENV.cursorKey]! }
       : {},
     dynamoAccessKeyId: options.dynamoAccessKeyId,
-    // KNOWN GAP (issue 22): on S3, a missing key read by a role without s3:ListBucket is a 403
-    // AccessDenied, not a 404. No function has s3:ListBucket, so on AWS a send naming a file
-    // never uploaded (HeadObject) fails with 500 instead of 409, and a download URL of a deleted
-    // file answers 403. 'as-s3' (the recorder's default) shows it; until the grants or the code
-    // account for it, the storage's 404 passes here.
-    missingObjects: 'not-found',
+    // As on AWS: a missing key read by a role without s3:ListBucket (none has it) is 403
+    // AccessDenied, not 404. The send's HEAD counts both as "not uploaded"
+    // (store/file-requests.ts); a deleted file's download URL answers 403.
+    missingObjects: 'as-s3',
   });
   const { endpoints } = recorder;
 

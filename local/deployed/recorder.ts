@@ -270,9 +270,12 @@ export async function startRecorder(options: RecorderOptions) {
       calls[0]!.action === 's3:GetObject'
         ? async (status: number) => {
             if (status !== 404) return undefined;
-            const [listing] = await judged(fn, {
+            // A question S3 asks itself, not a call the code made: judged, not recorded.
+            const listing = await options.judge({
+              fn,
               service: 's3',
-              calls: [{ action: 's3:ListBucket', resource: bucketArn(bucket) }],
+              action: 's3:ListBucket',
+              resource: bucketArn(bucket),
             });
             return listing?.decision === 'Allowed'
               ? undefined

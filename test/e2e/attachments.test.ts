@@ -315,7 +315,8 @@ describe('attachments', () => {
     expect((await download(ann, id)).status).toBe(404);
     // The stream releases the file and the attachments queue deletes its bytes.
     await eventually(async () => {
-      expect((await fetch(url)).status).toBe(404);
+      // 404 from the local S3; on AWS 403, since no role may list the bucket.
+      expect([403, 404]).toContain((await fetch(url)).status);
     }, 15_000);
   });
 

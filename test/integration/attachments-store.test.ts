@@ -36,7 +36,7 @@ async function groupOf(owner: string, others: string[]) {
 
 describe('claims', () => {
   it('gives a file to one of two sends whose checks both passed before either stored', async () => {
-    const { resolveAttachments } = await import('#domain/attachments.ts');
+    const { resolveAttachments } = await import('#domain/attachment-claims.ts');
     const { storeMessages } = await import('#store/append-message.ts');
     const { newMessage } = await import('#domain/model.ts');
     const room = await groupOf('ac_a', ['ac_b']);
@@ -64,9 +64,9 @@ describe('claims', () => {
     });
     // The loser stored nothing: its message is not there.
     const { getMessagesBySeq } = await import('#store/messages.ts');
-    expect((await getMessagesBySeq(room.id, [101, 102])).map((m) => m.attachments[0]?.id)).toEqual(
-      [id],
-    );
+    expect((await getMessagesBySeq(room.id, [101, 102])).map((m) => m.attachments[0]?.id)).toEqual([
+      id,
+    ]);
   });
 
   it('refuses another user’s file and another room’s, even when the pre-check is skipped', async () => {
@@ -105,7 +105,8 @@ describe('the attachments queue consumer', () => {
   it('keeps a sent file (retagged sent) and deletes bytes only once no message carries them', async () => {
     const { sendMessage, deleteMessage } = await import('#domain/messages.ts');
     const { forwardMessage } = await import('#domain/forwarding.ts');
-    const { runAttachmentJob, messageReleasedFiles } = await import('#domain/attachments.ts');
+    const { runAttachmentJob } = await import('#domain/attachments.ts');
+    const { messageReleasedFiles } = await import('#domain/attachment-release.ts');
     const { getMessage } = await import('#store/messages.ts');
     const { S3Client, GetObjectTaggingCommand, HeadObjectCommand } = await import(
       '@aws-sdk/client-s3'

@@ -8,7 +8,8 @@ process.env.ATTACHMENTS_BUCKET = 'files-test';
 const { attachmentsPushText, kindOf, maxBytes } = await import('#domain/attachment-rules.ts');
 const { pushBody } = await import('#domain/offline-delivery.ts');
 const { createAttachmentBody, sendMessageBody } = await import('#domain/schemas.ts');
-const { contentDisposition, downloadUrl, uploadForm } = await import('#store/attachment-files.ts');
+const { uploadForm } = await import('#store/attachment-files.ts');
+const { contentDisposition, downloadUrl } = await import('#store/file-requests.ts');
 const { decodeChanges } = await import('#store/stream-changes.ts');
 
 /** Issue 22: the rules, the upload policy, the download URL and the stream's view of files. */

@@ -277,9 +277,9 @@ describe('recorder S3 proxy', () => {
         );
     expect(await head('Lister')).toBe(404);
     expect(await head('Reader')).toBe(403);
-    expect(last(2)).toEqual([
+    // The code's call is recorded; S3's own ListBucket question is not (it is no refusal of a call).
+    expect(last(1)).toEqual([
       ['Reader', 's3:GetObject', `arn:aws:s3:::${BUCKET}/rooms/r/missing`, 'Allowed'],
-      ['Reader', 's3:ListBucket', `arn:aws:s3:::${BUCKET}`, 'ImplicitlyDenied'],
     ]);
     // The same for a URL it signed.
     const url = await getSignedUrl(

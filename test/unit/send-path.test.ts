@@ -8,7 +8,6 @@ import {
   InternalServerError,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
@@ -21,7 +20,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { setTestEnv } from './support.ts';
 
 setTestEnv();
@@ -38,8 +37,19 @@ const { LIMITS } = await import('#platform/limits.ts');
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
 const sqs = mockClient(SQSClient);
-const s3 = mockClient(S3Client);
 process.env.ATTACHMENTS_BUCKET = 'files-test';
+/** Storage's answers to the send's signed HEADs (store/file-heads.ts), by key; every HEAD seen. */
+let heads: { url: string; authorization: string | null }[];
+let storedSizes: Record<string, number | 'missing'>;
+vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+  const url = String(input);
+  heads.push({ url, authorization: new Headers(init?.headers).get('authorization') });
+  const key = decodeURIComponent(new URL(url).pathname.slice(1));
+  const size = storedSizes[key];
+  return size === undefined || size === 'missing'
+    ? new Response(null, { status: 403 })
+    : new Response(null, { status: 200, headers: { 'content-length': String(size) } });
+});
 
 type Item = Record<string, unknown>;
 type Key = { pk: string; sk: string };
@@ -172,7 +182,8 @@ beforeEach(() => {
   ddb.reset();
   api.reset();
   sqs.reset();
-  s3.reset();
+  heads = [];
+  storedSizes = {};
   ddb.on(GetCommand).callsFake(
     tracked('Get', (i) => {
       const item = table.get(id(i.Key as Key));
@@ -318,9 +329,7 @@ describe('sendMessage: round trips and sequence numbers', () => {
         created_at: longAgo,
       });
     latencyMs = 5;
-    s3.on(HeadObjectCommand).callsFake(async (i: { Key: string }) => ({
-      ContentLength: i.Key.endsWith('f1') ? 90 : 100,
-    }));
+    storedSizes = { 'rooms/r1/f1': 90, 'rooms/r1/f2': 100 };
     const transactions: TransactItems[] = [];
     hooks.transact = (items) => transactions.push(items);
     const result = await sendMessage(alice, 'r1', {
@@ -343,12 +352,14 @@ describe('sendMessage: round trips and sequence numbers', () => {
       ['f1', 90],
       ['f2', 100],
     ]);
-    expect(
-      s3
-        .commandCalls(HeadObjectCommand)
-        .map((c) => c.args[0].input.Key)
-        .sort(),
-    ).toEqual(['rooms/r1/f1', 'rooms/r1/f2']);
+    // Virtual-hosted, signed with SigV4 for s3.
+    expect(heads.map((h) => h.url).sort()).toEqual([
+      'https://files-test.s3.us-east-1.amazonaws.com/rooms/r1/f1',
+      'https://files-test.s3.us-east-1.amazonaws.com/rooms/r1/f2',
+    ]);
+    expect(heads[0]!.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/us-east-1\/s3\/aws4_request/,
+    );
     // One transaction: message, receipt, a conditional claim per file, one carrier.
     const [tx] = transactions;
     expect(tx!.filter((t) => t.Update?.Key?.sk === 'META').map((t) => t.Update!.Key!.pk)).toEqual([
@@ -373,12 +384,7 @@ describe('sendMessage: round trips and sequence numbers', () => {
       size_bytes: 100,
       created_at: longAgo,
     });
-    s3.on(HeadObjectCommand).rejects(
-      Object.assign(new Error('NotFound'), {
-        name: 'NotFound',
-        $metadata: { httpStatusCode: 404 },
-      }),
-    );
+    storedSizes = { 'rooms/r1/f1': 'missing' };
     await expect(
       sendMessage(alice, 'r1', { ...input, attachment_ids: ['f1'] }),
     ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('f1') });

@@ -103,6 +103,24 @@ describe('client', () => {
       );
   });
 
+  it('uploads a file, sends it, and hands the other member a URL to the same bytes', async () => {
+    const alice = await user('u_cl_file_a');
+    const bob = await user('u_cl_file_b');
+    const room = await alice.api.createRoom({ type: 'direct', member_ids: ['u_cl_file_b'] });
+    const bytes = new Uint8Array(2048).map((_, i) => (i * 7) % 256);
+    const id = await alice.api.uploadAttachment(room.id, new Blob([bytes], { type: 'image/png' }), {
+      fileName: 'dots.png',
+    });
+    const sent = await alice.api.sendMessage(room.id, { attachment_ids: [id] });
+    exactly(responses.sentMessage, sent, 'sent message with a file');
+    expect(sent.attachments).toEqual([
+      expect.objectContaining({ id, content_type: 'image/png', size_bytes: 2048 }),
+    ]);
+    exactly(responses.attachmentDownload, await bob.api.getAttachment(id), 'download');
+    const file = await fetch(await bob.api.attachmentUrl(id));
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes);
+  });
+
   it('confirms every unconfirmed send exactly once after the gateway drops every connection', async () => {
     const alice = await user('u_drop_alice');
     const bob = await user('u_drop_bob');

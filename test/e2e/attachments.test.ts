@@ -320,6 +320,28 @@ describe('attachments', () => {
     }, 15_000);
   });
 
+  it('deletes the bytes of a removed room’s files (its last member left)', async () => {
+    const gone = (
+      await ann.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'group',
+        name: 'short-lived',
+        member_ids: ['f_bob'],
+      })
+    ).body.data.id;
+    const s = await slot(ann, gone, { content_type: 'image/png', size_bytes: 8 });
+    expect((await upload(s, randomBytes(8), 'image/png')).status).toBe(204);
+    expect((await send(ann, gone, { attachment_ids: [s.attachment_id] })).status).toBe(201);
+    const url = (await download(bob, s.attachment_id)).body.data.url;
+    expect((await fetch(url)).status).toBe(200);
+    await bob.http('DELETE', `/api/chat/rooms/${gone}`);
+    await ann.http('DELETE', `/api/chat/rooms/${gone}`);
+    expect((await download(ann, s.attachment_id)).status).toBe(404);
+    // The purge removes the message; the stream releases the file; the queue deletes it.
+    await eventually(async () => {
+      expect([403, 404]).toContain((await fetch(url)).status);
+    }, 20_000);
+  });
+
   it('answers 404 at once after a clear for everyone, but not after a clear for one', async () => {
     const id = await uploaded(ann, randomBytes(30));
     await send(ann, room, { attachment_ids: [id] });

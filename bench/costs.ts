@@ -2,13 +2,15 @@ import { Client as SdkClient } from '@smithy/core/client';
 import WebSocket from 'ws';
 import { startLocalStack } from '#local/stack.ts';
 import { installMeter, type Units } from './meter.ts';
+import { measurePhoto, photoDetail, pricePhoto } from './photo-costs.ts';
 import { PRICES } from './prices.ts';
 
 /**
  * Issue 12's cost model, from measured units: the local stack runs in this
  * process with every AWS call metered (bench/meter.ts), real WebSocket clients
  * send into rooms of 2, 10, 100 and 1,000 members with everyone online, and
- * the units are priced at the list prices in bench/prices.ts.
+ * the units are priced at the list prices in bench/prices.ts. Issue 22's
+ * photo message (bench/photo-costs.ts) is measured last, in a room of 10.
  *
  * Lambda is priced per invocation counted here, each billed LAMBDA_BILLED_MS at
  * the functions' memory size: local durations say little about AWS (DynamoDB
@@ -93,7 +95,7 @@ export async function connect(stack: Stack, userId: string): Promise<Client> {
   return client;
 }
 
-async function disconnectAll(clients: Client[]) {
+export async function disconnectAll(clients: Client[]) {
   for (const c of clients) {
     clearTimeout(c.heartbeat);
     c.socket.close();
@@ -322,7 +324,7 @@ async function measureRoom(
   return { size, messages, units, sync, wsIn, wsOut, deliveries, expected, refused, seconds };
 }
 
-function price(units: Units, wsMessages: number, httpRequests = 0) {
+export function price(units: Units, wsMessages: number, httpRequests = 0) {
   const lambda = Object.values(units.lambda).reduce(
     (sum, l) =>
       sum +
@@ -453,6 +455,9 @@ export async function measureCosts() {
     const rooms: Awaited<ReturnType<typeof measureRoom>>[] = [];
     for (const size of SIZES) rooms.push(await measureRoom(stack, meter, size, MESSAGES[size]));
     const syncAfterADay = await measureSync(stack, meter);
+    // Last, so the text rows are metered exactly as before (issue 22 item 10).
+    const photo = await measurePhoto(stack, meter);
+    const photoPriced = pricePhoto(photo);
     const perMillion = (r: (typeof rooms)[number]) =>
       (price(r.units, r.wsIn + r.wsOut).total / r.messages) * 1e6;
     const writeUnitsPerSend = (size: number) => {
@@ -463,6 +468,8 @@ export async function measureCosts() {
       usd_per_million_messages: Object.fromEntries(
         rooms.map((r) => [String(r.size), round(perMillion(r))]),
       ),
+      /** A 1 MiB photo into a room of 10, downloaded by the 9 others (bench/photo-costs.ts). */
+      usd_per_million_photo_messages_room_10: photoPriced.usd_per_million,
       usd_idle_per_10k_users_month: round(idle.usd),
       room_write_units_per_send: { '10': writeUnitsPerSend(10), '1000': writeUnitsPerSend(1000) },
       priced_on: PRICES.pricedOn,
@@ -524,6 +531,7 @@ export async function measureCosts() {
           ),
         },
         reference_hosted_usd_per_million: PRICES.reference.hostedPerMillionMessages,
+        photo: photoDetail(photo, photoPriced),
       },
     };
   } finally {

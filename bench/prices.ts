@@ -31,6 +31,39 @@ export const PRICES = {
   },
   sqs: { request: 0.4 / 1e6 },
   sns: { publish: 0.5 / 1e6, mobilePush: 0.5 / 1e6 },
+  /**
+   * Attachments' bucket, S3 Standard: https://aws.amazon.com/s3/pricing/ (the
+   * figures of issue 22 item 10, not re-read from the page for `pricedOn`).
+   * AWS bills a GB as 2^30 bytes (GB_BYTES).
+   */
+  s3: {
+    /** PUT, COPY, POST, LIST requests; PutObjectTagging is a PUT. */
+    putCopyPostListRequest: 0.005 / 1000,
+    /** GET, SELECT, HEAD and all other requests. */
+    getHeadRequest: 0.0004 / 1000,
+    /** DELETE and CANCEL requests are free. */
+    deleteRequest: 0,
+    storageGbMonth: 0.023,
+    /** Object tags (the bucket's `chat-state` tag): $0.01 per 10,000 tags a month. */
+    tagMonth: 0.01 / 10_000,
+  },
+  dataTransfer: {
+    /** S3 to the internet, the first 10 TB a month (same page, "Data Transfer"). */
+    outGb: 0.09,
+    /**
+     * CloudFront to the internet, first 10 TB, North America and Europe
+     * (https://aws.amazon.com/cloudfront/pricing/); S3 to CloudFront is free.
+     * For comparison only: the stack serves files from S3 presigned URLs,
+     * each signed for one viewer by the function's role. A distribution would
+     * need CloudFront-signed URLs (a key pair the functions hold) and origin
+     * access control on the bucket, for $0.005 less per downloaded GB (its
+     * own request price added) and cached copies for a room's other members.
+     */
+    cloudFrontOutGb: 0.085,
+  },
   /** Ably's published per-message list price, the hosted service the issue compares with. */
   reference: { hostedPerMillionMessages: { '2': 5, '10': 25, '100': 250 } },
 } as const;
+
+/** A billed GB: AWS counts storage and transfer in units of 2^30 bytes. */
+export const GB_BYTES = 2 ** 30;

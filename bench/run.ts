@@ -4,6 +4,7 @@ const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
 const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
 const json = process.argv.includes('--json');
+const verbose = process.argv.includes('--verbose');
 
 async function bundles() {
   console.log('## Lambda bundles (minified ESM, AWS SDK bundled; cold import in a fresh process)');
@@ -54,6 +55,40 @@ async function costs() {
     console.log(
       `${String(room.members).padStart(7)}  ${r.usd_per_million_messages[String(room.members)]!.toFixed(2).padStart(7)}  ${targets[String(room.members)]!.padStart(6)}   ${p.websocket_messages.toFixed(1).padStart(7)}  ${p.write_units.toFixed(1).padStart(4)}  ${p.read_units.toFixed(1).padStart(5)}  ${p.lambda_invocations.toFixed(2).padStart(6)}  ${p.sqs_requests.toFixed(2).padStart(4)}`,
     );
+  }
+  const photo = detail.photo;
+  const text10 = r.usd_per_million_messages['10']!;
+  const photoUsd = r.usd_per_million_photo_messages_room_10;
+  const transfer = photo.lines.find((l) => l.line.startsWith('data transfer out'))!;
+  const [downloaded, toDownload] = photo.downloads.split('/');
+  const incomplete =
+    downloaded !== toDownload || !photo.all_tagged_sent ? ' INCOMPLETE (see --verbose)' : '';
+  console.log(
+    `photo, ${photo.photo_bytes / 2 ** 20} MiB into a room of 10, downloaded by the 9 others: $${photoUsd.toFixed(2)} per 1M photo messages ($${(photoUsd - text10).toFixed(2)} more than a text message there; data transfer out $${transfer.usd_per_million.toFixed(2)} of it, $${photo.cloudfront_instead_usd_per_million.toFixed(2)} through CloudFront)${incomplete}`,
+  );
+  if (verbose) {
+    console.log(
+      `  measured: ${photo.photos} photos, deliveries ${photo.deliveries}, downloads ${photo.downloads}, ${photo.tags_per_photo} tag per stored photo (all "sent": ${photo.all_tagged_sent})`,
+    );
+    console.log(
+      `  ${'line'.padEnd(58)} ${'per photo message'.padStart(22)}  ${'usd/1M'.padStart(9)}`,
+    );
+    for (const l of photo.lines) {
+      const quantity = l.quantity.toFixed(2);
+      console.log(
+        `  ${l.line.padEnd(58)} ${`${quantity} ${l.unit}`.padStart(22)}  ${l.usd_per_million.toFixed(2).padStart(9)}`,
+      );
+    }
+    console.log(`  ${'total'.padEnd(58)} ${''.padStart(22)}  ${photoUsd.toFixed(2).padStart(9)}`);
+    console.log(
+      `  lambda per photo: ${Object.entries(photo.lambda)
+        .map(([h, l]) => `${h} ${l.invocations_per_photo}`)
+        .join(', ')}`,
+    );
+    for (const room of detail.rooms)
+      console.log(
+        `  text, ${room.members} members, usd/1M by service: ${JSON.stringify(room.usd_per_million_by_service)}`,
+      );
   }
   console.log(
     `idle, 10,000 users 8 h/day for 30 days: $${r.usd_idle_per_10k_users_month.toFixed(2)} (target ≤ 800) ${JSON.stringify(detail.idle.usd_by_service)}`,

@@ -177,6 +177,28 @@ async function client() {
   );
 }
 
+async function attachments() {
+  console.log(
+    '## Attachments end to end (local stack): slot, upload, send, download URL, download',
+  );
+  const { measureAttachmentTransfer } = await import('./attachment-transfer.ts');
+  const reports = await measureAttachmentTransfer();
+  if (json) {
+    console.log(JSON.stringify(reports));
+    return;
+  }
+  console.log(
+    'size      slot          upload         send          url           download     (ms p50 / max)',
+  );
+  const pair = ([p50, max]: [number, number]) => `${p50} / ${max}`.padEnd(14);
+  for (const r of reports) {
+    console.log(
+      `${`${r.bytes / 1_000_000} MB`.padEnd(9)} ${pair(r.slot_ms)}${pair(r.upload_ms)}${pair(r.send_ms)}${pair(r.url_ms)}${pair(r.download_ms)}${r.bytes_match ? '' : ' BYTES DIFFER'}`,
+    );
+  }
+  console.log();
+}
+
 const parts: Record<string, () => Promise<void>> = {
   bundles,
   costs,
@@ -185,6 +207,7 @@ const parts: Record<string, () => Promise<void>> = {
   reads,
   load,
   'noisy-neighbour': noisyNeighbour,
+  attachments,
   client,
 };
 if (only && !(only in parts)) {

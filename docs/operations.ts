@@ -20,7 +20,8 @@ export interface OperationDoc {
     | 'Devices'
     | 'Sync'
     | 'Settings'
-    | 'Attachments';
+    | 'Attachments'
+    | 'Safety';
   success?: readonly number[];
   errors: readonly number[];
 }
@@ -164,6 +165,25 @@ export const operations: Record<string, OperationDoc> = {
     tag: 'Attachments',
     errors: [404],
   },
+  'PUT /api/chat/blocks/{user_id}': {
+    summary: 'Block a user',
+    description:
+      'Idempotent (a standing block keeps its `blocked_at`). While you block someone: neither of you can send into your direct room (403 BLOCKED, both ways), they cannot start a direct room with you nor add you to a group (403 BLOCKED), and neither sees the other’s presence or typing. Groups you share are otherwise unaffected. Your other devices get `user-blocked`. Blocking yourself is 400.',
+    tag: 'Safety',
+    errors: [409],
+  },
+  'DELETE /api/chat/blocks/{user_id}': {
+    summary: 'Unblock a user',
+    description: 'Idempotent. Your other devices get `user-unblocked`.',
+    tag: 'Safety',
+    errors: [409],
+  },
+  'GET /api/chat/blocks': {
+    summary: 'The users you block',
+    description: 'Oldest block first.',
+    tag: 'Safety',
+    errors: [],
+  },
   'GET /api/chat/me/settings': {
     summary: 'Your settings',
     description: 'Every setting, with its default (`who_can_add_me`: `everyone`) when never set.',
@@ -189,6 +209,8 @@ export const tagDescriptions: Record<OperationDoc['tag'], string> = {
     'Public keys for end-to-end encryption: one active PEM (SPKI) public key per device, its SHA-256 fingerprint, and verification. A private key is refused and never stored.',
   Devices: 'Push notification targets.',
   Settings: "The caller's own settings: who may add them to groups.",
+  Safety:
+    'Blocking users (CONTRACT §9). A block is per user pair and tells the blocked user nothing beyond the 403 BLOCKED answers.',
   Attachments:
     'Photos, voice notes, videos and files. The bytes never pass through the API: upload straight to storage with the slot, send a message naming the file, download with a short-lived signed URL.',
   Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',

@@ -174,6 +174,23 @@ export const access: Readonly<Record<string, Access>> = {
   'http/sync': needs(READ, PAGES, LIMITED),
   // One GetItem / one UpdateItem of the caller's settings item.
   'http/get-settings': needs({ table: ['GetItem'] }, LIMITED),
+  // The pair's direct room, then one transaction: both block items and the room's
+  // `blocked_by` (or a check that no room exists); the caller's devices hear of it.
+  'http/block-user': needs(
+    READ,
+    { table: ['UpdateItem', 'ConditionCheckItem'] },
+    EVENT_LOG,
+    DELIVER,
+    LIMITED,
+  ),
+  'http/unblock-user': needs(
+    READ,
+    { table: ['DeleteItem', 'UpdateItem', 'ConditionCheckItem'] },
+    EVENT_LOG,
+    DELIVER,
+    LIMITED,
+  ),
+  'http/list-blocks': needs(READ, LIMITED),
   'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
   // The membership check, the slot item, the signed form.
   'http/create-attachment': needs(READ, { table: ['PutItem'], files: ['upload'] }, LIMITED),

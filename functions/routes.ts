@@ -233,6 +233,19 @@ export const httpRoutes: readonly HttpRoute[] = [
     rateLimit: 'reads',
   },
   {
+    method: 'PUT',
+    path: '/api/chat/blocks/{user_id}',
+    handler: 'http/block-user',
+    rateLimit: 'write',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/blocks/{user_id}',
+    handler: 'http/unblock-user',
+    rateLimit: 'write',
+  },
+  { method: 'GET', path: '/api/chat/blocks', handler: 'http/list-blocks', rateLimit: 'reads' },
+  {
     method: 'GET',
     path: '/api/chat/me/settings',
     handler: 'http/get-settings',

@@ -29,6 +29,9 @@ export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } 
   sync: ['GET', '/api/chat/sync'],
   createAttachment: ['POST', '/api/chat/rooms/{room_id}/attachments'],
   getAttachment: ['GET', '/api/chat/attachments/{attachment_id}'],
+  blockUser: ['PUT', '/api/chat/blocks/{user_id}'],
+  unblockUser: ['DELETE', '/api/chat/blocks/{user_id}'],
+  listBlocks: ['GET', '/api/chat/blocks'],
   getSettings: ['GET', '/api/chat/me/settings'],
   updateSettings: ['PUT', '/api/chat/me/settings'],
 };
@@ -247,6 +250,17 @@ export class ChatApi {
       throw new ChatApiError(res.status, code, `Storage refused the upload (${code})`);
     }
     return slot.attachment_id;
+  }
+  /** Blocks a user (idempotent): see CONTRACT §9 for what a block stops. */
+  blockUser(userId: string) {
+    return this.data('blockUser', { params: { user_id: userId } });
+  }
+  unblockUser(userId: string) {
+    return this.data('unblockUser', { params: { user_id: userId } });
+  }
+  /** The users the caller blocks, oldest block first. */
+  listBlocks() {
+    return this.data('listBlocks', {});
   }
   /** The caller's settings, defaults included. */
   getSettings() {

@@ -142,6 +142,19 @@ export interface Operations {
     body: never;
     data: Out<typeof responses.attachmentDownload>;
   };
+  blockUser: {
+    params: 'user_id';
+    query: never;
+    body: never;
+    data: Out<typeof responses.blockEntry>;
+  };
+  unblockUser: {
+    params: 'user_id';
+    query: never;
+    body: never;
+    data: Out<typeof responses.unblocked>;
+  };
+  listBlocks: { params: never; query: never; body: never; data: Out<typeof responses.blockList> };
   getSettings: { params: never; query: never; body: never; data: UserSettings };
   updateSettings: {
     params: never;

@@ -61,6 +61,15 @@ export const events = {
     event: 'room-member-removed',
     data: { room_id: roomId, user_id: userId, removed_by: removedBy },
   }),
+  /** The caller's own devices: their block list changed (CONTRACT §9). */
+  userBlocked: (userId: string, blockedAt: string): ServerEvent => ({
+    event: 'user-blocked',
+    data: { user_id: userId, blocked_at: blockedAt },
+  }),
+  userUnblocked: (userId: string): ServerEvent => ({
+    event: 'user-unblocked',
+    data: { user_id: userId },
+  }),
   userTyping: (
     roomId: string,
     typist: { user_id: string; user_name: string },

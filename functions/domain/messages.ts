@@ -20,6 +20,7 @@ import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#stor
 import { getRoom } from '#store/rooms.ts';
 import { resolveAttachments } from './attachment-claims.ts';
 import { fanOutMessage } from './big-room.ts';
+import { requireUnblockedRoom } from './blocks.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoom, requireMembership } from './membership.ts';
@@ -125,6 +126,7 @@ export async function storeSend(
   ]);
   const room = requireSender(loaded, caller.userId);
   if (receipt) return { room, message: await replayed(caller, receipt, hash), duplicate: true };
+  requireUnblockedRoom(room);
   if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
     throw validationError('reply_to_message_id must be a message of this room');
   }

@@ -60,6 +60,19 @@ export interface RoomRecord {
   /** Cleared for everyone up to this seq (0: never). */
   cleared_seq: number;
   cleared_at: string | null;
+  /**
+   * A direct room's members who block the other (CONTRACT §9): while any does,
+   * neither may send into it or be told the other is typing. Kept on the room
+   * by the block itself, so a send, which reads the room anyway, checks it for
+   * free. Absent or empty: no block.
+   */
+  blocked_by?: string[];
+}
+
+/** A user the caller blocks (GET /api/chat/blocks). */
+export interface BlockEntry {
+  user_id: string;
+  blocked_at: string;
 }
 
 /** A new room: its members joined `now`; a group's creator is its first admin. */

@@ -13,6 +13,7 @@ import {
   SWEEP_SHARDS,
 } from '#store/connections.ts';
 import { completeOffline, DUE_SHARDS, findDueOffline, markOnline } from '#store/presence.ts';
+import { withoutBlocked } from './blocks.ts';
 import { connectionGone, type PresenceCheck } from './connection-lifecycle.ts';
 import { fanOut, mayStillBeConnecting } from './delivery.ts';
 import { events } from './events.ts';
@@ -31,7 +32,8 @@ export async function broadcastStatus(
   status: 'online' | 'offline',
   lastSeen: string,
 ) {
-  const peers = await roomPeers(userId);
+  // Nobody a block stands between hears it (CONTRACT §9): one Query of the user's blocks.
+  const peers = await withoutBlocked(userId, await roomPeers(userId));
   await fanOut(peers, events.userStatus(userId, status, lastSeen));
 }
 

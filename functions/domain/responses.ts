@@ -32,6 +32,13 @@ export const attachment = z.object({
   created_at: iso,
 });
 
+/** PUT /blocks/:user_id (CONTRACT §9). */
+export const blockEntry = z.object({ user_id: z.string(), blocked_at: iso });
+/** DELETE /blocks/:user_id. */
+export const unblocked = z.object({ user_id: z.string(), is_blocked: z.literal(false) });
+/** GET /blocks: oldest block first. */
+export const blockList = z.object({ blocked: z.array(blockEntry) });
+
 /** POST /rooms/:room_id/attachments: the upload slot (an HTML-form POST to `url`). */
 export const uploadSlot = z.object({
   attachment_id: z.string(),
@@ -268,6 +275,8 @@ export const serverEventData = {
     user_id: z.string(),
     removed_by: z.string(),
   }),
+  'user-blocked': z.object({ user_id: z.string(), blocked_at: iso }),
+  'user-unblocked': z.object({ user_id: z.string() }),
   'user-typing': z.object({
     room_id: z.string(),
     user_id: z.string(),
@@ -296,6 +305,8 @@ const syncEvent = z.discriminatedUnion('event', [
   eventFrame('room-member-added'),
   eventFrame('room-member-removed'),
   eventFrame('encryption-key-changed'),
+  eventFrame('user-blocked'),
+  eventFrame('user-unblocked'),
 ]);
 
 /** `GET /api/chat/sync` and the `sync-result` event. */

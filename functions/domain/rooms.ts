@@ -13,6 +13,7 @@ import {
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRooms } from '#store/rooms.ts';
 import { announce } from './announce.ts';
+import { requireNoBlockBetween, requireNotBlockedBy } from './blocks.ts';
 import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
 import {
@@ -39,6 +40,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     if (other === caller.userId) throw validationError('A direct room needs another user');
     const existing = await getDirectRoomId(caller.userId, other);
     if (existing) return { created: false, room: await reopenDirect(existing, caller.userId) };
+    await requireNoBlockBetween(caller.userId, other);
     await chargeRoomCreation(caller.userId);
     const room = newRoom(ulid(), 'direct', null, caller.userId, [caller.userId, other], now);
     const members = [caller.userId, other].map((u) => newMemberState(u, room.id, now));
@@ -58,7 +60,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   // tokens, and learning who refuses groups costs a room creation each time.
   await chargeRoomCreation(caller.userId);
   const invited = memberIds.filter((u) => u !== caller.userId);
-  await admitToGroup(invited);
+  await admitToGroup(caller.userId, invited);
   const room = newRoom(ulid(), 'group', input.name, caller.userId, memberIds, now);
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
@@ -141,7 +143,7 @@ export async function addMembers(caller: Caller, roomId: string, userIds: string
   if (Object.keys(room.members).length + newcomers.length > LIMITS.groupMembers) {
     throw validationError(`A group has at most ${LIMITS.groupMembers} members`);
   }
-  await admitToGroup(newcomers);
+  await admitToGroup(caller.userId, newcomers);
   const now = nowIso();
   const states = newcomers.map((u) => newMemberState(u, roomId, now, head.seq));
   if (!(await storeAddMembers(roomId, caller.userId, states, LIMITS.groupMembers))) {
@@ -179,11 +181,12 @@ export async function removeMember(caller: Caller, roomId: string, userId: strin
 
 /**
  * Before anyone is put into a group by someone else: their consent (403 for a
- * "nobody", before any token is taken) and their own `addedToGroup` bucket
- * (429). Both run before anything is stored.
+ * "nobody") and no block of theirs against the adder (403 BLOCKED), read side
+ * by side before any token is taken, then their own `addedToGroup` bucket
+ * (429). All run before anything is stored.
  */
-async function admitToGroup(targets: readonly string[]) {
-  await requireConsentToBeAdded(targets);
+async function admitToGroup(adder: string, targets: readonly string[]) {
+  await Promise.all([requireConsentToBeAdded(targets), requireNotBlockedBy(adder, targets)]);
   await chargeAddedToGroup(targets);
 }
 

@@ -316,7 +316,9 @@ export const uploadKeyBody = z.object({
   expires_at: z.nullish(z.iso.datetime({ offset: true })),
 });
 
-export const keyOwnerParams = z.object({ user_id: userId });
+/** A user named in the path (a key's owner, a user to block). */
+export const userParams = z.object({ user_id: userId });
+export const keyOwnerParams = userParams;
 
 export const verifyKeyBody = z.object({
   user_id: userId,

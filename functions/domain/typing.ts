@@ -1,4 +1,5 @@
 import type { Caller } from '#platform/auth.ts';
+import { withoutBlocked } from './blocks.ts';
 import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireInRoomWithPeers } from './membership.ts';
@@ -12,12 +13,17 @@ import { requireInRoomWithPeers } from './membership.ts';
  * member states, and the head when one side deleted the room (neither side of
  * a deleted direct room reaches the other; the deleter gets NOT_FOUND). A
  * member who is offline simply misses it; the client clears a stale indicator
- * itself (README "Typing indicators").
+ * itself (README "Typing indicators"). A block between two users hides it both
+ * ways (CONTRACT §9).
  */
 export async function sendTyping(caller: Caller, roomId: string, isTyping: boolean) {
-  const { peers } = await requireInRoomWithPeers(roomId, caller.userId);
+  const { room, peers } = await requireInRoomWithPeers(roomId, caller.userId);
+  // A block hides typing both ways: in a direct room the room says so; in a group,
+  // one Query of the typist's own blocks.
+  if (room.type === 'direct' && (room.blocked_by?.length ?? 0) > 0) return;
+  const audience = room.type === 'direct' ? peers : await withoutBlocked(caller.userId, peers);
   await fanOut(
-    peers,
+    audience,
     events.userTyping(roomId, { user_id: caller.userId, user_name: caller.name }, isTyping),
   );
 }

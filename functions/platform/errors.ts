@@ -10,6 +10,10 @@ export const ERROR_STATUS = {
   VALIDATION_ERROR: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A block stands between the two users (CONTRACT §9). */
+  BLOCKED: 403,
+  /** A moderator has suspended the caller (CONTRACT §9). */
+  SUSPENDED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   CURSOR_EXPIRED: 410,
@@ -103,6 +107,7 @@ export function toAppError(error: unknown): AppError {
 
 export const validationError = (message: string) => new AppError('VALIDATION_ERROR', message);
 export const forbidden = (message = 'Not allowed') => new AppError('FORBIDDEN', message);
+export const blocked = (message: string) => new AppError('BLOCKED', message);
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const conflict = (message: string) => new AppError('CONFLICT', message);
 

@@ -15,7 +15,9 @@ export const directPairKey = (a: string, b: string): Key => {
 };
 
 export function roomToItem(room: RoomRecord): Item {
-  return { ...roomKey(room.id), entity: 'room', ...room };
+  // blocked_by is a string set the block writes (ADD/DELETE); a new room has none.
+  const { blocked_by: _blockedBy, ...stored } = room;
+  return { ...roomKey(room.id), entity: 'room', ...stored };
 }
 
 export function roomFromItem(item: Item): RoomRecord {
@@ -30,6 +32,9 @@ export function roomFromItem(item: Item): RoomRecord {
     admins: (item.admins as Record<string, string> | undefined) ?? {},
     cleared_seq: Number(item.cleared_seq ?? 0),
     cleared_at: (item.cleared_at as string | null | undefined) ?? null,
+    ...(item.blocked_by instanceof Set && item.blocked_by.size > 0
+      ? { blocked_by: [...(item.blocked_by as Set<string>)].sort() }
+      : {}),
   };
 }
 

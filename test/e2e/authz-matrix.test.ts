@@ -685,6 +685,35 @@ const ROUTE_CASES: RouteCase[] = [
       expect((answer.body.data as { url: string }).url).toContain('X-Amz-Signature');
     },
   },
+  // Blocks are the caller's own: anyone signed in, each cell blocking a user of its own.
+  {
+    method: 'PUT',
+    path: '/api/chat/blocks/{user_id}',
+    request: (role, fx) => ({ path: `/api/chat/blocks/${fx.tag}-blocked-${ROLES.indexOf(role)}` }),
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/blocks/{user_id}',
+    request: (role, fx) => ({
+      path: `/api/chat/blocks/${fx.tag}-unblocked-${ROLES.indexOf(role)}`,
+    }),
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/blocks',
+    request: () => ({ path: '/api/chat/blocks' }),
+    expect: { outsider: OK, member: OK, admin: OK, gone: OK },
+    // Only the caller's own blocks: never another cell's.
+    check: (answer, role, fx) => {
+      const ids = (answer.body.data as { blocked: { user_id: string }[] }).blocked.map(
+        (b) => b.user_id,
+      );
+      const mine = `${fx.tag}-blocked-${ROLES.indexOf(role)}`;
+      expect(ids.every((id) => id === mine)).toBe(true);
+    },
+  },
   // The caller's own settings: anyone signed in, about themselves only.
   {
     method: 'GET',

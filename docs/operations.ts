@@ -178,6 +178,14 @@ export const operations: Record<string, OperationDoc> = {
     tag: 'Safety',
     errors: [409],
   },
+  'POST /api/chat/reports': {
+    summary: 'Report a message or a user',
+    description:
+      'Name `message_id`, `user_id` or both (then `user_id` must be the message\u2019s sender). You must be able to see the message (else 404, as if it did not exist). The report keeps a copy of the message as it was (content or ciphertext, attachments, sender, time), even if it is deleted later, and the operator is notified. Draws on the `reports` rate limit.',
+    tag: 'Safety',
+    success: [201],
+    errors: [404],
+  },
   'GET /api/chat/blocks': {
     summary: 'The users you block',
     description: 'Oldest block first.',
@@ -210,7 +218,7 @@ export const tagDescriptions: Record<OperationDoc['tag'], string> = {
   Devices: 'Push notification targets.',
   Settings: "The caller's own settings: who may add them to groups.",
   Safety:
-    'Blocking users (CONTRACT §9). A block is per user pair and tells the blocked user nothing beyond the 403 BLOCKED answers.',
+    'Blocking and reporting users (CONTRACT §9). A block is per user pair and tells the blocked user nothing beyond the 403 BLOCKED answers.',
   Attachments:
     'Photos, voice notes, videos and files. The bytes never pass through the API: upload straight to storage with the slot, send a message naming the file, download with a short-lived signed URL.',
   Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',

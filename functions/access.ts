@@ -72,6 +72,8 @@ export interface Access {
   push?: readonly PushUse[];
   /** Attachment files in the bucket. */
   files?: readonly FileUse[];
+  /** Publishes to the operator's reports topic (a new report). */
+  notifiesOperators?: boolean;
   /** Reads the cursor-sealing key from Secrets Manager at cold start. */
   cursorKey?: boolean;
   /** Verifies JWTs itself (the $connect authorizer; HTTP routes have API Gateway's). */
@@ -95,6 +97,7 @@ export function needs(...parts: Access[]): Access {
     files: union((p) => p.files),
     settings: union((p) => p.settings),
     cursorKey: parts.some((p) => p.cursorKey) || undefined,
+    notifiesOperators: parts.some((p) => p.notifiesOperators) || undefined,
     verifiesTokens: parts.some((p) => p.verifiesTokens) || undefined,
   };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Access;
@@ -191,6 +194,8 @@ export const access: Readonly<Record<string, Access>> = {
     LIMITED,
   ),
   'http/list-blocks': needs(READ, LIMITED),
+  // The message and the reporter's membership (the evidence), the report, the topic.
+  'http/create-report': needs(READ, { table: ['PutItem'], notifiesOperators: true }, LIMITED),
   'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
   // The membership check, the slot item, the signed form.
   'http/create-attachment': needs(READ, { table: ['PutItem'], files: ['upload'] }, LIMITED),
@@ -246,6 +251,7 @@ export function environmentOf(a: Access): EnvName[] {
   if (a.connections?.length) names.add(ENV.wsEndpoint);
   if (a.push?.length) names.add(ENV.pushPlatformApplicationArn);
   if (a.files?.length) names.add(ENV.attachmentsBucket);
+  if (a.notifiesOperators) names.add(ENV.reportsTopicArn);
   if (a.cursorKey) names.add(ENV.cursorKeySecretArn);
   if (a.verifiesTokens) {
     names.add(ENV.jwtIssuer);

@@ -246,6 +246,12 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   { method: 'GET', path: '/api/chat/blocks', handler: 'http/list-blocks', rateLimit: 'reads' },
   {
+    method: 'POST',
+    path: '/api/chat/reports',
+    handler: 'http/create-report',
+    rateLimit: 'reports',
+  },
+  {
     method: 'GET',
     path: '/api/chat/me/settings',
     handler: 'http/get-settings',

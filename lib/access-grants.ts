@@ -4,6 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { type Access, environmentOf, FILE_ACTIONS, PUSH_ACTIONS } from '#functions/access.ts';
 import { queues } from '#functions/routes.ts';
@@ -20,6 +21,8 @@ export interface AccessTargets {
   cursorSecret: ISecret;
   /** The private bucket of attachment files. */
   attachments: IBucket;
+  /** The operator's topic of new reports. */
+  reportsTopic: ITopic;
   /** Values of the plain settings (issuer, grace period...); '' or absent leaves one out. */
   settings: Partial<Record<EnvName, string>>;
 }
@@ -76,6 +79,7 @@ export function applyAccess(fn: LambdaFunction, access: Access, targets: AccessT
     [...new Set((access.files ?? []).flatMap((use) => FILE_ACTIONS[use]))],
     [targets.attachments.arnForObjects(`${ATTACHMENT_KEY_PREFIX}*`)],
   );
+  if (access.notifiesOperators) allow(['sns:Publish'], [targets.reportsTopic.topicArn]);
   if (access.cursorKey) allow(['secretsmanager:GetSecretValue'], [targets.cursorSecret.secretArn]);
 
   const values: Partial<Record<EnvName, string>> = {
@@ -84,6 +88,7 @@ export function applyAccess(fn: LambdaFunction, access: Access, targets: AccessT
     [ENV.cursorKeySecretArn]: targets.cursorSecret.secretArn,
     [ENV.wsEndpoint]: targets.webSocket.callbackUrl,
     [ENV.attachmentsBucket]: targets.attachments.bucketName,
+    [ENV.reportsTopicArn]: targets.reportsTopic.topicArn,
     ...Object.fromEntries(queues.map((q) => [q.env, targets.queues.get(q.id)?.queueUrl ?? ''])),
   };
   for (const name of environmentOf(access)) {

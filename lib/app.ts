@@ -60,6 +60,7 @@ export function buildApp(app = new App()) {
     // e.g. -c 'limits={"groupMembers":500}' (platform/limits.ts STAGE_LIMITS); checked here too.
     limits: limitsFromContext(app.node.tryGetContext('limits')),
     alarmEmail: context('alarmEmail') || undefined,
+    reportsEmail: context('reportsEmail') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },

@@ -27,6 +27,7 @@ import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
 import { ChatHttpApi } from './http-api.ts';
 import { Monitoring } from './monitoring.ts';
 import { Schedules } from './presence.ts';
+import { Safety } from './safety.ts';
 import { ChatTable } from './table.ts';
 import { ChatWebSocketApi } from './websocket-api.ts';
 
@@ -44,6 +45,8 @@ export interface ChatStackProps extends StackProps {
   /** Per-stage overrides of the contract's limits, as CHAT_LIMITS JSON ('' for the defaults). */
   limits?: string;
   alarmEmail?: string | undefined;
+  /** Subscribed by email to the reports topic (`-c reportsEmail=…`); any other subscriber is added after deploy. */
+  reportsEmail?: string | undefined;
   /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
   apiGatewayCloudWatchRole?: boolean;
 }
@@ -75,6 +78,7 @@ export class ChatStack extends Stack {
     const scheduled = new Schedules(this, 'Schedules');
 
     const files = new AttachmentStorage(this, 'Attachments', { retain });
+    const safety = new Safety(this, 'Safety', { reportsEmail: props.reportsEmail });
     this.nagScope = {
       table,
       webSocketApi: ws.api,
@@ -100,6 +104,7 @@ export class ChatStack extends Stack {
       webSocket: { apiId: ws.api.apiId, stageName: props.stage, callbackUrl: ws.callbackUrl },
       cursorSecret,
       attachments: files.bucket,
+      reportsTopic: safety.reportsTopic,
       settings: {
         [ENV.jwtIssuer]: props.jwtIssuer,
         [ENV.jwksUri]: props.jwksUri,
@@ -182,5 +187,6 @@ export class ChatStack extends Stack {
     new CfnOutput(this, 'WebSocketUrl', { value: ws.stage.url });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'AttachmentsBucket', { value: files.bucket.bucketName });
+    new CfnOutput(this, 'ReportsTopicArn', { value: safety.reportsTopic.topicArn });
   }
 }

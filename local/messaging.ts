@@ -12,11 +12,14 @@ export interface LocalMessaging {
   /** Queue name by env var name, and each queue's DLQ name. */
   queueNames: Record<string, { queue: string; dlq: string }>;
   topicArn: string;
+  reportsTopicArn: string;
   server: Awaited<ReturnType<typeof startFauxqs>>;
   stop(): Promise<void>;
 }
 
 export const PUSH_TOPIC = 'chat-push';
+/** The operator's topic of new reports (lib/safety.ts). */
+export const REPORTS_TOPIC = 'chat-reports';
 
 /**
  * The SQS/SNS emulator with the stack's queues (each with its DLQ and redrive
@@ -57,11 +60,13 @@ export async function startMessaging(
     queueNames[q.env] = { queue: q.id, dlq: `${q.id}-dlq` };
   }
   const { topicArn } = server.createTopic(PUSH_TOPIC);
+  const reportsTopicArn = server.createTopic(REPORTS_TOPIC).topicArn;
   return {
     endpoint: text.endpoint,
     queueUrls,
     queueNames,
     topicArn,
+    reportsTopicArn,
     server,
     stop: async () => {
       await text.stop();

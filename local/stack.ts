@@ -48,6 +48,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
     AWS_ENDPOINT_URL_S3: storage.endpoint,
     [ENV.tableName]: dynamo.tableName,
     [ENV.pushTopicArn]: messaging.topicArn,
+    [ENV.reportsTopicArn]: messaging.reportsTopicArn,
     [ENV.pushPlatformApplicationArn]: push.applicationArn,
     [ENV.attachmentsBucket]: storage.bucket,
     [ENV.cursorKey]: loadOrCreateCursorKey(options.dataDir),

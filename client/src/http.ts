@@ -32,6 +32,7 @@ export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } 
   blockUser: ['PUT', '/api/chat/blocks/{user_id}'],
   unblockUser: ['DELETE', '/api/chat/blocks/{user_id}'],
   listBlocks: ['GET', '/api/chat/blocks'],
+  createReport: ['POST', '/api/chat/reports'],
   getSettings: ['GET', '/api/chat/me/settings'],
   updateSettings: ['PUT', '/api/chat/me/settings'],
 };
@@ -261,6 +262,10 @@ export class ChatApi {
   /** The users the caller blocks, oldest block first. */
   listBlocks() {
     return this.data('listBlocks', {});
+  }
+  /** Reports a message or a user to the operator (CONTRACT §9). */
+  report(body: Operations['createReport']['body']) {
+    return this.data('createReport', { body });
   }
   /** The caller's settings, defaults included. */
   getSettings() {

@@ -155,6 +155,12 @@ export interface Operations {
     data: Out<typeof responses.unblocked>;
   };
   listBlocks: { params: never; query: never; body: never; data: Out<typeof responses.blockList> };
+  createReport: {
+    params: never;
+    query: never;
+    body: In<typeof schemas.createReportBody>;
+    data: Out<typeof responses.createdReport>;
+  };
   getSettings: { params: never; query: never; body: never; data: UserSettings };
   updateSettings: {
     params: never;

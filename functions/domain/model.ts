@@ -69,6 +69,40 @@ export interface RoomRecord {
   blocked_by?: string[];
 }
 
+export const REPORT_REASONS = [
+  'spam',
+  'harassment',
+  'hate',
+  'sexual',
+  'violence',
+  'other',
+] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+
+/** The message as it was when reported: kept even if it is deleted later. */
+export interface ReportEvidence {
+  message_id: string;
+  room_id: string;
+  sender_id: string;
+  content: string;
+  encrypted_content: string | null;
+  attachments: AttachmentRef[];
+  created_at: string;
+}
+
+/** A report (CONTRACT §9): open until a moderator resolves it. */
+export interface ReportRecord {
+  report_id: string;
+  status: 'open' | 'closed';
+  reason: ReportReason;
+  note: string | null;
+  reporter_id: string;
+  /** The user reported: the message's sender, or the one named. */
+  user_id: string | null;
+  created_at: string;
+  evidence: ReportEvidence | null;
+}
+
 /** A user the caller blocks (GET /api/chat/blocks). */
 export interface BlockEntry {
   user_id: string;

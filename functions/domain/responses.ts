@@ -32,6 +32,9 @@ export const attachment = z.object({
   created_at: iso,
 });
 
+/** POST /reports (CONTRACT §9). */
+export const createdReport = z.object({ report_id: z.string() });
+
 /** PUT /blocks/:user_id (CONTRACT §9). */
 export const blockEntry = z.object({ user_id: z.string(), blocked_at: iso });
 /** DELETE /blocks/:user_id. */

@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
 import { isStorableUserId } from '#platform/user-id.ts';
 import { ATTACHMENT_TYPES } from './attachment-rules.ts';
-import { WHO_CAN_ADD_ME } from './model.ts';
+import { REPORT_REASONS, WHO_CAN_ADD_ME } from './model.ts';
 import { acceptPublicKey } from './public-key.ts';
 
 /**
@@ -373,3 +373,19 @@ export const createAttachmentBody = z.object({
 export type CreateAttachmentInput = z.infer<typeof createAttachmentBody>;
 
 export const attachmentParams = z.object({ attachment_id: attachmentId });
+
+/** POST /api/chat/reports (CONTRACT §9): a message, a user, or both (the message's sender). */
+export const createReportBody = z
+  .object({
+    message_id: z.optional(messageId),
+    user_id: z.optional(userId),
+    reason: z.enum(REPORT_REASONS),
+    note: z.nullish(z.string().check(z.maxLength(1000), wellFormed)),
+  })
+  .check(
+    z.refine((b) => b.message_id !== undefined || b.user_id !== undefined, {
+      message: 'name message_id, user_id or both',
+      path: ['message_id'],
+    }),
+  );
+export type CreateReportInput = z.infer<typeof createReportBody>;

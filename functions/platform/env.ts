@@ -27,6 +27,8 @@ export const ENV = {
   /** The private bucket of uploaded files (CONTRACT §8). */
   attachmentsBucket: 'ATTACHMENTS_BUCKET',
   pushTopicArn: 'PUSH_TOPIC_ARN',
+  /** New reports go here, for whoever the operator subscribes (README "Reports"). */
+  reportsTopicArn: 'REPORTS_TOPIC_ARN',
   /** Optional: SNS platform application for device endpoints. */
   pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',
   /** Secret material for sealing pagination cursors, given directly (local stack, tests). */

@@ -55,6 +55,8 @@ export const DEFAULT_RATE_LIMITS = {
    * then a file every few seconds; each slot is a signed form and a table item.
    */
   uploads: '20/min burst 30',
+  /** Reports (CONTRACT §9): a person reports now and then; a flood of them is noise for moderators. */
+  reports: '10/h burst 10',
   /** Key lookups take any user id: bounded so they cannot enumerate users cheaply. */
   keyRead: '2/s burst 120',
   keyVerify: '1/s burst 60',

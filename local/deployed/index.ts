@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { queues } from '#functions/routes.ts';
 import { idFor } from '#lib/chat-function.ts';
 import { ENV } from '#platform/env.ts';
+import { REPORTS_TOPIC } from '../messaging.ts';
 import { LOCAL_ATTACHMENTS_BUCKET } from '../storage.ts';
 import { type DeployedFunction, type LocalNames, loadAssembly } from './assembly.ts';
 import { DEPLOYED_RECORD_DIR_ENV } from './env.ts';
@@ -50,6 +51,7 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
     names: {
       'Data/Table': options.tableName,
       'Delivery/PushTopic': options.pushTopicName,
+      'Safety/ReportsTopic': REPORTS_TOPIC,
       'WebSocket/Api': WEBSOCKET_API_ID,
       'Attachments/Files': LOCAL_ATTACHMENTS_BUCKET,
       CursorKey: CURSOR_SECRET_NAME,

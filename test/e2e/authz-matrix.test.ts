@@ -714,6 +714,17 @@ const ROUTE_CASES: RouteCase[] = [
       expect(ids.every((id) => id === mine)).toBe(true);
     },
   },
+  {
+    method: 'POST',
+    path: '/api/chat/reports',
+    // A report of a message needs to see it: only members past their markers may.
+    request: (role, fx) => ({
+      path: '/api/chat/reports',
+      body: { message_id: messageFor(fx, role, fx.sourceMessageId), reason: 'spam' },
+    }),
+    expect: { outsider: NOT_FOUND, member: CREATED, admin: CREATED, gone: NOT_FOUND },
+    except: { newcomer: NOT_FOUND, admin: VALIDATION },
+  },
   // The caller's own settings: anyone signed in, about themselves only.
   {
     method: 'GET',

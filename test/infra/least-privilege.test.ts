@@ -82,6 +82,7 @@ function expectedActions(a: Access): string[] {
     ...(a.connections?.length ? ['execute-api:ManageConnections'] : []),
     ...(a.push ?? []).flatMap((p) => PUSH_ACTIONS[p]),
     ...(a.files ?? []).flatMap((f) => FILE_ACTIONS[f]),
+    ...(a.notifiesOperators ? ['sns:Publish'] : []),
     ...(a.cursorKey ? ['secretsmanager:GetSecretValue'] : []),
   ];
 }

@@ -153,7 +153,15 @@ const PRESENCE: Access = needs(READ, WRITE, GONE, {
 export const access: Readonly<Record<string, Access>> = {
   'ws/authorizer': { verifiesTokens: true },
 
-  'http/create-room': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
+  // A direct room's transaction also checks that no block stands between the two.
+  'http/create-room': needs(
+    READ,
+    WRITE,
+    { table: ['ConditionCheckItem'] },
+    EVENT_LOG,
+    DELIVER,
+    LIMITED,
+  ),
   'http/list-rooms': needs(READ, PAGES, LIMITED),
   'http/get-room': needs(READ, LIMITED),
   'http/add-members': needs(READ, WRITE, EVENT_LOG, DELIVER, LIMITED),
@@ -214,9 +222,12 @@ export const access: Readonly<Record<string, Access>> = {
   'streams/room-activity': needs(READ, WRITE, DELIVER, {
     sendsTo: ['offline-delivery', 'seq-gaps', 'room-purge', 'attachments'],
   }),
+  // Retags sent files, checks them again once their slot has expired (a HEAD, then a
+  // delayed job of its own), and deletes released or swapped bytes.
   'queues/attachment-storage': needs(READ, {
     table: ['BatchWriteItem'],
-    files: ['tag', 'delete'],
+    files: ['read', 'tag', 'delete'],
+    sendsTo: ['attachments'],
   }),
   'queues/offline-delivery': needs(
     READ,

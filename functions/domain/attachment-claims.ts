@@ -1,7 +1,7 @@
 import type { Caller } from '#platform/auth.ts';
 import { conflict, validationError } from '#platform/errors.ts';
 import { getAttachments } from '#store/attachments.ts';
-import { storedSize } from '#store/file-requests.ts';
+import { storedObject } from '#store/file-requests.ts';
 import type { AttachmentRecord, AttachmentRef } from './model.ts';
 
 /**
@@ -23,9 +23,9 @@ export async function resolveAttachments(
   encrypted: boolean,
 ): Promise<AttachmentRef[]> {
   if (ids.length === 0) return [];
-  const [records, sizes] = await Promise.all([
+  const [records, stored] = await Promise.all([
     getAttachments(ids),
-    Promise.all(ids.map((id) => storedSize({ room_id: roomId, id }))),
+    Promise.all(ids.map((id) => storedObject({ room_id: roomId, id }))),
   ]);
   return ids.map((id, i) => {
     const record = records.get(id);
@@ -33,14 +33,14 @@ export async function resolveAttachments(
       throw conflict(`Attachment ${id} was not uploaded by you for this room`);
     }
     if (record.state !== 'pending') throw conflict(`Attachment ${id} has already been sent`);
-    const size = sizes[i];
-    if (size === undefined) throw conflict(`Attachment ${id} has not been uploaded yet`);
+    const object = stored[i];
+    if (object === undefined) throw conflict(`Attachment ${id} has not been uploaded yet`);
     if (encrypted && !record.is_encrypted) {
       throw validationError(
         `attachment_ids: ${id} is not encrypted; an encrypted message carries only encrypted attachments`,
       );
     }
-    return attachmentRef(record, size);
+    return { ...attachmentRef(record, object.size), etag: object.etag };
   });
 }
 

@@ -51,11 +51,16 @@ async function seesBundle(userId: string, record: AttachmentRecord): Promise<boo
       start,
     );
     const rooms = [...new Set(carriers.map((c) => c.room_id))];
-    const items = await batchGet([
-      ...rooms.map(roomKey),
-      ...rooms.map((r) => memberKey(userId, r)),
-      ...carriers.map((c) => messageKey(c.room_id, c.seq)),
-    ]);
+    // Consistent: a delete, a clear or a removal answers 404 at once, and a file
+    // just sent is there for the recipient who fetches it on arrival.
+    const items = await batchGet(
+      [
+        ...rooms.map(roomKey),
+        ...rooms.map((r) => memberKey(userId, r)),
+        ...carriers.map((c) => messageKey(c.room_id, c.seq)),
+      ],
+      { consistent: true },
+    );
     const byEntity = (entity: string) => items.filter((i) => i.entity === entity);
     const roomsById = new Map(byEntity('room').map((i) => [i.id as string, roomFromItem(i)]));
     const members = new Map(

@@ -13,6 +13,12 @@ import { attachmentBundle, type MessageRecord } from './model.ts';
 export type AttachmentJob =
   /** A message now carries the file: retag it so the lifecycle rule keeps it. */
   | { op: 'keep'; room_id: string; attachment_id: string }
+  /**
+   * Once the file's upload slot has expired: are the bytes still the ones the
+   * send claimed (same ETag)? A re-upload through the slot before it expired
+   * would have swapped them and tagged them unsent again.
+   */
+  | { op: 'verify'; room_id: string; attachment_id: string }
   /** A message stopped carrying a bundle: if none does any more, its files go. */
   | { op: 'release'; bundle: string; attachment_ids: string[] };
 
@@ -20,7 +26,13 @@ const attachmentsQueue = () => requireEnv(ENV.attachmentsQueueUrl);
 
 /** The stream saw a file claimed by a send. */
 export const fileSent = (roomId: string, attachmentId: string) =>
-  enqueue(attachmentsQueue(), [{ op: 'keep', room_id: roomId, attachment_id: attachmentId }]);
+  enqueue(attachmentsQueue(), [
+    { op: 'keep', room_id: roomId, attachment_id: attachmentId },
+  ] satisfies AttachmentJob[]);
+
+/** A job for later (at most SQS's 15 minutes later). */
+export const enqueueLater = (job: AttachmentJob, seconds: number) =>
+  enqueue(attachmentsQueue(), [job], Math.max(0, Math.min(900, Math.ceil(seconds))));
 
 /**
  * The stream saw a message that carried files deleted for everyone, or

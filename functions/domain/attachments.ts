@@ -2,15 +2,18 @@ import { ulid } from 'ulid';
 import type { Caller } from '#platform/auth.ts';
 import { AppError, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
+import { logger } from '#platform/observability.ts';
 import { nowIso } from '#platform/time.ts';
 import { deleteFiles, markFileSent, uploadForm } from '#store/attachment-files.ts';
 import {
   bundleCarried,
   deleteAttachments,
+  getAttachment,
   getAttachments,
   putUploadSlot,
 } from '#store/attachments.ts';
-import type { AttachmentJob } from './attachment-release.ts';
+import { storedObject } from '#store/file-requests.ts';
+import { type AttachmentJob, enqueueLater } from './attachment-release.ts';
 import { ENCRYPTED_CONTENT_TYPE, kindOf, maxBytes } from './attachment-rules.ts';
 import { requireMembership } from './membership.ts';
 import type { AttachmentRecord } from './model.ts';
@@ -74,15 +77,34 @@ export async function createUploadSlot(
 }
 
 /** The attachments queue's consumer (domain/attachment-release.ts makes its jobs). */
-export async function runAttachmentJob(job: AttachmentJob): Promise<void> {
+export async function runAttachmentJob(job: AttachmentJob, now = Date.now()): Promise<void> {
+  if (job.op === 'release') return releaseBundle(job.bundle, job.attachment_ids);
+  // A keep or verify of a file no message claims (any more) has nothing to keep.
+  const record = await getAttachment(job.attachment_id);
+  if (!record || record.state !== 'sent') return;
   if (job.op === 'keep') {
-    await markFileSent({ room_id: job.room_id, id: job.attachment_id });
+    await markFileSent(record);
+    // Until its slot expires, the uploader could still POST other bytes to the key.
+    const slotEnds = Date.parse(record.created_at) + LIMITS.uploadSlotSeconds * 1000;
+    await enqueueLater({ ...job, op: 'verify' }, (slotEnds - now) / 1000 + 5);
     return;
   }
-  if (await bundleCarried(job.bundle)) return;
+  const stored = await storedObject(record);
+  if (!stored) return;
+  if (record.etag && stored.etag !== record.etag) {
+    // Swapped after the send: not what the message carries. Those bytes go.
+    logger.warn('Attachment bytes changed after their send; deleted', { attachment_id: record.id });
+    await deleteFiles([record]);
+    return;
+  }
+  await markFileSent(record);
+}
+
+async function releaseBundle(bundle: string, attachmentIds: readonly string[]) {
+  if (await bundleCarried(bundle)) return;
   // Files live under the room they were uploaded to, which their records hold.
-  const records = await getAttachments(job.attachment_ids);
-  const files = [...records.values()].filter((r) => r.bundle === job.bundle);
+  const records = await getAttachments(attachmentIds);
+  const files = [...records.values()].filter((r) => r.bundle === bundle);
   if (files.length === 0) return;
   await deleteFiles(files);
   await deleteAttachments(files.map((f) => f.id));

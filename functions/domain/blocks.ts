@@ -4,6 +4,7 @@ import { nowIso } from '#platform/time.ts';
 import {
   blockBetween,
   blockedEitherWay,
+  blockKeysBetween,
   deleteBlock,
   listBlocks,
   putBlock,
@@ -84,6 +85,9 @@ export function requireUnblockedRoom(room: RoomRecord): void {
 export async function requireNoBlockBetween(a: string, b: string): Promise<void> {
   if (await blockBetween(a, b)) throw blocked(`You cannot start a conversation with ${b}`);
 }
+
+/** What a new direct room's transaction checks is absent: a block either way. */
+export const blockItemsBetween = blockKeysBetween;
 
 /** Putting users into a group who block the adder: 403 BLOCKED naming them. */
 export async function requireNotBlockedBy(adder: string, targets: readonly string[]) {

@@ -195,6 +195,12 @@ export interface AttachmentRef {
   file_name: string | null;
   is_encrypted: boolean;
   created_at: string;
+  /**
+   * The ETag storage held when the send claimed the file: the bytes the message
+   * carries. Internal (never on the wire): a re-upload through a still-valid slot
+   * changes it, and the attachments queue's check then removes the swapped bytes.
+   */
+  etag?: string;
 }
 
 /**
@@ -205,6 +211,7 @@ export interface AttachmentRef {
  * download checks and what keeps the bytes alive.
  */
 export interface AttachmentRecord extends AttachmentRef {
+  // etag (from AttachmentRef): what the claiming send saw in storage.
   room_id: string;
   uploader_id: string;
   state: 'pending' | 'sent';

@@ -13,7 +13,7 @@ import {
 } from '#store/room-membership.ts';
 import { getDirectRoomId, getRooms } from '#store/rooms.ts';
 import { announce } from './announce.ts';
-import { requireNoBlockBetween, requireNotBlockedBy } from './blocks.ts';
+import { blockItemsBetween, requireNoBlockBetween, requireNotBlockedBy } from './blocks.ts';
 import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
 import {
@@ -44,10 +44,14 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
     await chargeRoomCreation(caller.userId);
     const room = newRoom(ulid(), 'direct', null, caller.userId, [caller.userId, other], now);
     const members = [caller.userId, other].map((u) => newMemberState(u, room.id, now));
-    if (!(await storeCreateRoom(room, members))) {
+    // A block made meanwhile fails the transaction too (blocks.ts: no room past a block).
+    if (!(await storeCreateRoom(room, members, blockItemsBetween(caller.userId, other)))) {
       // Lost a race with the other user creating the same pair: answer with theirs.
       const winner = await getDirectRoomId(caller.userId, other);
-      if (!winner) throw conflict('The direct room is being created; try again');
+      if (!winner) {
+        await requireNoBlockBetween(caller.userId, other);
+        throw conflict('The direct room is being created; try again');
+      }
       return { created: false, room: await reopenDirect(winner, caller.userId) };
     }
     return { created: true, room: roomView(room, members[0]!, emptyHead(room.id)) };

@@ -4,6 +4,7 @@ import { sqsConsumer } from '#platform/sqs-consumer.ts';
 
 const attachmentJob = z.discriminatedUnion('op', [
   z.object({ op: z.literal('keep'), room_id: z.string(), attachment_id: z.string() }),
+  z.object({ op: z.literal('verify'), room_id: z.string(), attachment_id: z.string() }),
   z.object({ op: z.literal('release'), bundle: z.string(), attachment_ids: z.array(z.string()) }),
 ]);
 

@@ -47,7 +47,7 @@ export async function uploadForm(
     Bucket: bucket(),
     Key: keyOf(file),
     Conditions: [
-      ['content-length-range', 0, maxBytes],
+      ['content-length-range', 1, maxBytes],
       ['eq', '$Content-Type', contentType],
       ['eq', '$tagging', tagging],
     ],
@@ -57,15 +57,25 @@ export async function uploadForm(
   return { url, fields, expiresInSeconds };
 }
 
-/** A message carries the file: the lifecycle rule must no longer expire it. */
+/**
+ * A message carries the file: the lifecycle rule must no longer expire it.
+ * A file already gone (released meanwhile) has nothing to keep.
+ */
 export async function markFileSent(file: FileAddress): Promise<void> {
-  await s3().send(
-    new PutObjectTaggingCommand({
-      Bucket: bucket(),
-      Key: keyOf(file),
-      Tagging: { TagSet: [{ Key: ATTACHMENT_STATE_TAG, Value: SENT }] },
-    }),
-  );
+  try {
+    await s3().send(
+      new PutObjectTaggingCommand({
+        Bucket: bucket(),
+        Key: keyOf(file),
+        Tagging: { TagSet: [{ Key: ATTACHMENT_STATE_TAG, Value: SENT }] },
+      }),
+    );
+  } catch (error) {
+    // S3 answers a missing key 404 NoSuchKey, or 403 to a role that may not list the bucket.
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || status === 403) return;
+    throw new StoreError('Tagging a file failed', error);
+  }
 }
 
 /** Deletes files' bytes (one request per 1,000 keys); a missing key is not an error. */

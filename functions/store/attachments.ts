@@ -32,6 +32,7 @@ export function attachmentFromItem(item: Item): AttachmentRecord {
     state: item.state === 'sent' ? 'sent' : 'pending',
     bundle: (item.bundle as string | null | undefined) ?? null,
     content_type: item.content_type as string,
+    ...(typeof item.etag === 'string' ? { etag: item.etag } : {}),
     size_bytes: Number(item.size_bytes),
     file_name: (item.file_name as string | null | undefined) ?? null,
     is_encrypted: item.is_encrypted === true,
@@ -76,16 +77,21 @@ export function claimItems(message: MessageRecord, bundle: string): TransactItem
     Update: {
       TableName: table,
       Key: attachmentKey(file.id),
-      UpdateExpression: 'SET #state = :sent, size_bytes = :size, bundle = :bundle REMOVE #ttl',
-      ConditionExpression: '#state = :pending AND uploader_id = :sender AND room_id = :room',
+      UpdateExpression:
+        'SET #state = :sent, size_bytes = :size, bundle = :bundle, etag = :etag REMOVE #ttl',
+      // A slot past its TTL is gone even if DynamoDB has not deleted the item yet.
+      ConditionExpression:
+        '#state = :pending AND uploader_id = :sender AND room_id = :room AND #ttl > :now',
       ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
       ExpressionAttributeValues: {
         ':sent': 'sent',
         ':pending': 'pending',
         ':size': file.size_bytes,
         ':bundle': bundle,
+        ':etag': file.etag ?? '',
         ':sender': message.sender_id,
         ':room': message.room_id,
+        ':now': Math.floor(Date.now() / 1000),
       },
     },
   }));
@@ -123,6 +129,8 @@ export async function listCarriers(
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': bundlePk(bundle) },
       ProjectionExpression: 'room_id, seq',
+      // Read after the send's own write: a recipient fetches the file as soon as it arrives.
+      ConsistentRead: true,
       Limit: limit,
     },
     startKey,

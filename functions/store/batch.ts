@@ -16,13 +16,18 @@ export function chunk<T>(values: readonly T[], size: number): T[][] {
  * BatchGet of any number of keys: chunks of 100 in parallel, and unprocessed keys
  * retried with backoff (DynamoDB returns them under throttling).
  */
-export async function batchGet(keys: readonly Key[]): Promise<Item[]> {
+export async function batchGet(
+  keys: readonly Key[],
+  options: { consistent?: boolean } = {},
+): Promise<Item[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
-  const pages = await Promise.all(chunk(unique, 100).map((part) => batchGetChunk(part)));
+  const pages = await Promise.all(
+    chunk(unique, 100).map((part) => batchGetChunk(part, options.consistent === true)),
+  );
   return pages.flat();
 }
 
-async function batchGetChunk(keys: Key[]): Promise<Item[]> {
+async function batchGetChunk(keys: Key[], consistent: boolean): Promise<Item[]> {
   const table = tableName();
   const found: Item[] = [];
   let pending: Key[] = keys;
@@ -30,7 +35,11 @@ async function batchGetChunk(keys: Key[]): Promise<Item[]> {
     if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
     if (attempt > 8) throw new StoreError('BatchGet kept returning unprocessed keys');
     const out = await ddb().send(
-      new BatchGetCommand({ RequestItems: { [table]: { Keys: pending } } }),
+      new BatchGetCommand({
+        RequestItems: {
+          [table]: { Keys: pending, ...(consistent ? { ConsistentRead: true } : {}) },
+        },
+      }),
     );
     found.push(...((out.Responses?.[table] as Item[] | undefined) ?? []));
     pending = (out.UnprocessedKeys?.[table]?.Keys as Key[] | undefined) ?? [];

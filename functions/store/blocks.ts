@@ -134,12 +134,18 @@ export async function blockedEitherWay(userId: string): Promise<Set<string>> {
  */
 export async function whoBlocks(userId: string, others: readonly string[]): Promise<string[]> {
   if (others.length === 0) return [];
-  const items = await batchGet(others.map((o) => blockKey(o, userId)));
+  const items = await batchGet(
+    others.map((o) => blockKey(o, userId)),
+    { consistent: true },
+  );
   const found = new Set(items.map((i) => userIdOfPk(i.pk as string)));
   return others.filter((o) => found.has(o));
 }
 
+/** The items a block between the two users would be, either way. */
+export const blockKeysBetween = (a: string, b: string): Key[] => [blockKey(a, b), blockKey(b, a)];
+
 /** Whether a block stands between the two users, either way (one BatchGet of two keys). */
 export async function blockBetween(a: string, b: string): Promise<boolean> {
-  return (await batchGet([blockKey(a, b), blockKey(b, a)])).length > 0;
+  return (await batchGet(blockKeysBetween(a, b), { consistent: true })).length > 0;
 }

@@ -63,13 +63,19 @@ function objectUrl(file: FileAddress): URL {
   return new URL(`https://${bucket}.s3.${region()}.${suffix}/${key.join('/')}`);
 }
 
+/** What storage holds for a file: its size in bytes and its ETag. */
+export interface StoredObject {
+  size: number;
+  etag: string;
+}
+
 /**
- * The stored size in bytes, or undefined when nothing is there. S3 answers a
+ * What storage holds, or undefined when nothing is there. S3 answers a
  * missing key with 403, not 404, to a caller who may not list the bucket (no
  * function may), so both mean "not uploaded"; `npm run test:deployed` checks
  * the grants that make every other HEAD succeed.
  */
-export async function storedSize(file: FileAddress): Promise<number | undefined> {
+export async function storedObject(file: FileAddress): Promise<StoredObject | undefined> {
   const url = objectUrl(file);
   const signed = await sigv4().sign(objectRequest('HEAD', url));
   let response: Response;
@@ -83,7 +89,10 @@ export async function storedSize(file: FileAddress): Promise<number | undefined>
   }
   if (response.status === 404 || response.status === 403) return undefined;
   if (!response.ok) throw new StoreError(`Reading a file from storage answered ${response.status}`);
-  return Number(response.headers.get('content-length') ?? 0);
+  return {
+    size: Number(response.headers.get('content-length') ?? 0),
+    etag: response.headers.get('etag') ?? '',
+  };
 }
 
 /**

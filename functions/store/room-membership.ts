@@ -1,7 +1,7 @@
 import type { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { MemberState, RoomRecord } from '#model';
 import { tableName } from '#platform/clients.ts';
-import { chunk, type Item } from './batch.ts';
+import { chunk, type Item, type Key } from './batch.ts';
 import { transactIf } from './conditional.ts';
 import { memberKey, memberToItem } from './members.ts';
 import { directPairItem, roomKey, roomToItem } from './rooms.ts';
@@ -18,13 +18,28 @@ const put = (item: Item, condition = 'attribute_not_exists(pk)'): TransactItem =
  * Creates a room with its member items. The first transaction holds the room,
  * the direct-pair lock (if any) and up to 98 members, so a small room is all or
  * nothing; members past that (big groups) follow in further transactions of
- * idempotent puts. Returns false when the direct pair already has a room.
+ * idempotent puts. Returns false when the direct pair already has a room, or
+ * an item of `mustBeAbsent` exists.
  */
-export async function createRoom(room: RoomRecord, members: MemberState[]): Promise<boolean> {
+export async function createRoom(
+  room: RoomRecord,
+  members: MemberState[],
+  mustBeAbsent: readonly Key[] = [],
+): Promise<boolean> {
   const head: TransactItem[] = [put(roomToItem(room))];
   if (room.type === 'direct') {
     const [a, b] = Object.keys(room.members);
     head.push(put(directPairItem(a!, b!, room.id)));
+  }
+  // Items whose existence forbids the room (a block between a direct room's two users).
+  for (const Key of mustBeAbsent) {
+    head.push({
+      ConditionCheck: {
+        TableName: tableName(),
+        Key,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
   }
   const firstBatch = members.slice(0, 100 - head.length);
   if (!(await transactIf([...head, ...firstBatch.map((m) => put(memberToItem(m)))]))) return false;

@@ -14,18 +14,28 @@ beforeAll(async () => {
 });
 afterAll(async () => aws?.stop());
 
-async function uploadedFile(userId: string, roomId: string, bytes = randomBytes(16)) {
+type Slot = { attachment_id: string; upload: { url: string; fields: Record<string, string> } };
+
+async function slotFor(userId: string, roomId: string, size: number): Promise<Slot> {
   const { createUploadSlot } = await import('#domain/attachments.ts');
-  const slot = await createUploadSlot(caller(userId), roomId, {
+  return createUploadSlot(caller(userId), roomId, {
     content_type: 'image/png',
-    size_bytes: bytes.length,
+    size_bytes: size,
     is_encrypted: false,
   });
+}
+
+async function post(slot: Slot, bytes: Uint8Array) {
   const form = new FormData();
   for (const [k, v] of Object.entries(slot.upload.fields)) form.append(k, v);
   form.append('file', new Blob([bytes]), 'f');
   const res = await fetch(slot.upload.url, { method: 'POST', body: form });
   expect(res.status).toBe(204);
+}
+
+async function uploadedFile(userId: string, roomId: string, bytes = randomBytes(16)) {
+  const slot = await slotFor(userId, roomId, bytes.length);
+  await post(slot, bytes);
   return slot.attachment_id;
 }
 
@@ -157,5 +167,56 @@ describe('the attachments queue consumer', () => {
       const now = await getMessage(messageId);
       return now && { ...now, attachments: sent.message.attachments };
     }
+  });
+});
+
+describe('a slot reused after its send', () => {
+  it('keeps the bytes the send claimed, and deletes bytes swapped in before the slot expired', async () => {
+    const { sendMessage } = await import('#domain/messages.ts');
+    const { runAttachmentJob } = await import('#domain/attachments.ts');
+    const { S3Client, HeadObjectCommand, GetObjectTaggingCommand } = await import(
+      '@aws-sdk/client-s3'
+    );
+    const { LIMITS } = await import('#platform/limits.ts');
+    const s3 = new S3Client({ forcePathStyle: true });
+    const Bucket = process.env.ATTACHMENTS_BUCKET!;
+    const room = await groupOf('sw_a', ['sw_b']);
+    const afterSlot = Date.now() + (LIMITS.uploadSlotSeconds + 10) * 1000;
+    const send = (id: string) =>
+      sendMessage(caller('sw_a'), room.id, {
+        content: '',
+        message_type: 'text',
+        is_encrypted: false,
+        attachment_ids: [id],
+      });
+
+    // Same bytes posted again: still what the send claimed, kept and tagged sent.
+    const kept = await slotFor('sw_a', room.id, 16);
+    const bytes = randomBytes(16);
+    await post(kept, bytes);
+    await send(kept.attachment_id);
+    await runAttachmentJob({ op: 'keep', room_id: room.id, attachment_id: kept.attachment_id });
+    await post(kept, bytes);
+    await runAttachmentJob(
+      { op: 'verify', room_id: room.id, attachment_id: kept.attachment_id },
+      afterSlot,
+    );
+    const keptKey = `rooms/${room.id}/${kept.attachment_id}`;
+    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket, Key: keptKey }));
+    expect(tags.TagSet?.map((t) => t.Value)).toEqual(['sent']);
+
+    // Other bytes posted through the still-valid slot after the send: they go.
+    const swapped = await slotFor('sw_a', room.id, 16);
+    await post(swapped, randomBytes(16));
+    await send(swapped.attachment_id);
+    await runAttachmentJob({ op: 'keep', room_id: room.id, attachment_id: swapped.attachment_id });
+    await post(swapped, randomBytes(16));
+    await runAttachmentJob(
+      { op: 'verify', room_id: room.id, attachment_id: swapped.attachment_id },
+      afterSlot,
+    );
+    await expect(
+      s3.send(new HeadObjectCommand({ Bucket, Key: `rooms/${room.id}/${swapped.attachment_id}` })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 });

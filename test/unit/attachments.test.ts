@@ -87,7 +87,7 @@ describe('upload form and download URL', () => {
       expect.arrayContaining([
         { bucket: 'files-test' },
         { key: 'rooms/r1/F1' },
-        ['content-length-range', 0, 1234],
+        ['content-length-range', 1, 1234],
         ['eq', '$Content-Type', 'image/png'],
         ['eq', '$tagging', form.fields.tagging],
       ]),

@@ -28,6 +28,37 @@ const blockedByKey = (blocked: string, blocker: string): Key => ({
 });
 
 /**
+ * The pair's direct room in a block's transaction: its `blocked_by` gains or
+ * loses the blocker; with no room yet, a check that none appears meanwhile
+ * (a room made between the read and this write fails it, and the block retries).
+ */
+function roomSide(
+  blocker: string,
+  blocked: string,
+  directRoomId: string | undefined,
+  op: 'ADD' | 'DELETE',
+) {
+  const table = tableName();
+  return directRoomId
+    ? {
+        Update: {
+          TableName: table,
+          Key: roomKey(directRoomId),
+          UpdateExpression: `${op} blocked_by :me`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':me': new Set([blocker]) },
+        },
+      }
+    : {
+        ConditionCheck: {
+          TableName: table,
+          Key: directPairKey(blocker, blocked),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      };
+}
+
+/**
  * Blocks `blocked` for `blocker` (idempotent: a standing block keeps its time).
  * False when the pair's direct room changed meanwhile (created, or removed):
  * the caller reads it again and retries.
@@ -52,24 +83,7 @@ export async function putBlock(
   return transactIf([
     side(blockKey(blocker, blocked), 'block', blocked),
     side(blockedByKey(blocked, blocker), 'blocked-by', blocker),
-    directRoomId
-      ? {
-          Update: {
-            TableName: table,
-            Key: roomKey(directRoomId),
-            UpdateExpression: 'ADD blocked_by :me',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':me': new Set([blocker]) },
-          },
-        }
-      : {
-          // No direct room yet: none may appear without seeing this block.
-          ConditionCheck: {
-            TableName: table,
-            Key: directPairKey(blocker, blocked),
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
-        },
+    roomSide(blocker, blocked, directRoomId, 'ADD'),
   ]);
 }
 
@@ -83,23 +97,7 @@ export async function deleteBlock(
   return transactIf([
     { Delete: { TableName: table, Key: blockKey(blocker, blocked) } },
     { Delete: { TableName: table, Key: blockedByKey(blocked, blocker) } },
-    directRoomId
-      ? {
-          Update: {
-            TableName: table,
-            Key: roomKey(directRoomId),
-            UpdateExpression: 'DELETE blocked_by :me',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':me': new Set([blocker]) },
-          },
-        }
-      : {
-          ConditionCheck: {
-            TableName: table,
-            Key: directPairKey(blocker, blocked),
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
-        },
+    roomSide(blocker, blocked, directRoomId, 'DELETE'),
   ]);
 }
 

@@ -264,6 +264,23 @@ function givenRoom(
     put({ pk: `USER#${user}`, sk: 'CONNS', conns });
 }
 
+/** An upload slot of alice's in room r1, uploaded and not yet sent. */
+function givenPendingFile(id: string) {
+  put({
+    pk: `ATT#${id}`,
+    sk: 'META',
+    entity: 'attachment',
+    id,
+    room_id: 'r1',
+    uploader_id: 'alice',
+    state: 'pending',
+    content_type: 'image/png',
+    size_bytes: 100,
+    created_at: longAgo,
+    ttl: Math.floor(Date.now() / 1000) + 3600,
+  });
+}
+
 const labels = () => calls.map((c) => c.label);
 const count = (label: string) => labels().filter((l) => l === label).length;
 const writes = () =>
@@ -315,19 +332,7 @@ describe('sendMessage: round trips and sequence numbers', () => {
 
   it("reads a send's files beside the room (BatchGet ∥ HEADs in round 1): still 3 rounds, and claims them in the transaction", async () => {
     givenRoom('r1', ['alice', 'bob']);
-    for (const file of ['f1', 'f2'])
-      put({
-        pk: `ATT#${file}`,
-        sk: 'META',
-        entity: 'attachment',
-        id: file,
-        room_id: 'r1',
-        uploader_id: 'alice',
-        state: 'pending',
-        content_type: 'image/png',
-        size_bytes: 100,
-        created_at: longAgo,
-      });
+    for (const file of ['f1', 'f2']) givenPendingFile(file);
     latencyMs = 5;
     storedSizes = { 'rooms/r1/f1': 90, 'rooms/r1/f2': 100 };
     const transactions: TransactItems[] = [];
@@ -372,18 +377,7 @@ describe('sendMessage: round trips and sequence numbers', () => {
 
   it('refuses a file whose bytes are not in storage with 409 before taking a number', async () => {
     givenRoom('r1', ['alice', 'bob']);
-    put({
-      pk: 'ATT#f1',
-      sk: 'META',
-      entity: 'attachment',
-      id: 'f1',
-      room_id: 'r1',
-      uploader_id: 'alice',
-      state: 'pending',
-      content_type: 'image/png',
-      size_bytes: 100,
-      created_at: longAgo,
-    });
+    givenPendingFile('f1');
     storedSizes = { 'rooms/r1/f1': 'missing' };
     await expect(
       sendMessage(alice, 'r1', { ...input, attachment_ids: ['f1'] }),

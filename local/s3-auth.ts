@@ -92,8 +92,35 @@ export function checkCredential(
   return { accessKeyId, date, region };
 }
 
+/**
+ * A browser form's credential and signature, checked as S3 checks them: the
+ * signature is the HMAC of the base64 policy as sent. Throws the S3Error S3
+ * answers.
+ */
+export function checkPostSignature(
+  form: { credential: string; policy: string; signature: string },
+  accepted: { credentials: SigningCredentials; region: string },
+): void {
+  const scope = checkCredential(form.credential, accepted, 'InvalidArgument');
+  const expected = hexHmac(
+    signingKey(accepted.credentials.secretAccessKey, scope.date, scope.region),
+    form.policy,
+  );
+  if (!sameSignature(expected, form.signature))
+    throw new S3Error(
+      403,
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      {
+        AWSAccessKeyId: scope.accessKeyId,
+        StringToSign: form.policy,
+        SignatureProvided: form.signature,
+      },
+    );
+}
+
 /** RFC 3986 encoding, as SigV4 canonical requests use it. */
-const encode = (text: string) =>
+export const uriEncode = (text: string) =>
   encodeURIComponent(text).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
@@ -136,6 +163,48 @@ export interface PresignedRequest {
   query: readonly [string, string][];
   /** Lower-case header names. */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/**
+ * The SigV4 signature of a presigned URL: over its method, path, query (but
+ * X-Amz-Signature), signed headers and X-Amz-Date, payload UNSIGNED-PAYLOAD,
+ * in `scope`. Answers what was signed too, for SignatureDoesNotMatch.
+ */
+export function presignedSignature(
+  request: PresignedRequest,
+  scope: { date: string; region: string; service?: string },
+  secretAccessKey: string,
+): { canonicalRequest: string; stringToSign: string; signature: string } {
+  const param = (name: string) => request.query.find(([n]) => n === name)?.[1] ?? '';
+  const service = scope.service ?? 's3';
+  const signedHeaders = param('X-Amz-SignedHeaders');
+  const headerLines = signedHeaders.split(';').map((name) => {
+    const raw = request.headers[name];
+    const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().replace(/\s+/g, ' ');
+    return `${name}:${value}`;
+  });
+  const canonicalQuery = request.query
+    .filter(([name]) => name !== 'X-Amz-Signature')
+    .map(([name, value]) => [uriEncode(name), uriEncode(value)] as const)
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+  const canonicalRequest = [
+    request.method,
+    request.rawPath,
+    canonicalQuery,
+    `${headerLines.join('\n')}\n`,
+    signedHeaders,
+    'UNSIGNED-PAYLOAD',
+  ].join('\n');
+  const stringToSign = [
+    ALGORITHM,
+    param('X-Amz-Date'),
+    `${scope.date}/${scope.region}/${service}/aws4_request`,
+    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
+  ].join('\n');
+  const key = signingKey(secretAccessKey, scope.date, scope.region, service);
+  return { canonicalRequest, stringToSign, signature: hexHmac(key, stringToSign) };
 }
 
 /**
@@ -188,36 +257,13 @@ export function checkPresigned(
       `Invalid credential date "${scope.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`,
     );
 
-  const signedHeaders = param('X-Amz-SignedHeaders')!;
-  const headerLines = signedHeaders.split(';').map((name) => {
-    const raw = request.headers[name];
-    const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().replace(/\s+/g, ' ');
-    return `${name}:${value}`;
-  });
-  const canonicalQuery = request.query
-    .filter(([name]) => name !== 'X-Amz-Signature')
-    .map(([name, value]) => [encode(name), encode(value)] as const)
-    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-  const canonicalRequest = [
-    request.method,
-    request.rawPath,
-    canonicalQuery,
-    `${headerLines.join('\n')}\n`,
-    signedHeaders,
-    'UNSIGNED-PAYLOAD',
-  ].join('\n');
-  const credentialScope = `${scope.date}/${scope.region}/s3/aws4_request`;
-  const stringToSign = [
-    ALGORITHM,
-    amzDate,
-    credentialScope,
-    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
-  ].join('\n');
-  const key = signingKey(accepted.credentials.secretAccessKey, scope.date, scope.region);
+  const { canonicalRequest, stringToSign, signature } = presignedSignature(
+    request,
+    scope,
+    accepted.credentials.secretAccessKey,
+  );
   const provided = param('X-Amz-Signature')!;
-  if (!sameSignature(hexHmac(key, stringToSign), provided))
+  if (!sameSignature(signature, provided))
     throw new S3Error(
       403,
       'SignatureDoesNotMatch',

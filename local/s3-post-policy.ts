@@ -1,11 +1,4 @@
-import {
-  ALGORITHM,
-  checkCredential,
-  hexHmac,
-  type SigningCredentials,
-  sameSignature,
-  signingKey,
-} from './s3-auth.ts';
+import { ALGORITHM, checkPostSignature, type SigningCredentials } from './s3-auth.ts';
 import { parseTagging, S3Error, type Tag } from './s3-xml.ts';
 
 /**
@@ -265,19 +258,14 @@ export function checkPostPolicy(
       ArgumentName: 'x-amz-algorithm',
       ArgumentValue: fields.get('x-amz-algorithm')!,
     });
-  const scope = checkCredential(fields.get('x-amz-credential')!, request, 'InvalidArgument');
-  const provided = fields.get('x-amz-signature')!;
-  const expected = hexHmac(
-    signingKey(request.credentials.secretAccessKey, scope.date, scope.region),
-    policy,
+  checkPostSignature(
+    {
+      credential: fields.get('x-amz-credential')!,
+      policy,
+      signature: fields.get('x-amz-signature')!,
+    },
+    request,
   );
-  if (!sameSignature(expected, provided))
-    throw new S3Error(
-      403,
-      'SignatureDoesNotMatch',
-      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      { AWSAccessKeyId: scope.accessKeyId, StringToSign: policy, SignatureProvided: provided },
-    );
 
   const { expiration, conditions } = parsePolicy(policy);
   if (request.now.getTime() >= expiration.getTime()) throw policyFailed('Policy expired.');

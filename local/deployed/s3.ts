@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
-  ALGORITHM,
-  checkCredential,
+  checkPostSignature,
   hexHmac,
+  presignedSignature,
   type SigningCredentials,
-  sameSignature,
   signingKey,
+  uriEncode,
 } from '../s3-auth.ts';
 import type { PostForm } from '../s3-post-policy.ts';
-import { deletedKeys, S3Error } from '../s3-xml.ts';
+import { deletedKeys } from '../s3-xml.ts';
 
 /**
  * S3 as the recorder (recorder.ts) sees it: which IAM actions on which ARNs a
@@ -180,24 +179,14 @@ export function verifyForm(
   form: PostForm,
   signer: { credentials: SigningCredentials; region: string },
 ): void {
-  const scope = checkCredential(
-    formField(form, 'x-amz-credential') ?? '',
+  checkPostSignature(
+    {
+      credential: formField(form, 'x-amz-credential') ?? '',
+      policy: formField(form, 'policy') ?? '',
+      signature: formField(form, 'x-amz-signature') ?? '',
+    },
     signer,
-    'InvalidArgument',
   );
-  const policy = formField(form, 'policy') ?? '';
-  const provided = formField(form, 'x-amz-signature') ?? '';
-  const expected = hexHmac(
-    signingKey(signer.credentials.secretAccessKey, scope.date, scope.region),
-    policy,
-  );
-  if (!sameSignature(expected, provided))
-    throw new S3Error(
-      403,
-      'SignatureDoesNotMatch',
-      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      { AWSAccessKeyId: scope.accessKeyId, StringToSign: policy, SignatureProvided: provided },
-    );
 }
 
 /**
@@ -259,13 +248,6 @@ export function resignForm(
   return Buffer.concat([...fields, raw.subarray(filePart)]);
 }
 
-/** RFC 3986 encoding, as SigV4 canonical requests use it. */
-const encode = (text: string) =>
-  encodeURIComponent(text).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-
 /**
  * The query string of the same presigned URL signed with `as` for a request
  * with `headers` (the storage's host): the credential names `as`'s key, and
@@ -292,33 +274,12 @@ export function resignPresigned(
       name,
       name === 'X-Amz-Credential' ? resigned : value,
     ]);
-  const signedHeaders = param('X-Amz-SignedHeaders');
-  const headerLines = signedHeaders.split(';').map((name) => {
-    const raw = request.headers[name];
-    const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().replace(/\s+/g, ' ');
-    return `${name}:${value}`;
-  });
-  const canonicalQuery = query
-    .map(([name, value]) => [encode(name), encode(value)] as const)
-    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-  const canonicalRequest = [
-    request.method,
-    request.rawPath,
-    canonicalQuery,
-    `${headerLines.join('\n')}\n`,
-    signedHeaders,
-    'UNSIGNED-PAYLOAD',
-  ].join('\n');
-  const stringToSign = [
-    ALGORITHM,
-    param('X-Amz-Date'),
-    `${date}/${region}/${service}/aws4_request`,
-    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
-  ].join('\n');
-  const signature = hexHmac(signingKey(as.secretAccessKey, date, region, service), stringToSign);
+  const { signature } = presignedSignature(
+    { ...request, query },
+    { date, region, service },
+    as.secretAccessKey,
+  );
   return [...query, ['X-Amz-Signature', signature] as const]
-    .map(([name, value]) => `${encode(name)}=${encode(value)}`)
+    .map(([name, value]) => `${uriEncode(name)}=${uriEncode(value)}`)
     .join('&');
 }

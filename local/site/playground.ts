@@ -7,7 +7,9 @@ import {
   ChatApiError,
   createChatClient,
   type Message,
+  type Operations,
   type RealtimeConnection,
+  RealtimeError,
   type Room,
 } from '../../client/src/index.ts';
 
@@ -35,6 +37,25 @@ const TYPING_IDLE_MS = 3000;
 /** A `user-typing` with no update for this long clears itself (the sender may have gone). */
 const TYPING_STALE_MS = 6000;
 
+type ReportReason = Operations['createReport']['body']['reason'];
+/** CONTRACT §9's reasons, in its order (a Record, so the type checker sees every reason). */
+const REPORT_REASONS: Record<ReportReason, string> = {
+  spam: 'Spam',
+  harassment: 'Harassment',
+  hate: 'Hate',
+  sexual: 'Sexual content',
+  violence: 'Violence',
+  other: 'Other',
+};
+type Block = Operations['listBlocks']['data']['blocked'][number];
+
+/** An HTTP or WebSocket refusal as `CODE: message`; anything else as it prints. */
+function describeError(error: unknown) {
+  return error instanceof ChatApiError || error instanceof RealtimeError
+    ? `${error.code}: ${error.message}`
+    : String(error);
+}
+
 class Pane {
   private api!: ReturnType<typeof createChatClient>['api'];
   private realtime!: RealtimeConnection;
@@ -51,6 +72,12 @@ class Pane {
   private typingSent = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The users this user blocks, as GET /api/chat/blocks last said. */
+  private blocks: Block[] = [];
+  /** A line above the composer for the open room: a refused send, a report's outcome. */
+  private notice: { roomId: string; text: string; error: boolean; reportId?: string } | undefined;
+  /** The report form, while one is open (kept across re-renders of the room). */
+  private reportForm: { roomId: string; el: HTMLElement } | undefined;
   private readonly els: Record<string, HTMLElement> = {};
 
   constructor(private readonly root: HTMLElement) {
@@ -102,6 +129,7 @@ class Pane {
     this.listen();
     this.realtime.start();
     await this.refreshRooms();
+    await this.refreshBlocks();
   }
 
   private renderMain(display: string) {
@@ -110,6 +138,14 @@ class Pane {
     this.els.rooms = h('div', { 'data-testid': 'rooms' });
     this.els.chat = h('div', { class: 'chat' }, h('p', { class: 'empty' }, 'Pick a room'));
     this.els.log = h('div', { class: 'log', 'data-testid': 'log' });
+    this.els.blocks = h('div', { 'data-testid': 'blocked-list' });
+    const blockId = h('input', { placeholder: 'user id to block', 'data-testid': 'block-user' });
+    const blockChosen = async () => {
+      const userId = blockId.value.trim();
+      if (!userId) return;
+      await this.setBlocked(userId, true);
+      blockId.value = '';
+    };
     const ids = h('input', { placeholder: 'user ids, e.g. u_bob', 'data-testid': 'new-members' });
     const groupName = h('input', { placeholder: 'group name (empty: direct)' });
     const archived = h('input', { type: 'checkbox', 'data-testid': 'show-archived' });
@@ -155,6 +191,22 @@ class Pane {
           ),
           h('label', {}, archived, ' archived'),
           this.els.rooms,
+          h(
+            'div',
+            { class: 'blocks' },
+            h('strong', {}, 'Blocked users'),
+            h(
+              'div',
+              { class: 'new' },
+              blockId,
+              h(
+                'button',
+                { 'data-testid': 'block-chosen', click: () => void this.guard(blockChosen) },
+                'Block',
+              ),
+            ),
+            this.els.blocks,
+          ),
         ),
         this.els.chat,
       ),
@@ -172,8 +224,66 @@ class Pane {
     try {
       await action();
     } catch (error) {
-      this.log(error instanceof ChatApiError ? `${error.code}: ${error.message}` : String(error));
+      this.log(describeError(error));
     }
+  }
+
+  /** The block list from GET /api/chat/blocks, shown in the sidebar and on the room's button. */
+  private async refreshBlocks() {
+    await this.guard(async () => {
+      this.blocks = (await this.api.listBlocks()).blocked;
+      this.renderBlocks();
+      if (this.selected) this.renderChat();
+    });
+  }
+
+  /**
+   * PUT or DELETE /api/chat/blocks/:user_id, then the list as the server now has it. The direct
+   * room with that user (if any) says what changed, replacing an older "Not sent" there.
+   */
+  private async setBlocked(userId: string, blocked: boolean) {
+    try {
+      if (blocked) await this.api.blockUser(userId);
+      else await this.api.unblockUser(userId);
+      this.log(`${blocked ? 'blocked' : 'unblocked'} ${userId}`);
+      const direct = this.rooms.find((r) => r.type === 'direct' && r.members.includes(userId));
+      if (direct)
+        this.notice = {
+          roomId: direct.id,
+          text: blocked
+            ? `You block ${userId}: neither of you can send here until you unblock.`
+            : `You no longer block ${userId}.`,
+          error: false,
+        };
+    } finally {
+      await this.refreshBlocks();
+    }
+  }
+
+  private isBlocked(userId: string) {
+    return this.blocks.some((b) => b.user_id === userId);
+  }
+
+  private renderBlocks() {
+    this.els.blocks!.replaceChildren(
+      ...(this.blocks.length
+        ? this.blocks.map((b) =>
+            h(
+              'div',
+              { class: 'blocked', 'data-testid': 'blocked', 'data-user': b.user_id },
+              h('span', { title: `since ${b.blocked_at}` }, b.user_id),
+              h(
+                'button',
+                {
+                  'data-testid': 'unblock',
+                  click: () => void this.guard(() => this.setBlocked(b.user_id, false)),
+                },
+                'unblock',
+              ),
+            ),
+          )
+        : [h('p', { class: 'empty', 'data-testid': 'no-blocks' }, 'No one blocked')]),
+    );
   }
 
   private listen() {
@@ -223,6 +333,12 @@ class Pane {
         if (event === 'room-messages-cleared') void this.loadMessages();
       });
     }
+    // Blocks made or lifted on another device of this user (CONTRACT §9: synced).
+    for (const event of ['user-blocked', 'user-unblocked'] as const)
+      rt.on(event, ({ user_id }) => {
+        this.log(`${event} ${user_id}`);
+        void this.refreshBlocks();
+      });
     rt.on('error', (e) => this.log(`error ${e.code} (${e.action}): ${e.message}`));
   }
 
@@ -272,6 +388,7 @@ class Pane {
   }
 
   private async open(roomId: string) {
+    if (roomId !== this.selected) this.reportForm = undefined;
     this.selected = roomId;
     this.renderRooms();
     await this.loadMessages();
@@ -313,6 +430,8 @@ class Pane {
     const room = this.rooms.find((r) => r.id === this.selected);
     if (!this.selected) return;
     const roomId = this.selected;
+    /** The other member of a direct room: the one the Block button acts on. */
+    const other = room?.type === 'direct' ? room.members.find((m) => m !== this.userId) : undefined;
     const act = (label: string, testid: string, run: () => Promise<unknown>) =>
       h(
         'button',
@@ -345,6 +464,10 @@ class Pane {
         this.selected = undefined;
         this.els.chat!.replaceChildren(h('p', { class: 'empty' }, 'Pick a room'));
       }),
+      other &&
+        act(this.isBlocked(other) ? `Unblock ${other}` : `Block ${other}`, 'block', () =>
+          this.setBlocked(other, !this.isBlocked(other)),
+        ),
     );
     const items = [...this.messages].reverse().map((m) => {
       const mine = m.sender_id === this.userId;
@@ -364,6 +487,12 @@ class Pane {
               'button',
               { click: () => void this.guard(() => this.api.deleteMessage(m.id)) },
               'delete',
+            ),
+          !mine &&
+            h(
+              'button',
+              { 'data-testid': 'report', click: () => this.openReport(roomId, m) },
+              'report',
             ),
         ),
       );
@@ -402,11 +531,83 @@ class Pane {
       h('button', { type: 'submit', 'data-testid': 'send' }, 'Send'),
     );
     this.els.typing = h('div', { class: 'typing', 'data-testid': 'typing' });
+    const notice = this.notice?.roomId === roomId ? this.notice : undefined;
     const focused = document.activeElement?.getAttribute('data-testid') === 'composer';
-    this.els.chat!.replaceChildren(tools, messages, this.els.typing, form);
+    const parts: Child[] = [
+      tools,
+      messages,
+      this.els.typing,
+      this.reportForm?.roomId === roomId && this.reportForm.el,
+      notice &&
+        h(
+          'div',
+          { class: `notice${notice.error ? ' error' : ''}`, 'data-testid': 'notice' },
+          notice.text,
+          notice.reportId && h('code', { 'data-testid': 'report-id' }, notice.reportId),
+          h('button', { click: () => this.setNotice(undefined) }, '×'),
+        ),
+      form,
+    ];
+    this.els.chat!.replaceChildren(...parts.filter((p): p is Node | string => !!p));
     this.renderTyping();
     messages.scrollTop = messages.scrollHeight;
     if (focused) input.focus();
+  }
+
+  private setNotice(notice: Pane['notice']) {
+    this.notice = notice;
+    this.renderChat();
+  }
+
+  /** The report form for one message: a reason from CONTRACT §9's list and an optional note. */
+  private openReport(roomId: string, message: Message) {
+    const reason = h(
+      'select',
+      { 'data-testid': 'report-reason', 'aria-label': 'reason' },
+      ...Object.entries(REPORT_REASONS).map(([value, label]) => h('option', { value }, label)),
+    );
+    const note = h('input', {
+      placeholder: 'note (optional)',
+      'data-testid': 'report-note',
+      'aria-label': 'note',
+    });
+    const close = () => {
+      this.reportForm = undefined;
+      this.renderChat();
+    };
+    const submit = async () => {
+      try {
+        const { report_id } = await this.api.report({
+          message_id: message.id,
+          reason: reason.value as ReportReason,
+          ...(note.value.trim() ? { note: note.value.trim() } : {}),
+        });
+        this.log(`reported message ${message.id}: ${report_id}`);
+        this.reportForm = undefined;
+        this.setNotice({ roomId, text: 'Report sent, id ', error: false, reportId: report_id });
+      } catch (error) {
+        this.setNotice({ roomId, text: `Report not sent — ${describeError(error)}`, error: true });
+      }
+    };
+    const el = h(
+      'form',
+      {
+        class: 'report',
+        'data-testid': 'report-form',
+        submit: (e) => {
+          e.preventDefault();
+          void submit();
+        },
+      },
+      h('span', {}, `Report ${message.sender_name}'s message:`),
+      reason,
+      note,
+      h('button', { type: 'submit', 'data-testid': 'report-submit' }, 'Report'),
+      h('button', { type: 'button', click: close }, 'Cancel'),
+    );
+    this.reportForm = { roomId, el };
+    this.renderChat();
+    reason.focus();
   }
 
   /** Typing indicators: `true` at most every 3 s while typing, `false` after 3 s idle. */
@@ -476,8 +677,17 @@ class Pane {
         ...(attachmentIds ? { attachment_ids: attachmentIds } : {}),
       });
       this.realtime.typing(roomId, false);
+      if (this.notice?.roomId === roomId && this.notice.error) this.notice = undefined;
     } catch (error) {
-      this.log(`send failed: ${String(error)}`);
+      this.log(`send failed: ${describeError(error)}`);
+      const other = this.rooms
+        .find((r) => r.id === roomId && r.type === 'direct')
+        ?.members.find((m) => m !== this.userId);
+      const hint =
+        error instanceof RealtimeError && error.code === 'BLOCKED' && other && this.isBlocked(other)
+          ? ` (you block ${other}: unblock to write again)`
+          : '';
+      this.notice = { roomId, text: `Not sent — ${describeError(error)}${hint}`, error: true };
     } finally {
       this.sending = this.sending.filter((s) => s.temp !== temp);
     }

@@ -10,7 +10,9 @@ import { startStack } from '../support/stack.ts';
  * Chromium (Debian's package; .ci/run installs it): two users exchange a
  * message, the receiver's unread badge appears and clears when they read it,
  * and the sender sees the read receipt; a user sends a picture from the file picker and
- * both panes show it, the same bytes. With SAVE_SCREENSHOT=1 it saves docs/playground.png.
+ * both panes show it, the same bytes; a user blocks the other (sends refused both ways, shown
+ * readably, until unblocked) and the other reports a message (the report id shown). With
+ * SAVE_SCREENSHOT=1 it saves docs/playground.png.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
@@ -207,6 +209,153 @@ describe.skipIf(!available)('playground in headless Chromium', () => {
     await expect.poll(() => danRoom.textContent(), { timeout: 10_000 }).toContain('📎 attachment');
     for (const pane of [carol, dan])
       expect(await pane.getByTestId('log').textContent()).not.toMatch(/failed|error/i);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('Block stops sends both ways until lifted, shown from GET /blocks; Report shows the report id or the refusal', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${env.stack.httpUrl}/playground`);
+    const erinId = `u_pg_erin_${suffix}`;
+    const frankId = `u_pg_frank_${suffix}`;
+    const ginaId = `u_pg_gina_${suffix}`;
+    const erin = page.getByTestId('pane-0');
+    const frank = page.getByTestId('pane-1');
+    await signIn(erin, erinId, 'Erin');
+    await signIn(frank, frankId, 'Frank');
+    /** Erin's view of the stack, straight over HTTP, to check what the buttons did. */
+    const erinToken = await env.stack.issueToken(erinId, 'Erin');
+    const asErin = async (path: string) => {
+      const res = await fetch(`${env.stack.httpUrl}${path}`, {
+        headers: { authorization: `Bearer ${erinToken}` },
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { data: unknown }).data;
+    };
+    const blockedIds = (pane: Locator) =>
+      pane
+        .getByTestId('blocked')
+        .evaluateAll((els) =>
+          els.map((el) => (el as unknown as { dataset: { user: string } }).dataset.user),
+        );
+
+    await erin.getByTestId('new-members').fill(frankId);
+    await erin.getByTestId('create-room').click();
+    await erin.getByTestId('composer').fill('hello Frank');
+    await erin.getByTestId('send').click();
+    const frankRoom = frank.getByTestId('room').first();
+    await expect.poll(() => frankRoom.textContent(), { timeout: 10_000 }).toContain('hello Frank');
+    await frankRoom.click();
+    await expect
+      .poll(() => frank.getByTestId('message').allTextContents(), { timeout: 10_000 })
+      .toEqual([expect.stringContaining('hello Frank')]);
+    for (const pane of [erin, frank]) expect(await pane.getByTestId('no-blocks').count()).toBe(1);
+
+    // Erin blocks Frank with the open direct room's button: her list (GET /blocks) shows him.
+    const blockButton = erin.getByTestId('block');
+    expect(await blockButton.textContent()).toBe(`Block ${frankId}`);
+    await blockButton.click();
+    await expect.poll(() => blockedIds(erin), { timeout: 10_000 }).toEqual([frankId]);
+    await expect
+      .poll(() => blockButton.textContent(), { timeout: 5_000 })
+      .toBe(`Unblock ${frankId}`);
+    expect(await erin.getByTestId('notice').textContent()).toContain(
+      `You block ${frankId}: neither of you can send here until you unblock.`,
+    );
+    expect(await asErin('/api/chat/blocks')).toEqual({
+      blocked: [{ user_id: frankId, blocked_at: expect.any(String) }],
+    });
+    // Nothing tells Frank (CONTRACT §9) but the refusal: his send is BLOCKED, shown in his pane.
+    expect(await frank.getByTestId('no-blocks').count()).toBe(1);
+    await frank.getByTestId('composer').fill('are you there?');
+    await frank.getByTestId('send').click();
+    await expect
+      .poll(() => frank.getByTestId('notice').textContent(), { timeout: 10_000 })
+      .toMatch(/^Not sent — BLOCKED: A block stands between/);
+    // Both ways: Erin can't write either, and her pane says how to lift it.
+    await erin.getByTestId('composer').fill('bye');
+    await erin.getByTestId('send').click();
+    await expect
+      .poll(() => erin.getByTestId('notice').textContent(), { timeout: 10_000 })
+      .toContain(
+        `BLOCKED: A block stands between the members of this conversation (you block ${frankId}: unblock to write again)`,
+      );
+    for (const pane of [erin, frank])
+      expect(await pane.getByTestId('message').allTextContents()).toEqual([
+        expect.stringContaining('hello Frank'),
+      ]);
+    const room = (await asErin('/api/chat/rooms')) as { rooms: { id: string }[] };
+    const stored = (await asErin(`/api/chat/rooms/${room.rooms[0]!.id}/messages`)) as {
+      messages: { content: string }[];
+    };
+    expect(stored.messages.map((m) => m.content)).toEqual(['hello Frank']);
+
+    // Erin unblocks from her list: it empties, and Frank's next send reaches her live.
+    await erin.getByTestId('unblock').click();
+    await expect.poll(() => erin.getByTestId('no-blocks').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => blockButton.textContent(), { timeout: 5_000 }).toBe(`Block ${frankId}`);
+    expect(await asErin('/api/chat/blocks')).toEqual({ blocked: [] });
+    // The room's "Not sent" gives way to what changed.
+    expect(await erin.getByTestId('notice').textContent()).toContain(
+      `You no longer block ${frankId}.`,
+    );
+    await frank.getByTestId('composer').fill('back again');
+    await frank.getByTestId('send').click();
+    await expect
+      .poll(() => erin.getByTestId('message').last().textContent(), { timeout: 10_000 })
+      .toContain('back again');
+    await expect.poll(() => frank.getByTestId('notice').count(), { timeout: 5_000 }).toBe(0);
+
+    // A chosen user, by id from the sidebar.
+    await erin.getByTestId('block-user').fill(ginaId);
+    await erin.getByTestId('block-chosen').click();
+    await expect.poll(() => blockedIds(erin), { timeout: 10_000 }).toEqual([ginaId]);
+    expect(await asErin('/api/chat/blocks')).toEqual({
+      blocked: [{ user_id: ginaId, blocked_at: expect.any(String) }],
+    });
+
+    // Frank reports Erin's message (only others' messages have the button): reason and note go
+    // to POST /api/chat/reports, and the pane shows the report_id it answered.
+    expect(await frank.getByTestId('report').count()).toBe(1);
+    await frank.getByTestId('report').click();
+    expect(
+      await frank
+        .getByTestId('report-reason')
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value)),
+    ).toEqual(['spam', 'harassment', 'hate', 'sexual', 'violence', 'other']);
+    await frank.getByTestId('report-reason').selectOption('harassment');
+    await frank.getByTestId('report-note').fill('rude greeting');
+    const isReport = (r: { url(): string; request(): { method(): string } }) =>
+      r.url().endsWith('/api/chat/reports') && r.request().method() === 'POST';
+    let answer = page.waitForResponse(isReport);
+    await frank.getByTestId('report-submit').click();
+    let res = await answer;
+    expect(res.status()).toBe(201);
+    expect(res.request().postDataJSON()).toEqual({
+      message_id: expect.any(String),
+      reason: 'harassment',
+      note: 'rude greeting',
+    });
+    const { report_id } = ((await res.json()) as { data: { report_id: string } }).data;
+    expect(report_id).toMatch(/\S/);
+    await expect
+      .poll(() => frank.getByTestId('report-id').textContent(), { timeout: 5_000 })
+      .toBe(report_id);
+    expect(await frank.getByTestId('notice').textContent()).toContain('Report sent');
+    expect(await frank.getByTestId('report-form').count()).toBe(0);
+
+    // A refused report shows the error envelope's code and message.
+    await frank.getByTestId('report').click();
+    await frank.getByTestId('report-note').fill('x'.repeat(1001));
+    answer = page.waitForResponse(isReport);
+    await frank.getByTestId('report-submit').click();
+    res = await answer;
+    expect(res.status()).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    await expect
+      .poll(() => frank.getByTestId('notice').textContent(), { timeout: 5_000 })
+      .toContain(`Report not sent — VALIDATION_ERROR: ${error.message}`);
     expect(errors).toEqual([]);
   }, 60_000);
 

@@ -205,6 +205,8 @@ export const access: Readonly<Record<string, Access>> = {
   // The message and the reporter's membership (the evidence), the report, the topic.
   'http/create-report': needs(READ, { table: ['PutItem'], notifiesOperators: true }, LIMITED),
   'http/update-settings': needs({ table: ['UpdateItem'] }, LIMITED),
+  // Queues the erase; the account-erase consumer does the work.
+  'http/erase-account': needs({ sendsTo: ['account-erase'] }, LIMITED),
   // The membership check, the slot item, the signed form.
   'http/create-attachment': needs(READ, { table: ['PutItem'], files: ['upload'] }, LIMITED),
   // The file, its carriers and who may see them, the signed URL.
@@ -240,6 +242,16 @@ export const access: Readonly<Record<string, Access>> = {
   'queues/fill-gaps': needs(READ, WRITE, { sendsTo: ['seq-gaps', 'room-purge'] }),
   'queues/room-purge': needs(READ, { table: ['BatchWriteItem'], sendsTo: ['room-purge'] }),
   'queues/presence-check': needs(PRESENCE),
+  // domain/account-erase.ts: closes the user's sockets (DELETE) and drops their records,
+  // leaves rooms (transactions of Update and Delete), blanks messages, tells the
+  // members (DELIVER, EVENT_LOG), removes devices' push endpoints, deletes the
+  // account's items (BatchWriteItem), and queues its own continuation.
+  'queues/account-erase': needs(READ, WRITE, EVENT_LOG, DELIVER, {
+    table: ['BatchWriteItem'],
+    connections: ['DELETE'],
+    push: ['endpoints'],
+    sendsTo: ['account-erase'],
+  }),
   'schedules/presence-sweeper': needs(PRESENCE, {
     indexes: ['gsi1'],
     connections: ['GET', 'DELETE'],

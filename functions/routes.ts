@@ -55,7 +55,7 @@ export interface QueueDefinition {
  * default (a new one may start far lower until raised), shared by every
  * function. User-facing functions ($connect, send, the HTTP routes) must always
  * find room, so the background consumers are capped: the SQS consumers by their
- * event sources' maxConcurrency (per queue below: 70 in all), the stream
+ * event sources' maxConcurrency (per queue below: 77 in all), the stream
  * consumer by the number of shards times its parallelization factor (2 batches
  * per shard at once; its writes are idempotent maxima and set-adds, so order
  * across batches does not matter), the sweeper by its one-a-minute schedule.
@@ -263,6 +263,8 @@ export const httpRoutes: readonly HttpRoute[] = [
     handler: 'http/update-settings',
     rateLimit: 'write',
   },
+  // Erasing the caller's account: 202, the work runs on the account-erase queue.
+  { method: 'DELETE', path: '/api/chat/me', handler: 'http/erase-account', rateLimit: 'write' },
 ];
 
 export const wsRoutes: readonly WsRoute[] = [
@@ -366,6 +368,15 @@ export const queues: readonly QueueDefinition[] = [
     maxReceiveCount: 5,
     // one check per last disconnect, after the grace period
     maxConcurrency: 10,
+  },
+  {
+    id: 'account-erase',
+    env: 'ERASE_QUEUE_URL',
+    consumer: 'queues/account-erase',
+    batchSize: 1,
+    maxReceiveCount: 5,
+    // erasing accounts (DELETE /api/chat/me): rare, each job continues itself
+    maxConcurrency: 2,
   },
 ];
 

@@ -43,7 +43,13 @@ export async function deleteChat(caller: Caller, roomId: string) {
   return { room_id: roomId, deleted_at: at };
 }
 
-async function leave(room: RoomRecord, userId: string, at: string) {
+/**
+ * `userId` leaves the group `room` as read: the only admin hands over to the
+ * longest-standing remaining member, the last member removes the room; one
+ * transaction either way (409 when the room changed meanwhile). Also the
+ * account erase's way out of a group (account-erase.ts).
+ */
+export async function leave(room: RoomRecord, userId: string, at: string) {
   const remaining = membersByJoinOrder(room.members).filter((u) => u !== userId);
   if (remaining.length === 0) {
     if (!(await deleteLastMember(room.id, userId))) throw conflict('The room changed; try again');

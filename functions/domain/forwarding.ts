@@ -6,7 +6,7 @@ import { markReadUpTo } from '#store/members.ts';
 import { getMessage, messageId } from '#store/messages.ts';
 import { takeSequence } from '#store/room-head.ts';
 import { requireUnblockedRoom } from './blocks.ts';
-import { requireMembership, requireMemberships } from './membership.ts';
+import { requireConversationPartner, requireMembership, requireMemberships } from './membership.ts';
 import { abandon, deliverMessage, headSummary } from './messages.ts';
 import { forwardedCopy, type MessageRecord, type RoomRecord } from './model.ts';
 import { seesMessage } from './unread.ts';
@@ -38,7 +38,10 @@ export async function forwardMessage(
 
   // Every target must exist, have the caller as a member and not be gone for them.
   const rooms = await requireMemberships(caller.userId, targets);
-  for (const room of rooms.values()) requireUnblockedRoom(room);
+  for (const room of rooms.values()) {
+    requireConversationPartner(room);
+    requireUnblockedRoom(room);
+  }
   const at = nowIso();
   // Each target room hands out its own next number (one `ADD` each, in parallel).
   const copies = await Promise.all(

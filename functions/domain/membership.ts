@@ -108,5 +108,18 @@ export async function requireInRoomWithPeers(
   return { room, peers: others.filter((u) => !hidden(u)) };
 }
 
+/**
+ * A direct room whose other member erased their account (DELETE /api/chat/me,
+ * account-erase.ts) stays for the one left, history and all, but takes no more
+ * messages: 403. The erase takes the erased user off the room's `members`, so a
+ * direct room with one member is one whose other member is gone; the send
+ * reads the room anyway, so this costs nothing.
+ */
+export function requireConversationPartner(room: RoomRecord): void {
+  if (room.type === 'direct' && Object.keys(room.members).length < 2) {
+    throw forbidden('The other member of this conversation deleted their account');
+  }
+}
+
 const notMember = (which?: string) =>
   forbidden(which ? `You are not a member of room ${which}` : 'You are not a member of this room');

@@ -23,7 +23,7 @@ import { fanOutMessage } from './big-room.ts';
 import { requireUnblockedRoom } from './blocks.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
-import { requireInRoom, requireMembership } from './membership.ts';
+import { requireConversationPartner, requireInRoom, requireMembership } from './membership.ts';
 import {
   type HeadSummary,
   type MessageRecord,
@@ -126,6 +126,7 @@ export async function storeSend(
   ]);
   const room = requireSender(loaded, caller.userId);
   if (receipt) return { room, message: await replayed(caller, receipt, hash), duplicate: true };
+  requireConversationPartner(room);
   requireUnblockedRoom(room);
   if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
     throw validationError('reply_to_message_id must be a message of this room');

@@ -151,6 +151,12 @@ export const forwardResult = z.object({
 });
 
 export const deletedRoom = z.object({ room_id: z.string(), deleted_at: iso });
+/** DELETE /api/chat/me: the erase is queued (202); it finishes within a minute. */
+export const eraseAccepted = z.object({
+  user_id: z.string(),
+  erase_messages: z.boolean(),
+  requested_at: iso,
+});
 export const clearedRoom = z.object({
   room_id: z.string(),
   cleared_at: iso,

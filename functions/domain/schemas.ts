@@ -269,6 +269,8 @@ const booleanString = z.pipe(
 );
 
 export const clearMessagesQuery = z.object({ for_everyone: booleanString });
+/** DELETE /api/chat/me?erase_messages= */
+export const eraseAccountQuery = z.object({ erase_messages: booleanString });
 
 export const muteBody = z.object({
   is_muted: z.boolean(),

@@ -22,6 +22,8 @@ export const ENV = {
   gapQueueUrl: 'GAP_QUEUE_URL',
   /** Background deletion of a removed or cleared room's messages. */
   purgeQueueUrl: 'PURGE_QUEUE_URL',
+  /** Erasing accounts (DELETE /api/chat/me): each job closes, leaves and deletes in bounded steps. */
+  eraseQueueUrl: 'ERASE_QUEUE_URL',
   /** Attachments: the state of their files in the bucket (retag sent ones, delete released ones). */
   attachmentsQueueUrl: 'ATTACHMENTS_QUEUE_URL',
   /** The private bucket of uploaded files (CONTRACT §8). */

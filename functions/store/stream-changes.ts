@@ -48,9 +48,12 @@ export function decodeChanges(record: DynamoDBRecord): TableChange[] {
   }
   if (entity !== 'message') return [];
   const carried = before ? messageFromItem(before) : undefined;
-  // A purge removes the item; a delete for everyone drops its attachments.
+  // A purge removes the item; a delete for everyone drops its attachments, and so
+  // does an account erase blanking its sender's messages (attachments removed).
   const released =
-    carried && carried.attachments.length > 0 && (!after || after.is_deleted === true)
+    carried &&
+    carried.attachments.length > 0 &&
+    (!after || after.is_deleted === true || messageFromItem(after).attachments.length === 0)
       ? [{ kind: 'files-released' as const, message: carried }]
       : [];
   if (!after) return released;

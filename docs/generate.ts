@@ -108,7 +108,10 @@ const codesFor = (status: number) =>
 const ERROR_NAMES: Record<number, [string, string]> = {
   400: ['ValidationError', 'The body, query or path is malformed or out of bounds'],
   401: ['Unauthorized', 'No valid bearer token'],
-  403: ['Forbidden', 'Not a member, not an admin, or not allowed'],
+  403: [
+    'Forbidden',
+    'Not a member, not an admin, not a moderator, or not allowed; BLOCKED; SUSPENDED (the caller, on every route)',
+  ],
   404: ['NotFound', 'No such room, message, key or user (or a room the caller deleted)'],
   409: ['Conflict', 'The operation conflicts with the current state; try again'],
   410: ['CursorExpired', 'The sync cursor is older than the sync window; reload the rooms'],
@@ -256,7 +259,16 @@ export async function buildDocuments() {
       schemas.response && (responses as Record<string, unknown>)[schemas.response.name];
     if (!response) throw new Error(`${route.handler} declares no response schema`);
     const parameters = parametersOf(schemas);
-    const errors = new Set([400, 401, ...(schemas.body ? [413] : []), ...doc.errors, 429, 500]);
+    // 403 SUSPENDED may answer any route (CONTRACT §9).
+    const errors = new Set([
+      400,
+      401,
+      403,
+      ...(schemas.body ? [413] : []),
+      ...doc.errors,
+      429,
+      500,
+    ]);
     for (const status of errors) errorStatuses.add(status);
     tags.add(doc.tag);
     const data = output.ref(response as Schema);

@@ -21,7 +21,8 @@ export interface OperationDoc {
     | 'Sync'
     | 'Settings'
     | 'Attachments'
-    | 'Safety';
+    | 'Safety'
+    | 'Moderation';
   success?: readonly number[];
   errors: readonly number[];
 }
@@ -178,6 +179,41 @@ export const operations: Record<string, OperationDoc> = {
     tag: 'Safety',
     errors: [409],
   },
+  'GET /api/chat/moderation/reports': {
+    summary: 'Moderators: list reports',
+    description:
+      'Moderators only (the token’s `groups` or `cognito:groups` claim holds the stage’s moderator group, `moderators` unless `-c moderatorGroup` says otherwise; else 403). `status` is `open` (default) or `closed`; oldest first, paged by `cursor`. Each report carries its `evidence`, the message as it was when reported (null for a report of a user alone), and once closed its `resolution`.',
+    tag: 'Moderation',
+    errors: [],
+  },
+  'POST /api/chat/moderation/reports/{report_id}/resolve': {
+    summary: 'Moderators: resolve a report',
+    description:
+      '`dismiss` closes it; `remove_message` deletes the reported message for everyone (members who could see it get `message-deleted` with `removed_by: "moderator"`); `suspend_user` suspends the reported user until lifted. Exactly one resolution acts on a report: a report already closed answers 409. The action is logged in the audit log.',
+    tag: 'Moderation',
+    errors: [404, 409],
+  },
+  'PUT /api/chat/moderation/users/{user_id}/suspension': {
+    summary: 'Moderators: suspend a user',
+    description:
+      'Until lifted, or until `until` (it then ends by itself). The user gets 403 SUSPENDED on every route and every frame (each function remembers a suspension for at most a minute, so it reaches every one within a minute), their open sockets are closed at once, and a new connect is refused. Logged in the audit log.',
+    tag: 'Moderation',
+    errors: [],
+  },
+  'DELETE /api/chat/moderation/users/{user_id}/suspension': {
+    summary: 'Moderators: lift a suspension',
+    description:
+      'Idempotent. Within a minute every function serves the user again. Logged in the audit log.',
+    tag: 'Moderation',
+    errors: [],
+  },
+  'GET /api/chat/moderation/audit': {
+    summary: 'Moderators: the audit log',
+    description:
+      'Every moderator action (resolutions, suspensions, lifts): who, what, when, why; newest first, paged by `cursor`.',
+    tag: 'Moderation',
+    errors: [],
+  },
   'POST /api/chat/reports': {
     summary: 'Report a message or a user',
     description:
@@ -229,6 +265,8 @@ export const tagDescriptions: Record<OperationDoc['tag'], string> = {
     'Blocking and reporting users (CONTRACT §9). A block is per user pair and tells the blocked user nothing beyond the 403 BLOCKED answers.',
   Attachments:
     'Photos, voice notes, videos and files. The bytes never pass through the API: upload straight to storage with the slot, send a message naming the file, download with a short-lived signed URL.',
+  Moderation:
+    'For the stage’s moderators only (the token’s `groups` or `cognito:groups` claim holds the moderator group; anyone else gets 403): the reports queue, resolutions, suspensions and the audit log of every moderator action.',
   Sync: 'Catch-up for a device that was away: the events it missed since its cursor, oldest first, in the shapes of the WebSocket events (docs/asyncapi.json).',
 };
 

@@ -107,8 +107,11 @@ export function needs(...parts: Access[]): Access {
 
 /** Plain reads: GetItem, BatchGetItem, Query on the table's own keys. */
 const READ: Access = { table: ['GetItem', 'BatchGetItem', 'Query'] };
-/** platform/rate-limit.ts: one conditional UpdateItem per check; per-stage overrides. */
-const LIMITED: Access = { table: ['UpdateItem'], settings: [ENV.rateLimits] };
+/**
+ * platform/rate-limit.ts: one conditional UpdateItem per check; per-stage
+ * overrides. platform/suspension.ts: the caller's suspension (a GetItem a minute).
+ */
+const LIMITED: Access = { table: ['UpdateItem', 'GetItem'], settings: [ENV.rateLimits] };
 /**
  * domain/delivery.ts: BatchGet of the users' connection maps, posts, and a gone
  * connection's removal (map update, connection item delete) which may start
@@ -138,8 +141,17 @@ const SEND_FILES: Access = { files: ['read'] };
  * connection whose token has expired (DeleteConnection) after telling it so.
  */
 const WS_ACTION: Access = needs(LIMITED, { connections: ['POST', 'DELETE'] });
+/** platform/moderators.ts: the moderation routes read the stage's moderator group. */
+const MODERATE: Access = { settings: [ENV.moderatorGroup] };
+/**
+ * domain/moderation.ts: the audit entry (PutItem), the suspension item, and the
+ * suspended user's sockets closed (DeleteConnection) and removed (GONE).
+ */
+const SUSPEND: Access = needs(READ, WRITE, GONE, { connections: ['DELETE'] });
 /** store/cursor.ts: pages sealed with the key from Secrets Manager. */
 const PAGES: Access = { cursorKey: true };
+/** store/reports.ts, store/audit.ts: lists through the index (keys), then one BatchGet. */
+const MODERATION_LISTS: Access = needs(READ, { indexes: ['gsi1'] }, PAGES);
 /** domain/presence.ts: connection and presence items, the flush after $connect, status broadcasts. */
 const PRESENCE: Access = needs(READ, WRITE, GONE, {
   sendsTo: ['flush-pending', 'presence-check'],
@@ -211,6 +223,13 @@ export const access: Readonly<Record<string, Access>> = {
   'http/create-attachment': needs(READ, { table: ['PutItem'], files: ['upload'] }, LIMITED),
   // The file, its carriers and who may see them, the signed URL.
   'http/get-attachment': needs(READ, { files: ['read'] }, LIMITED),
+  // Moderation (CONTRACT §9). Resolving may delete the message for everyone (as
+  // delete-message) or suspend its sender (as suspend-user).
+  'http/list-reports': needs(MODERATION_LISTS, MODERATE, LIMITED),
+  'http/resolve-report': needs(SUSPEND, EVENT_LOG, DELIVER, MODERATE, LIMITED),
+  'http/suspend-user': needs(SUSPEND, MODERATE, LIMITED),
+  'http/lift-suspension': needs({ table: ['DeleteItem', 'PutItem'] }, MODERATE, LIMITED),
+  'http/list-audit': needs(MODERATION_LISTS, MODERATE, LIMITED),
 
   'ws/connect': needs(PRESENCE, { connections: ['DELETE'] }, LIMITED),
   'ws/disconnect': needs(GONE),

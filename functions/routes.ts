@@ -23,6 +23,8 @@ export interface HttpRoute {
    * user's parallel reads take throughput (and the bill) from everyone.
    */
   rateLimit: RateBucket | null;
+  /** Moderators only (CONTRACT §9): the http wrapper refuses anyone else with 403. */
+  moderators?: true;
 }
 
 export interface WsRoute {
@@ -265,7 +267,51 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   // Erasing the caller's account: 202, the work runs on the account-erase queue.
   { method: 'DELETE', path: '/api/chat/me', handler: 'http/erase-account', rateLimit: 'write' },
+  // Moderation (CONTRACT §9): the token's groups must hold the stage's moderator group.
+  {
+    method: 'GET',
+    path: '/api/chat/moderation/reports',
+    handler: 'http/list-reports',
+    rateLimit: 'reads',
+    moderators: true,
+  },
+  {
+    method: 'POST',
+    path: '/api/chat/moderation/reports/{report_id}/resolve',
+    handler: 'http/resolve-report',
+    rateLimit: 'write',
+    moderators: true,
+  },
+  {
+    method: 'PUT',
+    path: '/api/chat/moderation/users/{user_id}/suspension',
+    handler: 'http/suspend-user',
+    rateLimit: 'write',
+    moderators: true,
+  },
+  {
+    method: 'DELETE',
+    path: '/api/chat/moderation/users/{user_id}/suspension',
+    handler: 'http/lift-suspension',
+    rateLimit: 'write',
+    moderators: true,
+  },
+  {
+    method: 'GET',
+    path: '/api/chat/moderation/audit',
+    handler: 'http/list-audit',
+    rateLimit: 'reads',
+    moderators: true,
+  },
 ];
+
+let httpRoutesByKey: Map<string, HttpRoute> | undefined;
+
+/** An HTTP route by API Gateway's routeKey ("POST /api/chat/rooms"). */
+export function httpRouteOf(routeKey: string): HttpRoute | undefined {
+  httpRoutesByKey ??= new Map(httpRoutes.map((r) => [`${r.method} ${r.path}`, r]));
+  return httpRoutesByKey.get(routeKey);
+}
 
 export const wsRoutes: readonly WsRoute[] = [
   { routeKey: '$connect', handler: 'ws/connect', rateLimit: 'connect' },

@@ -61,6 +61,8 @@ export function buildApp(app = new App()) {
     limits: limitsFromContext(app.node.tryGetContext('limits')),
     alarmEmail: context('alarmEmail') || undefined,
     reportsEmail: context('reportsEmail') || undefined,
+    // Groups come from the token's `groups` or `cognito:groups` claim.
+    moderatorGroup: context('moderatorGroup') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },

@@ -18,6 +18,7 @@ import {
   wsRoutes,
 } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
+import { DEFAULT_MODERATOR_GROUP } from '#platform/moderators.ts';
 import { type AccessTargets, applyAccess } from './access-grants.ts';
 import { ApiGatewayAccount } from './api-gateway-account.ts';
 import { AttachmentStorage } from './attachments.ts';
@@ -45,6 +46,8 @@ export interface ChatStackProps extends StackProps {
   /** Per-stage overrides of the contract's limits, as CHAT_LIMITS JSON ('' for the defaults). */
   limits?: string;
   alarmEmail?: string | undefined;
+  /** The token group of the stage's moderators (`-c moderatorGroup=…`, default `moderators`). */
+  moderatorGroup?: string;
   /** Subscribed by email to the reports topic (`-c reportsEmail=…`); any other subscriber is added after deploy. */
   reportsEmail?: string | undefined;
   /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
@@ -114,6 +117,7 @@ export class ChatStack extends Stack {
         [ENV.heartbeatTimeoutSeconds]: String(props.heartbeatTimeoutSeconds ?? 60),
         [ENV.rateLimits]: props.rateLimits ?? '',
         [ENV.chatLimits]: props.limits ?? '',
+        [ENV.moderatorGroup]: props.moderatorGroup ?? DEFAULT_MODERATOR_GROUP,
       },
     };
     const make = (handler: string, timeout?: Duration) => {

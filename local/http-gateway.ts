@@ -216,7 +216,7 @@ async function handle(
     return send(res, 200, JSON.stringify(issuer.jwks));
   }
   if (url.pathname === '/local/token' && method === 'POST') {
-    let input: { sub?: unknown; name?: unknown; expires_in?: unknown } = {};
+    let input: { sub?: unknown; name?: unknown; expires_in?: unknown; groups?: unknown } = {};
     try {
       input = JSON.parse(body || '{}');
     } catch {
@@ -237,7 +237,24 @@ async function handle(
         400,
         envelope('VALIDATION_ERROR', 'expires_in must be a whole number of seconds, at least 1'),
       );
-    const token = await issuer.issue(input.sub, name, { expiresInSeconds: expiresIn });
+    const groups = input.groups ?? [];
+    if (
+      !Array.isArray(groups) ||
+      groups.length > 20 ||
+      !groups.every((g) => typeof g === 'string' && /^[^\s,[\]]{1,128}$/.test(g))
+    )
+      return send(
+        res,
+        400,
+        envelope(
+          'VALIDATION_ERROR',
+          'groups must be a list of up to 20 names (no spaces, commas or brackets)',
+        ),
+      );
+    const token = await issuer.issue(input.sub, name, {
+      expiresInSeconds: expiresIn,
+      ...(groups.length ? { groups } : {}),
+    });
     return send(res, 200, JSON.stringify({ token, expires_in: expiresIn }));
   }
 

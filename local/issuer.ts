@@ -12,6 +12,8 @@ export interface IssueOptions {
   /** Tests only: a token this key signs for another app or issuer, which must be refused. */
   audience?: string;
   issuer?: string;
+  /** The token's `groups` claim (CONTRACT §9: `["moderators"]` makes a moderator). */
+  groups?: readonly string[];
 }
 
 export interface LocalIssuer {
@@ -47,7 +49,11 @@ export async function createIssuer(issuer: string, dataDir?: string): Promise<Lo
     jwks: { keys: [publicJwk] },
     issue: (sub, name, options = {}) => {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ name: name ?? sub })
+      const claims = {
+        name: name ?? sub,
+        ...(options.groups ? { groups: [...options.groups] } : {}),
+      };
+      return new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'JWT' })
         .setIssuer(options.issuer ?? issuer)
         .setAudience(options.audience ?? LOCAL_AUDIENCE)

@@ -15,9 +15,13 @@ export const events = {
     queued_for_count: number;
     timestamp: string;
   }): ServerEvent => ({ event: 'message-confirmed', data }),
-  messageDeleted: (roomId: string, messageId: string): ServerEvent => ({
+  messageDeleted: (roomId: string, messageId: string, removedBy?: 'moderator'): ServerEvent => ({
     event: 'message-deleted',
-    data: { room_id: roomId, message_id: messageId },
+    data: {
+      room_id: roomId,
+      message_id: messageId,
+      ...(removedBy ? { removed_by: removedBy } : {}),
+    },
   }),
   userStatus: (userId: string, status: 'online' | 'offline', lastSeen: string): ServerEvent => ({
     event: 'chat-user-status-update',

@@ -314,6 +314,19 @@ export async function deleteMessage(caller: Caller, id: string) {
   if (!seesMessage(member, room, message.seq)) throw notFound('Message');
   if (message.sender_id !== caller.userId) throw forbidden('Only the sender can delete a message');
   if (message.is_tombstone) throw notFound('Message');
+  return deleteForEveryone(room, message);
+}
+
+/**
+ * Deletes a message for everyone: by its sender (DELETE /messages/:id), or by a
+ * moderator acting on a report (`removed_by: "moderator"` on the event). Again
+ * on a deleted message, it tells the members again and changes nothing else.
+ */
+export async function deleteForEveryone(
+  room: RoomRecord,
+  message: MessageRecord,
+  removedBy?: 'moderator',
+) {
   const deletedAt = nowIso();
   if (!message.is_deleted) {
     const deleted = await markMessageDeleted(message, deletedAt);
@@ -321,12 +334,12 @@ export async function deleteMessage(caller: Caller, id: string) {
   }
   // Unread counts skip it from now on (the stream repeats this, in case we stop here).
   await recordDeletedSeqs(room.id, [message.seq], LIMITS.deletedSeqsKept);
-  const deleted = events.messageDeleted(room.id, id);
+  const deleted = events.messageDeleted(room.id, message.id, removedBy);
   await Promise.all([
     announceDeletion(room, message, deleted),
     recordRoomEvent(room.id, deleted, deletedAt),
   ]);
-  return { message_id: id, room_id: room.id, deleted_at: deletedAt };
+  return { message_id: message.id, room_id: room.id, deleted_at: deletedAt };
 }
 
 /**

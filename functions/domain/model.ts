@@ -101,6 +101,48 @@ export interface ReportRecord {
   user_id: string | null;
   created_at: string;
   evidence: ReportEvidence | null;
+  /** How a moderator closed it (absent while open). */
+  resolution?: ReportResolution;
+}
+
+export const RESOLVE_ACTIONS = ['dismiss', 'remove_message', 'suspend_user'] as const;
+export type ResolveAction = (typeof RESOLVE_ACTIONS)[number];
+
+export interface ReportResolution {
+  action: ResolveAction;
+  moderator_id: string;
+  note: string | null;
+  resolved_at: string;
+}
+
+/**
+ * A suspension (CONTRACT §9): while it stands (no `until`, or `until` ahead),
+ * every route answers 403 SUSPENDED and no socket stays open.
+ */
+export interface SuspensionRecord {
+  user_id: string;
+  reason: string;
+  /** Ends by itself at this time; null: until a moderator lifts it. */
+  until: string | null;
+  suspended_by: string;
+  suspended_at: string;
+}
+
+export const AUDIT_ACTIONS = [...RESOLVE_ACTIONS, 'suspend', 'lift_suspension'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** One moderator action, as moderators list them: who, what, when, why. */
+export interface AuditEntry {
+  audit_id: string;
+  moderator_id: string;
+  action: AuditAction;
+  /** The user acted on (the suspended one, the reported one), if any. */
+  user_id: string | null;
+  report_id: string | null;
+  message_id: string | null;
+  /** Why: the moderator's note or the suspension's reason. */
+  note: string | null;
+  at: string;
 }
 
 /** A user the caller blocks (GET /api/chat/blocks). */

@@ -1,9 +1,8 @@
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
-import { closeConnection } from '#platform/post-to-connection.ts';
 import { enforceRateLimit, rateLimited, takeTokens } from '#platform/rate-limit.ts';
 import { getConnections } from '#store/connections.ts';
-import { connectionGone } from './connection-lifecycle.ts';
+import { closeConnections } from './close-connections.ts';
 import { userList } from './user-list.ts';
 
 /**
@@ -60,10 +59,7 @@ export async function capConnections(userId: string, newConnectionId: string): P
     .sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.id.localeCompare(b.id))
     .slice(0, excess)
     .map((c) => c.id);
-  for (const id of oldest) {
-    await closeConnection(id);
-    await connectionGone(userId, id);
-  }
+  await closeConnections(userId, oldest);
   logger.info('closed the oldest connections over the cap', { closed: oldest.length });
   return oldest;
 }

@@ -10,7 +10,7 @@
  * exactly these fields.
  */
 import * as z from 'zod/mini';
-import { WHO_CAN_ADD_ME } from './model.ts';
+import { AUDIT_ACTIONS, REPORT_REASONS, RESOLVE_ACTIONS, WHO_CAN_ADD_ME } from './model.ts';
 
 const iso = z.string().check(z.describe('ISO 8601 UTC timestamp with milliseconds'));
 const nullableIso = z.nullable(iso);
@@ -34,6 +34,77 @@ export const attachment = z.object({
 
 /** POST /reports (CONTRACT §9). */
 export const createdReport = z.object({ report_id: z.string() });
+
+/** How a moderator closed a report. */
+const resolution = z.object({
+  action: z.enum(RESOLVE_ACTIONS),
+  moderator_id: z.string(),
+  note: z.nullable(z.string()),
+  resolved_at: iso,
+});
+
+/** A report as moderators list it (CONTRACT §9; views.ts reportView). */
+export const report = z.object({
+  report_id: z.string(),
+  status: z.enum(['open', 'closed']),
+  reason: z.enum(REPORT_REASONS),
+  note: z.nullable(z.string()),
+  reporter_id: z.string(),
+  user_id: z.nullable(z.string()),
+  created_at: iso,
+  evidence: z.nullable(
+    z.object({
+      message_id: z.string(),
+      room_id: z.string(),
+      sender_id: z.string(),
+      content: z.string(),
+      encrypted_content: z.nullable(z.string()),
+      attachments: z.array(attachment),
+      created_at: iso,
+    }),
+  ),
+  resolution: z.nullable(resolution),
+});
+/** GET /moderation/reports: oldest first. */
+export const reportList = z.object({
+  reports: z.array(report),
+  next_cursor: z.nullable(z.string()),
+});
+/** POST /moderation/reports/:report_id/resolve. */
+export const resolvedReport = z.object({
+  report_id: z.string(),
+  status: z.literal('closed'),
+  resolution,
+});
+/** PUT /moderation/users/:user_id/suspension. */
+export const suspension = z.object({
+  user_id: z.string(),
+  reason: z.string(),
+  until: nullableIso,
+  suspended_by: z.string(),
+  suspended_at: iso,
+});
+/** DELETE /moderation/users/:user_id/suspension. */
+export const suspensionLifted = z.object({
+  user_id: z.string(),
+  is_suspended: z.literal(false),
+});
+/** GET /moderation/audit: newest first. */
+export const auditList = z.object({
+  entries: z.array(
+    z.object({
+      audit_id: z.string(),
+      moderator_id: z.string(),
+      action: z.enum(AUDIT_ACTIONS),
+      user_id: z.nullable(z.string()),
+      report_id: z.nullable(z.string()),
+      message_id: z.nullable(z.string()),
+      note: z.nullable(z.string()),
+      at: iso,
+    }),
+  ),
+  next_cursor: z.nullable(z.string()),
+});
 
 /** PUT /blocks/:user_id (CONTRACT §9). */
 export const blockEntry = z.object({ user_id: z.string(), blocked_at: iso });
@@ -262,7 +333,12 @@ export const serverEventData = {
     cleared_by: z.string(),
     cleared_at: iso,
   }),
-  'message-deleted': z.object({ room_id: z.string(), message_id: z.string() }),
+  'message-deleted': z.object({
+    room_id: z.string(),
+    message_id: z.string(),
+    /** Present when a moderator removed it (CONTRACT §9). */
+    removed_by: z.optional(z.literal('moderator')),
+  }),
   'chat-user-status-update': z.object({
     user_id: z.string(),
     status: z.enum(['online', 'offline']),

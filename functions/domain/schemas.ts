@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { LIMITS } from '#platform/limits.ts';
 import { isStorableUserId } from '#platform/user-id.ts';
 import { ATTACHMENT_TYPES } from './attachment-rules.ts';
-import { REPORT_REASONS, WHO_CAN_ADD_ME } from './model.ts';
+import { REPORT_REASONS, RESOLVE_ACTIONS, WHO_CAN_ADD_ME } from './model.ts';
 import { acceptPublicKey } from './public-key.ts';
 
 /**
@@ -391,3 +391,34 @@ export const createReportBody = z
     }),
   );
 export type CreateReportInput = z.infer<typeof createReportBody>;
+
+/** A moderator's list: a page of `limit` and the cursor of the last page's end. */
+const moderationPage = {
+  limit: pageLimit,
+  cursor: z.optional(z.string().check(z.maxLength(2048))),
+};
+
+export const listReportsQuery = z.object({
+  status: z._default(z.enum(['open', 'closed']), 'open'),
+  ...moderationPage,
+});
+export const listAuditQuery = z.object(moderationPage);
+
+export const reportParams = z.object({ report_id: id(1, 64) });
+
+export const resolveReportBody = z.object({
+  action: z.enum(RESOLVE_ACTIONS),
+  note: z.nullish(z.string().check(z.maxLength(1000), wellFormed)),
+});
+export type ResolveReportInput = z.infer<typeof resolveReportBody>;
+
+export const suspensionBody = z.object({
+  /** Absent or null: until lifted. */
+  until: z.nullish(
+    z.iso
+      .datetime({ offset: true })
+      .check(z.refine((t) => Date.parse(t) > Date.now(), 'must be in the future')),
+  ),
+  reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(1000), wellFormed),
+});
+export type SuspensionInput = z.infer<typeof suspensionBody>;

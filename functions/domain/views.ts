@@ -1,5 +1,12 @@
 import { nowMs } from '#platform/time.ts';
-import type { MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
+import type {
+  AttachmentRef,
+  MemberState,
+  MessageRecord,
+  ReportRecord,
+  RoomHead,
+  RoomRecord,
+} from './model.ts';
 import { isHidden, unreadCount } from './unread.ts';
 
 /** The wire Message (docs/openapi.json): the record less internal fields. */
@@ -21,15 +28,41 @@ export function messageView(m: MessageRecord) {
     encryption_key_id: m.encryption_key_id,
     encrypted_content: m.encrypted_content,
     is_deleted: m.is_deleted,
-    attachments: m.attachments.map((a) => ({
-      id: a.id,
-      content_type: a.content_type,
-      size_bytes: a.size_bytes,
-      file_name: a.file_name,
-      is_encrypted: a.is_encrypted,
-      created_at: a.created_at,
-    })),
+    attachments: m.attachments.map(attachmentView),
     created_at: m.created_at,
+  };
+}
+
+/** An attachment as the wire has it: the stored ETag stays inside. */
+export const attachmentView = (a: AttachmentRef) => ({
+  id: a.id,
+  content_type: a.content_type,
+  size_bytes: a.size_bytes,
+  file_name: a.file_name,
+  is_encrypted: a.is_encrypted,
+  created_at: a.created_at,
+});
+
+/** A report as moderators list it (CONTRACT §9); a closed one says how it was resolved. */
+export function reportView(r: ReportRecord) {
+  return {
+    report_id: r.report_id,
+    status: r.status,
+    reason: r.reason,
+    note: r.note,
+    reporter_id: r.reporter_id,
+    user_id: r.user_id,
+    created_at: r.created_at,
+    evidence: r.evidence && {
+      message_id: r.evidence.message_id,
+      room_id: r.evidence.room_id,
+      sender_id: r.evidence.sender_id,
+      content: r.evidence.content,
+      encrypted_content: r.evidence.encrypted_content,
+      attachments: r.evidence.attachments.map(attachmentView),
+      created_at: r.evidence.created_at,
+    },
+    resolution: r.resolution ?? null,
   };
 }
 

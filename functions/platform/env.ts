@@ -40,6 +40,8 @@ export const ENV = {
   presenceGraceSeconds: 'PRESENCE_GRACE_SECONDS',
   /** Seconds without a heartbeat after which a connection counts as dead (default 60). */
   heartbeatTimeoutSeconds: 'HEARTBEAT_TIMEOUT_SECONDS',
+  /** The token group whose members may moderate (CONTRACT §9; `-c moderatorGroup=…`, default `moderators`). */
+  moderatorGroup: 'MODERATOR_GROUP',
   /** Optional: per-stage rate-limit overrides, JSON bucket → rule (platform/rate-limit-rules.ts). */
   rateLimits: 'RATE_LIMITS',
   /** Optional: per-stage overrides of the contract's limits, JSON name → number (platform/limits.ts). */

@@ -6,12 +6,15 @@ import type {
   Context,
 } from 'aws-lambda';
 import type * as z from 'zod/mini';
+import { httpRouteOf } from '#functions/routes.ts';
 import { type Caller, callerFromClaims } from './caller.ts';
 import { AppError, type ErrorCode, errorBody, loggedError, toAppError } from './errors.ts';
 import { describeIssues } from './issues.ts';
 import { LIMITS } from './limits.ts';
+import { requireModerator } from './moderators.ts';
 import { logger } from './observability.ts';
 import { chargeHttpRoute } from './rate-limit.ts';
+import { firstRefusal, requireNotSuspended } from './suspension.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -140,21 +143,27 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(errorEnvelope())
     .handler(async (event) => {
-      const caller = callerFromClaims(claimsOf(event));
+      const claims = claimsOf(event);
+      const caller = callerFromClaims(claims);
       logger.appendKeys({ user_id: caller.userId });
+      if (httpRouteOf(event.routeKey)?.moderators) requireModerator(claims);
       const request: HttpRequest<B, Q, P> = {
         caller,
         body: schemas.body ? parse(schemas.body, readJsonBody(event), 'body') : (undefined as B),
         query: parse(schemas.query, event.queryStringParameters, 'query'),
         params: parse(schemas.params, event.pathParameters, 'path'),
       };
-      // Charged only once the request is known to be valid, before any domain work.
-      await chargeHttpRoute(
-        event.routeKey,
-        caller.userId,
-        schemas.cost?.(request.body) ?? 1,
-        event.requestContext.timeEpoch,
-      );
+      // Charged only once the request is known to be valid, before any domain work;
+      // the suspension check runs beside it, and wins when both refuse.
+      await firstRefusal([
+        requireNotSuspended(caller.userId),
+        chargeHttpRoute(
+          event.routeKey,
+          caller.userId,
+          schemas.cost?.(request.body) ?? 1,
+          event.requestContext.timeEpoch,
+        ),
+      ]);
       const result = await handle(request);
       const body: Record<string, unknown> = { success: true };
       if (result.message) body.message = result.message;

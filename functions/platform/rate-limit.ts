@@ -1,4 +1,4 @@
-import { httpRoutes, wsRoutes } from '#functions/routes.ts';
+import { httpRouteOf, wsRoutes } from '#functions/routes.ts';
 import { type BucketWrite, chargeRateBuckets } from '#store/rate-limits.ts';
 import { AppError, ConfigError } from './errors.ts';
 import { decide, maxQueuedTat, retryAfterSeconds } from './rate-limit-gcra.ts';
@@ -157,16 +157,12 @@ export async function enforceRateLimit(userId: string, charges: readonly Charge[
   if (!result.allowed) throw rateLimited(result.retryAfterMs);
 }
 
-let httpBuckets: Map<string, RateBucket | null> | undefined;
-
 /** An HTTP route's bucket, by API Gateway's routeKey ("POST /api/chat/rooms"). */
 export function httpRouteBucket(routeKey: string): RateBucket | null {
-  httpBuckets ??= new Map(httpRoutes.map((r) => [`${r.method} ${r.path}`, r.rateLimit]));
-  const bucket = httpBuckets.get(routeKey);
+  const route = httpRouteOf(routeKey);
   // Refuse rather than serve a route whose limit nobody declared.
-  if (bucket === undefined)
-    throw new ConfigError(`Route ${routeKey} has no rate-limit declaration`);
-  return bucket;
+  if (route === undefined) throw new ConfigError(`Route ${routeKey} has no rate-limit declaration`);
+  return route.rateLimit;
 }
 
 /**

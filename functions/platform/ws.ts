@@ -14,6 +14,7 @@ import {
   chargeWsFrame,
   wsActionBuckets,
 } from './rate-limit.ts';
+import { firstRefusal, requireNotSuspended } from './suspension.ts';
 
 /** What the $connect authorizer put in the context reaches every route of the connection. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -156,7 +157,9 @@ export function wsAction<T>(
         logger.appendKeys({ user_id: caller.userId, action });
         // Charged once the frame is known to be valid, before any domain work.
         const cost = options.cost?.(body) ?? 1;
-        if ((await chargeWsFrame(buckets, caller.userId, cost, receivedAt)) === 'drop') return OK;
+        const charged = chargeWsFrame(buckets, caller.userId, cost, receivedAt);
+        await firstRefusal([requireNotSuspended(caller.userId), charged]);
+        if ((await charged) === 'drop') return OK;
         await handle({ caller, connectionId, body });
       } catch (error) {
         const tempId = typeof frame.temp_id === 'string' ? frame.temp_id : undefined;
@@ -164,6 +167,8 @@ export function wsAction<T>(
           event: 'error',
           data: errorData(error, reportedAction(frame), tempId),
         });
+        // A suspended user keeps no socket: one that slipped past the moderator's close goes now.
+        if (toAppError(error).code === 'SUSPENDED') await closeConnection(connectionId);
       }
       return OK;
     });

@@ -109,9 +109,16 @@ function liveIds(conns: Record<string, string> | undefined, now: number): string
     .map(([id]) => id);
 }
 
-/** Live connections of each user, in one BatchGet per 100 users. */
-export async function getConnections(userIds: readonly string[], now = Date.now()) {
-  const items = await batchGet(userIds.map(connectionsKey));
+/**
+ * Live connections of each user, in one BatchGet per 100 users. `consistent`:
+ * read after any write (closing a suspended user's sockets must see the newest).
+ */
+export async function getConnections(
+  userIds: readonly string[],
+  now = Date.now(),
+  options: { consistent?: boolean } = {},
+) {
+  const items = await batchGet(userIds.map(connectionsKey), options);
   const byUser = new Map<string, LiveConnection[]>();
   for (const item of items) {
     const userId = userIdOfPk(item.pk as string);

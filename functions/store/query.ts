@@ -1,6 +1,6 @@
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
-import type { Item } from './batch.ts';
+import { batchGet, type Item } from './batch.ts';
 
 /** A Query as the store writes it: the table is implied, paging is the helpers' job. */
 export type Query = Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>;
@@ -44,4 +44,22 @@ export async function queryAll<T = Item>(query: Query, paging: Paging<T> = {}): 
     start = page.next;
   } while (start);
   return items;
+}
+
+/**
+ * One page of an index that projects little (gsi1 keeps keys and `user_id`),
+ * with its items read whole: the Query, then one BatchGet, in the index's order.
+ */
+export async function queryPageWhole(
+  query: Query,
+  startKey?: Record<string, unknown>,
+): Promise<{ items: Item[]; next: Record<string, unknown> | undefined }> {
+  const page = await queryPage(query, startKey);
+  const whole = await batchGet(page.items.map((i) => ({ pk: i.pk as string, sk: i.sk as string })));
+  const byKey = new Map(whole.map((item) => [`${item.pk}\u0000${item.sk}`, item]));
+  const items = page.items.flatMap((i): Item[] => {
+    const item = byKey.get(`${i.pk}\u0000${i.sk}`);
+    return item ? [item] : [];
+  });
+  return { items, next: page.next };
 }

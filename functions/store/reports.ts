@@ -1,7 +1,10 @@
-import type { ReportRecord } from '#model';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { ReportRecord, ReportResolution } from '#model';
+import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
 import type { Item, Key } from './batch.ts';
-import { putIf } from './conditional.ts';
+import { putIf, updateIf } from './conditional.ts';
+import { queryPageWhole } from './query.ts';
 
 /**
  * Reports (README "Table design"): pk REPORT#<report_id>, sk REPORT, the
@@ -38,5 +41,71 @@ export function reportFromItem(item: Item): ReportRecord {
     user_id: (item.user_id as string | null | undefined) ?? null,
     created_at: item.created_at as string,
     evidence: (item.evidence as ReportRecord['evidence'] | undefined) ?? null,
+    ...(item.resolution ? { resolution: item.resolution as ReportResolution } : {}),
   };
+}
+
+export async function getReport(reportId: string): Promise<ReportRecord | undefined> {
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: reportKey(reportId), ConsistentRead: true }),
+  );
+  return out.Item ? reportFromItem(out.Item) : undefined;
+}
+
+/**
+ * Closes an open report with its resolution, moving it to the closed list.
+ * False when it was not open (another moderator resolved it first): exactly one
+ * resolution claims a report.
+ */
+export async function closeReport(
+  reportId: string,
+  resolution: ReportResolution,
+): Promise<boolean> {
+  const closed = await updateIf({
+    Key: reportKey(reportId),
+    UpdateExpression: 'SET #status = :closed, gsi1pk = :closedPk, resolution = :resolution',
+    ConditionExpression: '#status = :open',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':closed': 'closed',
+      ':open': 'open',
+      ':closedPk': statusPk('closed'),
+      ':resolution': resolution,
+    },
+  });
+  return closed !== undefined;
+}
+
+/** Puts a report claimed by `resolution` back on the open list (its action failed). */
+export async function reopenReport(reportId: string, resolution: ReportResolution): Promise<void> {
+  await updateIf({
+    Key: reportKey(reportId),
+    UpdateExpression: 'SET #status = :open, gsi1pk = :openPk REMOVE resolution',
+    ConditionExpression: 'resolution.resolved_at = :at AND resolution.moderator_id = :by',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':open': 'open',
+      ':openPk': statusPk('open'),
+      ':at': resolution.resolved_at,
+      ':by': resolution.moderator_id,
+    },
+  });
+}
+
+/** One page of reports with this status, oldest first; `next` continues it. */
+export async function listReports(
+  status: ReportRecord['status'],
+  limit: number,
+  start?: Record<string, unknown>,
+) {
+  const page = await queryPageWhole(
+    {
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': statusPk(status) },
+      Limit: limit,
+    },
+    start,
+  );
+  return { reports: page.items.map(reportFromItem), next: page.next };
 }

@@ -731,6 +731,39 @@ const ROUTE_CASES: RouteCase[] = [
     expect: { outsider: NOT_FOUND, member: CREATED, admin: CREATED, gone: NOT_FOUND },
     except: { newcomer: NOT_FOUND, admin: VALIDATION },
   },
+  // Moderation: no caller of the matrix holds the moderator group, whatever their
+  // role in a room (test/e2e/moderation.test.ts has the moderators' own cells).
+  ...(
+    [
+      ['GET', '/api/chat/moderation/reports', '/api/chat/moderation/reports', undefined],
+      ['GET', '/api/chat/moderation/audit', '/api/chat/moderation/audit', undefined],
+      [
+        'POST',
+        '/api/chat/moderation/reports/{report_id}/resolve',
+        '/api/chat/moderation/reports/01ANY/resolve',
+        { action: 'dismiss' },
+      ],
+      [
+        'PUT',
+        '/api/chat/moderation/users/{user_id}/suspension',
+        '/api/chat/moderation/users/mx-target/suspension',
+        { reason: 'x' },
+      ],
+      [
+        'DELETE',
+        '/api/chat/moderation/users/{user_id}/suspension',
+        '/api/chat/moderation/users/mx-target/suspension',
+        undefined,
+      ],
+    ] as const
+  ).map(
+    ([method, path, concrete, body]): RouteCase => ({
+      method,
+      path,
+      request: () => ({ path: concrete, ...(body ? { body } : {}) }),
+      expect: { outsider: FORBIDDEN, member: FORBIDDEN, admin: FORBIDDEN, gone: FORBIDDEN },
+    }),
+  ),
   // The caller's own settings: anyone signed in, about themselves only.
   {
     method: 'GET',

@@ -24,6 +24,13 @@ export async function startStack(options: Parameters<typeof startLocalStack>[0] 
       clients.push(client);
       return client;
     },
+    /** A client whose token's `groups` claim holds the moderator group (CONTRACT §9). */
+    async moderator(userId: string): Promise<ChatClient> {
+      const token = await stack.issueToken(userId, userId, { groups: ['moderators'] });
+      const client = new ChatClient(userId, token, stack.httpUrl, stack.wsUrl);
+      clients.push(client);
+      return client;
+    },
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await stack.stop();

@@ -34,6 +34,11 @@ export const ROUTES: { readonly [K in OperationId]: readonly [string, string] } 
   listBlocks: ['GET', '/api/chat/blocks'],
   createReport: ['POST', '/api/chat/reports'],
   eraseAccount: ['DELETE', '/api/chat/me'],
+  listReports: ['GET', '/api/chat/moderation/reports'],
+  resolveReport: ['POST', '/api/chat/moderation/reports/{report_id}/resolve'],
+  suspendUser: ['PUT', '/api/chat/moderation/users/{user_id}/suspension'],
+  liftSuspension: ['DELETE', '/api/chat/moderation/users/{user_id}/suspension'],
+  listAudit: ['GET', '/api/chat/moderation/audit'],
   getSettings: ['GET', '/api/chat/me/settings'],
   updateSettings: ['PUT', '/api/chat/me/settings'],
 };
@@ -274,6 +279,26 @@ export class ChatApi {
    */
   deleteAccount(query: Operations['eraseAccount']['query'] = {}) {
     return this.data('eraseAccount', { query });
+  }
+  /** Moderators only (403 otherwise): reports, oldest first. */
+  listReports(query: Operations['listReports']['query'] = {}) {
+    return this.data('listReports', { query });
+  }
+  /** Moderators only: dismiss, remove the message for everyone, or suspend its sender. */
+  resolveReport(reportId: string, body: Operations['resolveReport']['body']) {
+    return this.data('resolveReport', { params: { report_id: reportId }, body });
+  }
+  /** Moderators only: suspend a user until lifted, or until `until`. */
+  suspendUser(userId: string, body: Operations['suspendUser']['body']) {
+    return this.data('suspendUser', { params: { user_id: userId }, body });
+  }
+  /** Moderators only: lift a suspension (idempotent). */
+  liftSuspension(userId: string) {
+    return this.data('liftSuspension', { params: { user_id: userId } });
+  }
+  /** Moderators only: every moderator action, newest first. */
+  listAudit(query: Operations['listAudit']['query'] = {}) {
+    return this.data('listAudit', { query });
   }
   /** The caller's settings, defaults included. */
   getSettings() {

@@ -167,6 +167,36 @@ export interface Operations {
     body: never;
     data: Out<typeof responses.eraseAccepted>;
   };
+  listReports: {
+    params: never;
+    query: Query<typeof schemas.listReportsQuery>;
+    body: never;
+    data: Out<typeof responses.reportList>;
+  };
+  resolveReport: {
+    params: 'report_id';
+    query: never;
+    body: In<typeof schemas.resolveReportBody>;
+    data: Out<typeof responses.resolvedReport>;
+  };
+  suspendUser: {
+    params: 'user_id';
+    query: never;
+    body: In<typeof schemas.suspensionBody>;
+    data: Out<typeof responses.suspension>;
+  };
+  liftSuspension: {
+    params: 'user_id';
+    query: never;
+    body: never;
+    data: Out<typeof responses.suspensionLifted>;
+  };
+  listAudit: {
+    params: never;
+    query: Query<typeof schemas.listAuditQuery>;
+    body: never;
+    data: Out<typeof responses.auditList>;
+  };
   getSettings: { params: never; query: never; body: never; data: UserSettings };
   updateSettings: {
     params: never;

@@ -15,7 +15,13 @@ import { startStack } from '../support/stack.ts';
  */
 type Env = Awaited<ReturnType<typeof startStack>>;
 type Room = { id: string; members: string[]; admins: string[]; unread_count: number };
-type Message = { id: string; sender_id: string; content: string; created_at: string };
+type Message = {
+  id: string;
+  sender_id: string;
+  content: string;
+  created_at: string;
+  attachments: { id: string }[];
+};
 let env: Env;
 beforeAll(async () => {
   env = await startStack({
@@ -62,6 +68,26 @@ const closed = (socket: WebSocket) =>
 const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
 -----END PUBLIC KEY-----`;
+
+/** A file `c` uploads into the room through its slot (the contract's form upload). */
+async function uploadFile(c: ChatClient, roomId: string): Promise<string> {
+  const bytes = new Uint8Array([137, 80, 78, 71, 1, 2, 3, 4]);
+  const slot = await c.http<{
+    attachment_id: string;
+    upload: { url: string; fields: Record<string, string> };
+  }>('POST', `/api/chat/rooms/${roomId}/attachments`, {
+    content_type: 'image/png',
+    size_bytes: bytes.length,
+    file_name: 'p.png',
+  });
+  expect(slot.status).toBe(201);
+  const form = new FormData();
+  for (const [k, v] of Object.entries(slot.body.data.upload.fields)) form.append(k, v);
+  form.append('file', new Blob([bytes], { type: 'image/png' }), 'upload.bin');
+  const res = await fetch(slot.body.data.upload.url, { method: 'POST', body: form });
+  expect(res.status).toBeLessThan(300);
+  return slot.body.data.attachment_id;
+}
 
 /** What a fresh token of `userId` sees: nothing of the erased account. */
 async function expectEmptyAccount(userId: string) {
@@ -191,11 +217,19 @@ describe('erase my account', () => {
       await send(yan, room, 'yan 2'),
       await send(yan, dm, 'yan in dm'),
     ];
+    // A photo of Yan's: Ava downloads it before the erase, not after.
+    const file = await uploadFile(yan, room);
+    const photo = await yan.http<Message>('POST', `/api/chat/rooms/${room}/messages`, {
+      content: 'photo',
+      attachment_ids: [file],
+    });
+    expect(photo.status).toBe(201);
+    expect((await ava.http('GET', `/api/chat/attachments/${file}`)).status).toBe(200);
     const before = {
       ava: await history(ava, room),
       avaCounts: await eventually(async () => {
         const c = await unread(ava);
-        expect(c.total_unread).toBe(4);
+        expect(c.total_unread).toBe(5);
         return c;
       }),
       benCounts: await unread(ben),
@@ -204,7 +238,11 @@ describe('erase my account', () => {
     expect(answer.status).toBe(202);
     await eventually(async () => {
       const after = await history(ava, room);
-      expect(after.filter((m) => m.sender_id === 'e_yan').map((m) => m.content)).toEqual(['', '']);
+      expect(after.filter((m) => m.sender_id === 'e_yan').map((m) => m.content)).toEqual([
+        '',
+        '',
+        '',
+      ]);
       expect((await getRoom(ava, room)).body.data.members).not.toContain('e_yan');
     }, 15_000);
     const after = await history(ava, room);
@@ -212,13 +250,13 @@ describe('erase my account', () => {
     expect(after.map((m) => [m.id, m.created_at])).toEqual(
       before.ava.map((m) => [m.id, m.created_at]),
     );
-    expect(after.map((m) => m.content)).toEqual(['', 'ben 1', '', 'ava 1']);
+    expect(after.map((m) => m.content)).toEqual(['', '', 'ben 1', '', 'ava 1']);
     expect(after.map((m) => m.id)).toEqual(
-      sent
-        .slice(0, 4)
-        .map((m) => m.id)
-        .reverse(),
+      [...sent.slice(0, 4).map((m) => m.id), photo.body.data.id].reverse(),
     );
+    // The photo message keeps its place but carries no file, which no one can download now.
+    expect(after[0]!.attachments).toEqual([]);
+    expect((await ava.http('GET', `/api/chat/attachments/${file}`)).status).toBe(404);
     // The direct room keeps the message, blanked, and the room list shows no text.
     const dmAfter = await history(ava, dm);
     expect(dmAfter.map((m) => [m.id, m.content])).toEqual([[sent[4]!.id, '']]);

@@ -47,7 +47,7 @@ export const FILE_ACTIONS: Record<FileUse, readonly string[]> = {
 };
 
 /** Mobile push through SNS device endpoints (only with a platform application). */
-export type PushUse = 'publish' | 'endpoints';
+export type PushUse = 'publish' | 'endpoints' | 'remove';
 
 export const PUSH_ACTIONS: Record<PushUse, readonly string[]> = {
   /** Send to a device: the owner check, then Publish to its TargetArn. */
@@ -59,6 +59,8 @@ export const PUSH_ACTIONS: Record<PushUse, readonly string[]> = {
     'sns:GetEndpointAttributes',
     'sns:DeleteEndpoint',
   ],
+  /** Remove a user's devices (an account erase): the owner check, then DeleteEndpoint. */
+  remove: ['sns:GetEndpointAttributes', 'sns:DeleteEndpoint'],
 };
 
 export interface Access {
@@ -268,7 +270,7 @@ export const access: Readonly<Record<string, Access>> = {
   'queues/account-erase': needs(READ, WRITE, EVENT_LOG, DELIVER, {
     table: ['BatchWriteItem'],
     connections: ['DELETE'],
-    push: ['endpoints'],
+    push: ['remove'],
     sendsTo: ['account-erase'],
   }),
   'schedules/presence-sweeper': needs(PRESENCE, {

@@ -176,6 +176,9 @@ describe('erase my account', () => {
     ]);
     const refused = await amy.http('POST', `/api/chat/rooms/${dm}/messages`, { content: 'still?' });
     expect([refused.status, refused.body.error?.code]).toEqual([403, 'FORBIDDEN']);
+    amy.send({ action: 'send-message', room_id: dm, content: 'ws?', temp_id: 'erased-1' });
+    const overWs = await amy.waitFor('error', (d) => d.temp_id === 'erased-1');
+    expect(overWs.data.code).toBe('FORBIDDEN');
     const other = await group(amy, ['e_bob']);
     const source = await send(amy, other, 'forward me');
     const forwarded = await amy.http('POST', `/api/chat/messages/${source.id}/forward`, {

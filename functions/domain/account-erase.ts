@@ -27,7 +27,8 @@ import { recordRoomEvent } from './sync-log.ts';
  * Erasing an account (CONTRACT §9, DELETE /api/chat/me). The request only
  * queues a job; the account-erase consumer runs it in bounded steps:
  * 1. every socket of the user is closed (DeleteConnection) and its records go;
- * 2. for each room the user has a member item in (read once into the job):
+ * 2. for each room the user has a member item in (listed into a continuation of
+ *    the job first, so the list survives a crash):
  *    with `erase_messages`, their messages there are blanked (content, ciphertext,
  *    file, media, attachments; ids, seqs and times stay, so order and the others'
  *    unread counts hold); then they leave it: a group with the usual hand-over
@@ -40,7 +41,8 @@ import { recordRoomEvent } from './sync-log.ts';
  *    in its partition (store/account-erase.ts ACCOUNT_ITEMS, the other side of
  *    each block included), page by page. A suspension and moderation records stay.
  * Every step is idempotent and the job's state is the table plus the job body:
- * a crash anywhere is redelivered and finishes the same way. Past its time
+ * a crash anywhere is redelivered and finishes the same way (a room whose
+ * member item is gone but which the body still lists is announced again). Past its time
  * budget an invocation queues the rest as a continuation. Events are at least
  * once: a redelivery may announce a room's removal again.
  */
@@ -112,17 +114,31 @@ export async function runErase(
   await step('sockets', false);
 
   for (;;) {
-    // At most ROOMS_PER_LIST in the body (SQS takes 256 KB); the rest come with the next list.
-    job.rooms ??= (await memberRoomIds(userId)).slice(0, ROOMS_PER_LIST);
-    if (job.rooms.length === 0) break;
+    if (!job.rooms) {
+      // At most ROOMS_PER_LIST in the body (SQS takes 256 KB); the rest come with the next list.
+      const listed = (await memberRoomIds(userId)).slice(0, ROOMS_PER_LIST);
+      if (listed.length === 0) break;
+      // The list is made durable (a continuation) before any room is touched: a crash
+      // after a room's transaction and before its announcement is then redelivered
+      // with the room still listed, and the members still hear of it.
+      job.rooms = listed;
+      await step('listed', false);
+      return continued();
+    }
     while (job.rooms.length > 0) {
       if (outOfTime()) return continued();
       const batch: string[] = job.rooms.slice(0, options.concurrency ?? ROOMS_AT_ONCE);
       const finished: (string | undefined)[] = await Promise.all(
         batch.map(async (roomId: string) => {
-          const done = await eraseFromRoom(job, roomId, outOfTime, () => {
-            progressed = true;
-          });
+          const done = await eraseFromRoom(
+            job,
+            roomId,
+            outOfTime,
+            () => {
+              progressed = true;
+            },
+            () => step(`left ${roomId}`, false),
+          );
           if (done) await step(`room ${roomId}`);
           return done ? roomId : undefined;
         }),
@@ -172,6 +188,7 @@ async function eraseFromRoom(
   roomId: string,
   outOfTime: () => boolean,
   paged: () => void,
+  left: () => Promise<void>,
 ): Promise<boolean> {
   const userId = job.user_id;
   const room = await getRoom(roomId);
@@ -208,6 +225,7 @@ async function eraseFromRoom(
     // The room no longer lists them (a redelivery after the transaction): any stray item goes.
     await deleteMemberItem(userId, roomId);
   }
+  await left();
   if (others.length > 0) {
     const removed = events.roomMemberRemoved(roomId, userId, userId);
     await Promise.all([announce(others, removed), recordRoomEvent(roomId, removed, at)]);

@@ -244,7 +244,7 @@ export const operations: Record<string, OperationDoc> = {
   'DELETE /api/chat/me': {
     summary: 'Erase your account',
     description:
-      'Answers 202 at once; the erase runs in the background and finishes within a minute. Every socket of yours is closed; your keys, devices, blocks (both ways), settings, pending copies and sessions are deleted; you leave every group (an only admin hands over to the longest-standing member; members get `room-member-removed`); each direct room stays for the other member with its history, and their sends into it answer 403 `FORBIDDEN`. With `erase_messages=true` your messages in others\u2019 rooms lose `content`, `encrypted_content`, `attachments` and `media` but keep their ids, order and times, so nobody\u2019s unread count changes. A later token with the same `sub` is a new, empty account. Draws on the `write` rate limit.',
+      'Answers 202 at once; the erase runs in the background and finishes within a minute. Every socket of yours is closed; your keys, devices, blocks (both ways), settings, pending copies and sessions are deleted; you leave every group (an only admin hands over to the longest-standing member; members get `room-member-removed`); each direct room stays for the other member with its history, and their sends into it answer 403 `FORBIDDEN`. With `erase_messages=true` your messages in others\u2019 rooms lose `content`, `encrypted_content`, `attachments` and `media` but keep their ids, order and times, so nobody\u2019s unread count changes. A later token with the same `sub` is a new, empty account. A suspended user may call it too (and stays suspended). Draws on the `write` rate limit.',
     tag: 'Safety',
     success: [202],
     errors: [],

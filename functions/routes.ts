@@ -25,6 +25,11 @@ export interface HttpRoute {
   rateLimit: RateBucket | null;
   /** Moderators only (CONTRACT §9): the http wrapper refuses anyone else with 403. */
   moderators?: true;
+  /**
+   * Served to a suspended user too (the wrapper skips the suspension check):
+   * erasing one's account, which the app stores require be always possible.
+   */
+  whileSuspended?: true;
 }
 
 export interface WsRoute {
@@ -266,7 +271,14 @@ export const httpRoutes: readonly HttpRoute[] = [
     rateLimit: 'write',
   },
   // Erasing the caller's account: 202, the work runs on the account-erase queue.
-  { method: 'DELETE', path: '/api/chat/me', handler: 'http/erase-account', rateLimit: 'write' },
+  // A suspended user may still erase their account (the suspension item outlives it).
+  {
+    method: 'DELETE',
+    path: '/api/chat/me',
+    handler: 'http/erase-account',
+    rateLimit: 'write',
+    whileSuspended: true,
+  },
   // Moderation (CONTRACT §9): the token's groups must hold the stage's moderator group.
   {
     method: 'GET',

@@ -146,7 +146,8 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
       const claims = claimsOf(event);
       const caller = callerFromClaims(claims);
       logger.appendKeys({ user_id: caller.userId });
-      if (httpRouteOf(event.routeKey)?.moderators) requireModerator(claims);
+      const route = httpRouteOf(event.routeKey);
+      if (route?.moderators) requireModerator(claims);
       const request: HttpRequest<B, Q, P> = {
         caller,
         body: schemas.body ? parse(schemas.body, readJsonBody(event), 'body') : (undefined as B),
@@ -156,7 +157,7 @@ export function httpRoute<B = undefined, Q = undefined, P = undefined, D = unkno
       // Charged only once the request is known to be valid, before any domain work;
       // the suspension check runs beside it, and wins when both refuse.
       await firstRefusal([
-        requireNotSuspended(caller.userId),
+        route?.whileSuspended ? undefined : requireNotSuspended(caller.userId),
         chargeHttpRoute(
           event.routeKey,
           caller.userId,

@@ -60,7 +60,9 @@ export function forgetSuspension(userId: string): void {
  * given, not in time), once all have settled: a suspended user hears SUSPENDED,
  * not that they were also over a rate limit.
  */
-export async function firstRefusal(checks: readonly Promise<unknown>[]): Promise<void> {
+export async function firstRefusal(
+  checks: readonly (Promise<unknown> | undefined)[],
+): Promise<void> {
   for (const outcome of await Promise.allSettled(checks)) {
     if (outcome.status === 'rejected') throw outcome.reason;
   }

@@ -243,6 +243,28 @@ describe('moderators', () => {
     expect((await auditLog())[0]).toMatchObject({ action: 'lift_suspension', user_id: 'm_dan' });
   });
 
+  it('a suspended user may still erase their account, and stays suspended', async () => {
+    const [fay, gus] = await Promise.all([env.client('m_fay'), env.client('m_gus')]);
+    const room = await group(gus, ['m_fay']);
+    expect(
+      (await mod.http('PUT', '/api/chat/moderation/users/m_fay/suspension', { reason: 'abuse' }))
+        .status,
+    ).toBe(200);
+    expect((await fay.http('GET', '/api/chat/rooms')).status).toBe(403);
+    const erased = await fay.http('DELETE', '/api/chat/me');
+    expect(erased.status).toBe(202);
+    // Done once she has left the group.
+    await eventually(async () => {
+      const seen = await gus.http<{ members: string[] }>('GET', `/api/chat/rooms/${room}`);
+      expect(seen.body.data.members).toEqual(['m_gus']);
+    }, 15_000);
+    // The erase keeps the suspension: a new account under the same sub is refused too.
+    const again = await env.client('m_fay');
+    const refused = await again.http('GET', '/api/chat/rooms');
+    expect(refused.status).toBe(403);
+    expect(refused.body.error?.code).toBe('SUSPENDED');
+  });
+
   it('a suspension with an end ends by itself', async () => {
     const eve = await env.client('m_eve');
     const until = new Date(Date.now() + 2500).toISOString();

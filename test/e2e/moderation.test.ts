@@ -197,10 +197,15 @@ describe('moderators', () => {
   it('suspend a reported sender: every route refused, the socket closed, no new connect', async () => {
     const [ann, dan] = await Promise.all([env.client('m_ann2'), env.client('m_dan')]);
     const room = await group(ann, ['m_dan']);
-    const message = await say(dan, room, 'spam spam');
-    const reportId = await report(ann, { message_id: message, reason: 'spam' });
+    // Dan sends over his socket: no HTTP route below has served him before his
+    // suspension, so none remembers him as not suspended (a container may, for a
+    // minute: platform/suspension.ts; under test:deployed each bundle is one).
     const socket = await dan.connect();
     const closed = socketClosed(socket);
+    dan.send({ action: 'send-message', room_id: room, content: 'spam spam', temp_id: 'd1' });
+    const message = (await dan.waitFor('message-confirmed', (d) => d.temp_id === 'd1')).data
+      .message_id as string;
+    const reportId = await report(ann, { message_id: message, reason: 'spam' });
 
     const resolved = await mod.http('POST', `/api/chat/moderation/reports/${reportId}/resolve`, {
       action: 'suspend_user',

@@ -13,7 +13,10 @@ import { startStack } from './stack.ts';
  * within its timeout, and none carries a stack trace, AWS error text or the
  * table's key material. The main pass runs with rate limits off so every request
  * reaches its handler; a second pass (its own stack) runs with the default limits
- * on, where RATE_LIMITED answers are expected and must be well-formed. Scenario
+ * on, where RATE_LIMITED answers are expected and must be well-formed. The
+ * moderators' routes (route table flag `moderators`) are fuzzed as a moderator,
+ * on a report of a throwaway user and a throwaway suspect, with one request in
+ * four from a non-moderator, which must be refused 403. Scenario
  * cases send what the audit found the fuzz could not reach by chance: reserved
  * names in every id and map key, emoji/CJK/RTL text to an offline member, a
  * resend with reordered media keys, and membership changes followed by deletes,
@@ -26,6 +29,20 @@ let member: ChatClient;
 /** The caller of `DELETE /api/chat/me`: erasing the owner or the member would empty every other route's fixture. */
 let eraser: ChatClient;
 /**
+ * The caller of the moderation routes (route table flag `moderators`): a token whose
+ * groups hold the moderator group. Some of those requests still come from the owner
+ * or the member, who must be refused 403 before anything else is looked at.
+ */
+let moderator: ChatClient;
+/**
+ * Users a moderator must never suspend: a suspended owner, member or eraser would
+ * answer 403 SUSPENDED on every other route. The suspension routes name
+ * `fz_suspect` instead, and a resolve's `suspend_user` suspends a report's own
+ * throwaway sender (`newReport`).
+ */
+const PROTECTED_USERS = new Set(['fz_owner', 'fz_member', 'fz_eraser', 'fz_mod']);
+const SUSPECT = 'fz_suspect';
+/**
  * Generated requests name the fixture through these placeholders; each request
  * gets them replaced by the ids of its route's own fixture, which is rebuilt
  * after a destructive request succeeds (a left room, a deleted message).
@@ -37,6 +54,7 @@ const known = {
   attachmentId: 'ZZfileZZ',
   userId: 'fz_owner',
   keyId: 'fz-key',
+  reportId: 'ZZreportZZ',
 };
 interface Fixture {
   roomId: string;
@@ -44,13 +62,16 @@ interface Fixture {
   deviceId: string;
   /** A file the owner sent into the room. */
   attachmentId: string;
+  /** An open report of the member's, for the routes that name one (else ''). */
+  reportId: string;
 }
 const resolve = (text: string, fx: Fixture) =>
   text
     .replaceAll(known.roomId, fx.roomId)
     .replaceAll(known.messageId, fx.messageId)
     .replaceAll(known.deviceId, fx.deviceId)
-    .replaceAll(known.attachmentId, fx.attachmentId);
+    .replaceAll(known.attachmentId, fx.attachmentId)
+    .replaceAll(known.reportId, fx.reportId);
 
 const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
@@ -71,19 +92,42 @@ async function needed<T>(who: ChatClient, method: string, path: string, body?: u
  * refuse the 21st for minutes. A used-up fixture then answers 404s, which are fuzz too.
  */
 let sharedFixture: Promise<Fixture> | undefined;
-function fixtureFor(): Promise<Fixture> {
-  if (!limitsOn) return newFixture();
-  sharedFixture ??= newFixture();
+/** The fixture of the route `key` (`METHOD /path`): with a report when the route names one. */
+function fixtureFor(key: string): Promise<Fixture> {
+  if (!limitsOn) return newFixture(key.includes('{report_id}'));
+  sharedFixture ??= newFixture(true);
   return sharedFixture;
 }
-/** A group of the owner and the member with one message, and a device of the owner. */
-async function newFixture(): Promise<Fixture> {
+/**
+ * A fixture after a destructive request used `fx` up: a resolved report is
+ * replaced by a fresh one (the rest still stands), anything else by a new fixture.
+ */
+async function renewFixture(key: string, fx: Fixture): Promise<Fixture> {
+  if (key.includes('{report_id}')) return { ...fx, reportId: await newReport() };
+  return newFixture(false);
+}
+/**
+ * A group of the owner and the member with one message, and a device of the owner;
+ * and an open report when `withReport`.
+ */
+async function newFixture(withReport: boolean): Promise<Fixture> {
   const n = ++fixtures;
-  const room = await needed<{ id: string }>(owner, 'POST', '/api/chat/rooms', {
-    type: 'group',
-    name: `fuzz ${n}`,
-    member_ids: ['fz_member'],
-  });
+  const group = () =>
+    needed<{ id: string }>(owner, 'POST', '/api/chat/rooms', {
+      type: 'group',
+      name: `fuzz ${n}`,
+      member_ids: ['fz_member'],
+    });
+  let room = await group();
+  // The draw may have had the member block the owner (`PUT /api/chat/blocks/fz_owner`,
+  // an idLike id), and the owner then cannot add them (403 BLOCKED) until the member
+  // unblocks: the member does, as they could, and the owner asks again.
+  if (room.status === 403) {
+    await needed(member, 'DELETE', `/api/chat/blocks/${owner.userId}`);
+    room = await group();
+  }
+  if (room.status !== 201)
+    throw new Error(`fuzz fixture: group → ${room.status} ${JSON.stringify(room.body)}`);
   const roomId = room.body.data.id;
   const [message, device] = await Promise.all([
     needed<{ id: string }>(owner, 'POST', `/api/chat/rooms/${roomId}/messages`, {
@@ -99,7 +143,43 @@ async function newFixture(): Promise<Fixture> {
     messageId: message.body.data.id,
     deviceId: device.body.data.device_id,
     attachmentId: await sentFile(roomId),
+    reportId: withReport ? await newReport() : '',
   };
+}
+
+let reports = 0;
+/**
+ * An open report by the member about a throwaway user of its own (`fz_suspect_<n>`):
+ * mostly about a message that user sent the member in a direct room (so
+ * `remove_message` has something to remove), every third about the user alone
+ * (so `remove_message` is refused 400). A resolve's `suspend_user` suspends that
+ * user, never one the other routes need.
+ */
+async function newReport(): Promise<string> {
+  const n = ++reports;
+  const suspect = await env.client(`${SUSPECT}_${n}`);
+  let body: Record<string, unknown> = {
+    user_id: suspect.userId,
+    reason: 'harassment',
+    note: `fuzz report ${n}`,
+  };
+  if (n % 3 !== 0) {
+    const room = await needed<{ id: string }>(suspect, 'POST', '/api/chat/rooms', {
+      type: 'direct',
+      member_ids: [member.userId],
+    });
+    const message = await needed<{ id: string }>(
+      suspect,
+      'POST',
+      `/api/chat/rooms/${room.body.data.id}/messages`,
+      { content: `reported ${n}` },
+    );
+    body = { message_id: message.body.data.id, reason: 'spam', note: `fuzz report ${n}` };
+  }
+  const report = await needed<{ report_id: string }>(member, 'POST', '/api/chat/reports', body);
+  if (report.status !== 201)
+    throw new Error(`fuzz fixture: report → ${report.status} ${JSON.stringify(report.body)}`);
+  return report.body.data.report_id;
 }
 
 /** A small picture the owner uploads through its slot and sends into the room. */
@@ -131,10 +211,11 @@ async function setUp(withLimits: boolean) {
       ? {}
       : { rateLimits: Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((k) => [k, 'off'])) },
   );
-  [owner, member, eraser] = await Promise.all([
+  [owner, member, eraser, moderator] = await Promise.all([
     env.client('fz_owner'),
     env.client('fz_member'),
     env.client('fz_eraser'),
+    env.moderator('fz_mod'),
   ]);
   await owner.http('POST', '/api/chat/encryption/keys', {
     public_key: PUBLIC_KEY,
@@ -227,7 +308,17 @@ function stringsIn(value: unknown, out: string[] = [], depth = 0): string[] {
  * share every fixture room), and the caller's own temp_id, device and key ids.
  */
 const SHARED_TEXT = new Set(['name', 'content', 'file_url', 'media']);
-const OWN_TEXT = new Set(['temp_id', 'device_id', 'key_id', 'token', 'fingerprint']);
+// A moderator's resolve note and suspension reason come back in the audit log and the
+// closed reports, which only moderators (here: the one moderator who wrote them) read.
+const OWN_TEXT = new Set([
+  'temp_id',
+  'device_id',
+  'key_id',
+  'token',
+  'fingerprint',
+  'note',
+  'reason',
+]);
 /** Per user: whole string values (and media keys) they sent in a field that is echoed. */
 const sentText = new Map<string, Set<string>>();
 const sharedText = new Set<string>();
@@ -236,7 +327,8 @@ function rememberText(userId: string, body: unknown) {
   sentText.set(userId, own);
   const walk = (v: unknown, into: Set<string>, depth = 0) => {
     if (depth > 20) return;
-    if (typeof v === 'string') into.add(v);
+    // Trimmed too: a suspension's reason is stored trimmed.
+    if (typeof v === 'string') into.add(v).add(v.trim());
     else if (Array.isArray(v)) for (const x of v.slice(0, 200)) walk(x, into, depth + 1);
     else if (v && typeof v === 'object')
       for (const [k, x] of Object.entries(v).slice(0, 200)) {
@@ -461,6 +553,41 @@ const FIELDS: Record<string, () => fc.Arbitrary<unknown>> = {
       anyValue,
     ),
   file_name: () => fc.oneof(fc.constantFrom('a.png', 'a\nb', '../../etc/passwd'), anyValue),
+  // Moderation (CONTRACT §9): a resolve's action and note, a suspension's reason and until.
+  action: () =>
+    fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('dismiss', 'remove_message', 'suspend_user') },
+      { weight: 1, arbitrary: fc.constantFrom('DISMISS', 'suspend', 'lift_suspension') },
+      { weight: 2, arbitrary: anyValue },
+    ),
+  note: () =>
+    fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('', 'x'.repeat(1001)), anyValue),
+  reason: () =>
+    fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.constantFrom('spam', ' ', '\t\n', 'x'.repeat(1000), 'x'.repeat(1001)),
+      anyValue,
+    ),
+  until: () =>
+    fc.oneof(
+      fc.constantFrom(
+        null,
+        '2030-01-01T00:00:00.000Z',
+        '2030-01-01T00:00:00+02:00',
+        '2030-01-01T00:00:00.123456789Z',
+        '2030-02-31T00:00:00Z',
+        '2030-06-30T23:59:60Z',
+        '9999-12-31T23:59:59.999Z',
+        '9999-12-31T23:59:59.999-23:59',
+        '2000-01-01T00:00:00Z',
+        '2030-01-01',
+        '2030-01-01T00:00:00',
+      ),
+      fc
+        .date({ min: new Date('1969-01-01'), max: new Date('9999-12-31'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
+      anyValue,
+    ),
 };
 const FIELD_NAMES = Object.keys(FIELDS);
 
@@ -480,6 +607,8 @@ const validishBody = (fields: readonly string[]) =>
     });
 
 let sends = 0;
+let resolves = 0;
+const RESOLVE_ACTIONS = ['dismiss', 'remove_message', 'suspend_user'] as const;
 /** Bodies every route accepts as they are; the fuzzer changes one field at a time. */
 const VALID: Record<string, () => Record<string, unknown>> = {
   'POST /api/chat/rooms': () => ({ type: 'group', name: 'g', member_ids: ['fz_member'] }),
@@ -505,6 +634,15 @@ const VALID: Record<string, () => Record<string, unknown>> = {
   'POST /api/chat/rooms/{room_id}/attachments': () => ({
     content_type: 'image/png',
     size_bytes: 10,
+  }),
+  // Each action in turn, so a valid resolve (one per fresh report) tries all three.
+  'POST /api/chat/moderation/reports/{report_id}/resolve': () => ({
+    action: RESOLVE_ACTIONS[++resolves % RESOLVE_ACTIONS.length],
+    note: 'fuzz resolve',
+  }),
+  'PUT /api/chat/moderation/users/{user_id}/suspension': () => ({
+    reason: 'fuzz suspension',
+    until: new Date(Date.now() + 86_400_000).toISOString(),
   }),
   'send-message': () => ({ room_id: known.roomId, content: 'hello', temp_id: `w${++sends}` }),
   'mark-messages-seen': () => ({ room_id: known.roomId, message_ids: [known.messageId] }),
@@ -555,9 +693,19 @@ const rawBody = (key: string, fields: readonly string[]) =>
     },
   );
 
-const QUERY_KEYS = ['limit', 'cursor', 'archived', 'for_everyone', 'room_id', 'before', 'since'];
+const QUERY_KEYS = [
+  'limit',
+  'cursor',
+  'archived',
+  'for_everyone',
+  'room_id',
+  'before',
+  'since',
+  'status',
+];
 const queryValue = fc.oneof(
   fc.constantFrom('0', '1', '50', '100', '101', '-1', '1.5', 'NaN', 'true', 'false', 'TRUE'),
+  fc.constantFrom('open', 'closed', 'OPEN', 'resolved'),
   fc.constant(null).map(() => known.messageId),
   fc.constant(
     Buffer.from(JSON.stringify({ pk: 'USER#fz_member', sk: 'ROOM#x' })).toString('base64url'),
@@ -604,6 +752,8 @@ const ROUTE_FIELDS: Record<string, readonly string[]> = {
   'POST /api/chat/encryption/keys': ['public_key', 'device_id', 'key_id', 'expires_at'],
   'POST /api/chat/encryption/verify': ['user_id', 'key_id', 'fingerprint'],
   'POST /api/chat/devices': ['platform', 'token'],
+  'POST /api/chat/moderation/reports/{report_id}/resolve': ['action', 'note'],
+  'PUT /api/chat/moderation/users/{user_id}/suspension': ['reason', 'until'],
 };
 
 /** The id a path parameter names when the request is to get past validation. */
@@ -613,14 +763,28 @@ const RIGHT_PARAM: Record<string, () => string> = {
   user_id: () => 'fz_member',
   device_id: () => known.deviceId,
   attachment_id: () => known.attachmentId,
+  report_id: () => known.reportId,
 };
+/** On a moderators' route the user named is one to suspend: the throwaway suspect. */
+const RIGHT_MODERATED_PARAM: Record<string, () => string> = { user_id: () => SUSPECT };
 
 /** A path parameter: often the right id, else hostile, mostly encoded, sometimes raw. */
-const pathParam = (name: string) =>
+const pathParam = (name: string, moderated = false) =>
   fc.oneof(
-    { weight: 3, arbitrary: fc.constant(RIGHT_PARAM[name]?.() ?? 'x') },
+    {
+      weight: 3,
+      arbitrary: fc.constant(
+        ((moderated && RIGHT_MODERATED_PARAM[name]) || RIGHT_PARAM[name])?.() ?? 'x',
+      ),
+    },
     { weight: 2, arbitrary: hostileParam },
   );
+/**
+ * A moderator's user id, made safe: one that would name a protected user (idLike
+ * draws fz_member and fz_owner; the id is trimmed) names the suspect instead.
+ */
+const unprotected = (param: string) =>
+  PROTECTED_USERS.has(decodeSafe(param).trim()) ? SUSPECT : param;
 const hostileParam = fc.tuple(idLike(), fc.boolean()).map(([value, raw]) => {
   const bare = value.replace(/[/?#\s]/g, '') || 'x';
   if (raw) return bare;
@@ -641,6 +805,8 @@ async function probe(
   rawBody: string | undefined,
   who: ChatClient,
   fx: Fixture,
+  /** A non-moderator on a moderators' route: refused 403 before anything else. */
+  refused = false,
 ): Promise<number | undefined> {
   let i = 0;
   const path = resolve(
@@ -701,6 +867,14 @@ async function probe(
     return status;
   }
   if (typeof envelope.success !== 'boolean') violations.push(`${where} → no envelope`);
+  // (The gateway answers some requests itself, as API Gateway does: a path it matches to
+  // no route, an empty or `..` segment; a body over the limit; a malformed target.)
+  const byGateway =
+    (status === 404 && text.includes('No route for')) ||
+    status === 413 ||
+    (status === 400 && text.includes('Malformed request target'));
+  if (refused && status !== 403 && !byGateway)
+    violations.push(`${where} by ${who.userId}, not a moderator → ${status}, not 403`);
   const leak = leaks(
     text,
     { ...request, params: path.split('/').map((p) => decodeSafe(p)) },
@@ -710,8 +884,9 @@ async function probe(
   return status;
 }
 
-/** Requests that, when they succeed, use up their fixture. */
+/** Requests that, when they succeed, use up their fixture (a resolved report: a second is 409). */
 const DESTRUCTIVE = new Set([
+  'POST /api/chat/moderation/reports/{report_id}/resolve',
   'DELETE /api/chat/rooms/{room_id}',
   'DELETE /api/chat/rooms/{room_id}/members/{user_id}',
   'DELETE /api/chat/rooms/{room_id}/messages',
@@ -737,21 +912,33 @@ async function fuzzHttp(scale: number) {
   await Promise.all(
     httpRoutes.map(async (route) => {
       const key = `${route.method} ${route.path}`;
-      let fx = await fixtureFor();
+      let fx = await fixtureFor(key);
       let usedUp = false;
       const fields = ROUTE_FIELDS[key];
+      const moderated = route.moderators === true;
       const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
       const arb = fc.record({
-        params: fc.tuple(...names.map(pathParam)),
+        params: fc.tuple(...names.map((name) => pathParam(name, moderated))),
         query: queryArb,
         body: fields ? rawBody(key, fields) : fc.constant(undefined),
         asMember: fc.boolean(),
+        // On a moderators' route: one request in four from the owner or the member.
+        asNonModerator: fc.nat({ max: 3 }).map((n) => n === 0),
       });
       return fc.assert(
-        fc.asyncProperty(arb, async ({ params, query, body, asMember }) => {
-          if (usedUp && !limitsOn) fx = await newFixture();
-          const who = key === 'DELETE /api/chat/me' ? eraser : asMember ? member : owner;
-          const status = await probe(route.method, route.path, params, query, body, who, fx);
+        fc.asyncProperty(arb, async ({ params, query, body, asMember, asNonModerator }) => {
+          if (usedUp && !limitsOn) fx = await renewFixture(key, fx);
+          const plain = asMember ? member : owner;
+          const who =
+            key === 'DELETE /api/chat/me'
+              ? eraser
+              : moderated && !asNonModerator
+                ? moderator
+                : plain;
+          const sent = moderated ? params.map(unprotected) : params;
+          // A moderators' route refuses anyone else first: before validation, limits or lookups.
+          const refused = moderated && who !== moderator;
+          const status = await probe(route.method, route.path, sent, query, body, who, fx, refused);
           usedUp = DESTRUCTIVE.has(key) && status !== undefined && status < 300;
           return true;
         }),
@@ -782,7 +969,7 @@ const FRAME_FIELDS: Record<string, readonly string[]> = {
 /** `numRuns` frames on one socket of the member, each followed by a marker that must be answered. */
 async function fuzzFrames(numRuns: number) {
   const before = violations.length;
-  const fx = await fixtureFor();
+  const fx = await fixtureFor('ws');
   const socket = new WebSocket(`${env.stack.wsUrl}?token=${encodeURIComponent(member.token)}`);
   const frames: Frame[] = [];
   socket.on('message', (raw) => frames.push(JSON.parse(raw.toString()) as Frame));
@@ -1212,6 +1399,7 @@ export function defineFuzz(options: { limitsOn: boolean }) {
         messageId: '',
         deviceId: '',
         attachmentId: '',
+        reportId: '',
       };
       const before = { limited: counts.rateLimited, violations: violations.length };
       const statuses = await Promise.all(

@@ -868,11 +868,14 @@ async function probe(
   }
   if (typeof envelope.success !== 'boolean') violations.push(`${where} → no envelope`);
   // (The gateway answers some requests itself, as API Gateway does: a path it matches to
-  // no route, an empty or `..` segment; a body over the limit; a malformed target.)
+  // no route (or to another route's methods), an empty or `..` segment; a body over the
+  // limit; a malformed target or percent-escape in the path, local/http-gateway.ts.)
   const byGateway =
     (status === 404 && text.includes('No route for')) ||
+    status === 405 ||
     status === 413 ||
-    (status === 400 && text.includes('Malformed request target'));
+    (status === 400 &&
+      /Malformed request target|Malformed percent-encoding in the path/.test(text));
   if (refused && status !== 403 && !byGateway)
     violations.push(`${where} by ${who.userId}, not a moderator → ${status}, not 403`);
   const leak = leaks(

@@ -1,7 +1,6 @@
 import type { Caller } from '#platform/auth.ts';
 import { ENV, requireEnv } from '#platform/env.ts';
 import { conflict } from '#platform/errors.ts';
-import { closeConnection } from '#platform/post-to-connection.ts';
 import { deleteDeviceEndpoint } from '#platform/push.ts';
 import { enqueue } from '#platform/queues.ts';
 import { nowIso } from '#platform/time.ts';
@@ -13,12 +12,13 @@ import {
   detachFromDirectRoom,
   memberRoomIds,
 } from '#store/account-erase.ts';
-import { getConnections, removeConnection } from '#store/connections.ts';
+import { removeConnection } from '#store/connections.ts';
 import { deleteDevice, listDevices } from '#store/push.ts';
 import { deleteLastMember } from '#store/room-membership.ts';
 import { getRoom } from '#store/rooms.ts';
 import { announce } from './announce.ts';
 import { leave } from './chat-state.ts';
+import { closeAllConnections } from './close-connections.ts';
 import { events } from './events.ts';
 import { isMember } from './model.ts';
 import { recordRoomEvent } from './sync-log.ts';
@@ -161,22 +161,19 @@ export async function runErase(
   return 'done';
 }
 
-/** Closes every socket of the user and drops their connection records. */
-async function closeSockets(userId: string) {
-  const live = (await getConnections([userId], Date.now())).get(userId) ?? [];
-  await Promise.all(
-    live.map(async (conn) => {
-      await closeConnection(conn.id);
-      await removeConnection(userId, conn.id);
-    }),
-  );
-}
+/**
+ * Closes every socket of the user and drops their connection records, with no
+ * presence grace period: the erase deletes the presence item itself.
+ */
+const closeSockets = (userId: string) => closeAllConnections(userId, removeConnection);
 
 async function removeDevices(userId: string) {
-  for (const device of await listDevices(userId)) {
-    const removed = await deleteDevice(userId, device.device_id);
-    if (removed?.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn, userId);
-  }
+  await Promise.all(
+    (await listDevices(userId)).map(async (device) => {
+      const removed = await deleteDevice(userId, device.device_id);
+      if (removed?.endpoint_arn) await deleteDeviceEndpoint(removed.endpoint_arn, userId);
+    }),
+  );
 }
 
 /**

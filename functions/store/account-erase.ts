@@ -1,10 +1,11 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { ddb, tableName } from '#platform/clients.ts';
 import { batchWrite, type Key } from './batch.ts';
+import { blockMirrorKey } from './blocks.ts';
 import { transactIf, updateIf } from './conditional.ts';
-import { ROOM_PREFIX, userPk } from './keys.ts';
+import { ROOM_PREFIX, roomPk, userPk } from './keys.ts';
 import { memberKey } from './members.ts';
-import { messageKey } from './messages.ts';
+import { MESSAGE_PREFIX, messageKey } from './messages.ts';
 import { queryPage } from './query.ts';
 import { roomHeadKey } from './room-head.ts';
 import { directPairKey, roomKey } from './rooms.ts';
@@ -101,8 +102,8 @@ export async function blankMessagesPage(
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :msg)',
       FilterExpression: 'sender_id = :me AND attribute_not_exists(blanked_at)',
       ExpressionAttributeValues: {
-        ':pk': `${ROOM_PREFIX}${roomId}`,
-        ':msg': 'MSG#',
+        ':pk': roomPk(roomId),
+        ':msg': MESSAGE_PREFIX,
         ':me': senderId,
       },
       ProjectionExpression: 'seq',
@@ -184,11 +185,8 @@ export async function deleteAccountItemsPage(
   for (const { pk, sk } of page.items as Key[]) {
     if (!owned(sk)) continue;
     doomed.push({ pk, sk });
-    if (sk.startsWith('BLOCK#')) {
-      doomed.push({ pk: userPk(sk.slice('BLOCK#'.length)), sk: `BLOCKEDBY#${userId}` });
-    } else if (sk.startsWith('BLOCKEDBY#')) {
-      doomed.push({ pk: userPk(sk.slice('BLOCKEDBY#'.length)), sk: `BLOCK#${userId}` });
-    }
+    const mirror = blockMirrorKey(userId, sk);
+    if (mirror) doomed.push(mirror);
   }
   if (doomed.length) await batchWrite(doomed.map((Key) => ({ DeleteRequest: { Key } })));
   return page.next;

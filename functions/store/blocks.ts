@@ -28,6 +28,16 @@ const blockedByKey = (blocked: string, blocker: string): Key => ({
 });
 
 /**
+ * The other side of a block item in `userId`'s partition (`BLOCK#b` has
+ * `USER#b / BLOCKEDBY#<userId>`, and the reverse); undefined for any other item.
+ */
+export function blockMirrorKey(userId: string, sk: string): Key | undefined {
+  if (sk.startsWith(BLOCK)) return blockedByKey(sk.slice(BLOCK.length), userId);
+  if (sk.startsWith(BLOCKED_BY)) return blockKey(sk.slice(BLOCKED_BY.length), userId);
+  return undefined;
+}
+
+/**
  * The pair's direct room in a block's transaction: its `blocked_by` gains or
  * loses the blocker; with no room yet, a check that none appears meanwhile
  * (a room made between the read and this write fails it, and the block retries).

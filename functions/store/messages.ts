@@ -26,7 +26,8 @@ export function parseMessageId(id: string): { roomId: string; seq: number } | un
 /** A seq as sort keys hold it: zero-padded, so keys sort in seq order (seen receipts use it too). */
 export const sortableSeq = (seq: number) => String(seq).padStart(SEQ_WIDTH, '0');
 
-const MESSAGE_PREFIX = 'MSG#';
+/** Every message's sort key begins with it (a room's messages are `begins_with`). */
+export const MESSAGE_PREFIX = 'MSG#';
 export const messageSortKey = (seq: number) => `${MESSAGE_PREFIX}${sortableSeq(seq)}`;
 
 /** The sort keys of a room's messages up to `seq` (BETWEEN bounds). */

@@ -1,4 +1,8 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
@@ -17,6 +21,7 @@ setTestEnv();
 const { groupsOf, requireModerator } = await import('#platform/moderators.ts');
 const { requireNotSuspended, SUSPENSION_CACHE_MS } = await import('#platform/suspension.ts');
 const connect = (await import('#functions/ws/connect.ts')).handler;
+const typing = (await import('#functions/ws/typing.ts')).handler;
 type WsEvent = import('#platform/ws.ts').WsEvent;
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -130,5 +135,39 @@ describe('$connect and a suspension landing meanwhile', () => {
       .some((c) => c.args[0].input.Key?.pk === 'CONN#c-race');
     expect(stored).toBe(true);
     expect(removed).toBe(true);
+  });
+});
+
+describe('a frame from a suspended user', () => {
+  it('is answered SUSPENDED and its socket is closed', async () => {
+    ddb
+      .on(GetCommand)
+      .callsFake((input: { Key: { sk: string } }) =>
+        input.Key.sk === 'SUSPENSION' ? suspended() : {},
+      );
+    const event = {
+      requestContext: {
+        routeKey: 'typing',
+        connectionId: 'c-frame',
+        requestTimeEpoch: Date.now(),
+        authorizer: { user_id: 'u_frame', exp: String(Math.floor(Date.now() / 1000) + 600) },
+      },
+      body: JSON.stringify({ action: 'typing', room_id: 'r1', is_typing: true }),
+    } as unknown as WsEvent;
+
+    await typing(event, {
+      functionName: 't',
+      awsRequestId: 'r',
+      getRemainingTimeInMillis: () => 10_000,
+    } as Context);
+
+    const answer = management.commandCalls(PostToConnectionCommand)[0]?.args[0].input;
+    expect(answer?.ConnectionId).toBe('c-frame');
+    expect(JSON.parse(Buffer.from(answer!.Data as Uint8Array).toString())).toMatchObject({
+      event: 'error',
+      data: { code: 'SUSPENDED', action: 'typing' },
+    });
+    const closed = management.commandCalls(DeleteConnectionCommand).map((c) => c.args[0].input);
+    expect(closed).toEqual([{ ConnectionId: 'c-frame' }]);
   });
 });

@@ -147,7 +147,7 @@ export const operations: Record<string, OperationDoc> = {
   'GET /api/chat/sync': {
     summary: 'Catch up one device from its cursor',
     description:
-      'The events this user would have received over WebSocket since `since`, oldest first. Without `since`: no events, and `next_since` marks now. A cursor older than the sync window answers 410 CURSOR_EXPIRED.',
+      'The events this user would have received over WebSocket since `since`, oldest first. Without `since`: no events, and `next_since` marks now. A page holds at most `limit` events, and ends early once its events reach 120 KiB serialized (so that the same page as a `sync-result` stays within API Gateway’s 128 KB WebSocket message); either way `has_more` is true: call again with `next_since`, which resumes right after the last event given. A cursor older than the sync window answers 410 CURSOR_EXPIRED.',
     tag: 'Sync',
     errors: [410],
   },
@@ -278,7 +278,7 @@ export const actionDocs: Record<string, string> = {
     "The senders get `messages-seen`; the caller's connections get `unread-count-update`.",
   ping: 'Heartbeat, every 25 seconds: answered with `pong`. The server closes a connection that sent nothing for 60 seconds (two missed pings plus slack), and API Gateway closes every connection after 2 hours.',
   'room-archive': "Like PUT …/archive; all the user's connections get `room-archived`.",
-  sync: 'Without `since`: deliver anything pending now. With `since`: answered by `sync-result`, as GET /api/chat/sync.',
+  sync: 'Without `since`: deliver anything pending now. With `since`: answered by `sync-result`, as GET /api/chat/sync (a page ends early, with `has_more`, to keep the message within 128 KB).',
   typing:
     "The other members' connections get `user-typing`. Nothing is stored or pushed; only members may send it; extra frames within a second or two may be dropped.",
 };
@@ -302,6 +302,7 @@ export const eventDocs: Record<string, string> = {
   'room-member-removed':
     'A member left or was removed (sent to the remaining members and to the one removed).',
   'user-typing': 'Someone in a room started or stopped typing.',
-  'sync-result': 'A page of catch-up events, the answer to `sync` with `since`.',
+  'sync-result':
+    'A page of catch-up events, the answer to `sync` with `since`: at most `limit` events and at most 128 KB in all (API Gateway’s largest WebSocket message); with `has_more`, send `sync` again with `next_since`.',
   error: 'A frame was refused; the connection stays open.',
 };

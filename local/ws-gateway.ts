@@ -9,7 +9,7 @@ import {
   wsGatewayReplies,
   wsRoutes,
 } from '#functions/routes.ts';
-import { LIMITS } from '#platform/limits.ts';
+import { LIMITS, WS_MESSAGE_BYTES } from '#platform/limits.ts';
 import { invoke, invokeInLane } from './lambda-runtime.ts';
 
 /**
@@ -264,8 +264,12 @@ function gone(res: ServerResponse) {
   res.end(JSON.stringify({ message: null }));
 }
 
-/** API Gateway's largest message: a bigger post is PayloadTooLargeException (413). */
-export const MANAGEMENT_BODY_LIMIT = 128 * 1024;
+/**
+ * API Gateway's largest message (limits.ts WS_MESSAGE_BYTES, 128 KB): a bigger
+ * post is PayloadTooLargeException (413) and reaches no client, so a server
+ * frame that grows past it fails here as it would on AWS.
+ */
+export const MANAGEMENT_BODY_LIMIT = WS_MESSAGE_BYTES;
 
 /**
  * The body, or undefined once it is known to pass `limit`: from Content-Length

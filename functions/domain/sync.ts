@@ -38,6 +38,12 @@ import { messageView } from './views.ts';
  * listMessagesSince), each event log `limit + 1` past the cursor. A source read
  * only in part says up to where it is complete; the page ends there at the
  * latest, so what it left unread comes on the next page, never skipped.
+ *
+ * A page also ends early, with `has_more`, once its events would pass
+ * LIMITS.syncPageBytes serialized (withinBytes): the WebSocket answer is one
+ * `sync-result` message, and API Gateway refuses one over 128 KB. The cursor
+ * then holds the last event given, as for a page cut at `limit`. HTTP pages
+ * follow the same rule, so both transports page alike.
  */
 /** How late a message may land behind its own time: a slow send, and an eventually consistent read. */
 const SKEW_MS = 5_000;
@@ -125,10 +131,10 @@ export async function sync(caller: Caller, since: string | undefined, limit: num
     .flatMap((p) => p.events)
     .filter((e) => e.key > after && (bound === undefined || e.key <= bound))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  let page = all.slice(0, limit);
+  let page = withinBytes(all.slice(0, limit), LIMITS.syncPageBytes);
   // The next page starts after the last event given, or after the bound when the page
   // holds everything up to it (possibly nothing, when all a room had up to it was tombstones).
-  let end = all.length > limit ? page.at(-1)!.key : bound;
+  let end = page.length < all.length ? page.at(-1)!.key : bound;
   // A page that would end in the last SKEW_MS ends before that instead, when it has
   // anything older: a message sent then may still land behind its end.
   const settledAt = new Date(now - SKEW_MS).toISOString();
@@ -144,6 +150,24 @@ export async function sync(caller: Caller, since: string | undefined, limit: num
     next_since: end === undefined ? caughtUp() : seal(caller.userId, { k: end, tail: false }),
     has_more: end !== undefined,
   };
+}
+
+/**
+ * The longest run of `events` from the first whose frames, serialized as a
+ * page's `events` array, fit in `maxBytes` (limits.ts syncPageBytes: a
+ * `sync-result` must stay within API Gateway's 128 KB message). Always the
+ * first event at least, so a page always moves the cursor on.
+ */
+export function withinBytes<T extends { frame: ServerEvent }>(
+  events: readonly T[],
+  maxBytes: number,
+): T[] {
+  let bytes = 2; // [ and ]
+  for (const [i, e] of events.entries()) {
+    bytes += Buffer.byteLength(JSON.stringify(e.frame), 'utf8') + (i > 0 ? 1 : 0);
+    if (bytes > maxBytes && i > 0) return events.slice(0, i);
+  }
+  return [...events];
 }
 
 /** A log read `limit + 1` past the cursor: when it filled that, it is complete only up to its last. */

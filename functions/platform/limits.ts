@@ -1,6 +1,15 @@
 import { ENV, jsonSettingFromContext } from './env.ts';
 import { ConfigError } from './errors.ts';
 
+/**
+ * API Gateway's largest WebSocket message, 128 KB (its quota "WebSocket
+ * message payload size", 128 KiB = 131,072 bytes; a message of several 32 KB
+ * frames, docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+ * A bigger PostToConnection is refused with 413 PayloadTooLargeException and
+ * the client gets nothing. Not a setting: it is the platform's.
+ */
+export const WS_MESSAGE_BYTES = 128 * 1024;
+
 /** The contract's limits (its section 7) and the server's own bounds, as defaults. */
 const DEFAULTS = {
   bodyBytes: 32 * 1024,
@@ -49,6 +58,17 @@ const DEFAULTS = {
   syncEventTtlSeconds: 8 * 24 * 3600,
   syncPageDefault: 200,
   syncPageMax: 500,
+  /**
+   * A sync page's events, serialized, stay within this many bytes: a page ends
+   * early (`has_more`) rather than make a `sync-result` over WS_MESSAGE_BYTES
+   * (200 messages of 10,000 characters are 2 MB and more). The 8 KiB left is for
+   * the rest of the frame: its name, `next_since` (a cursor of at most 2,048
+   * characters) and `has_more`. A page holds at least one event whatever its
+   * size, so paging always moves on; one event never comes near the cap: a
+   * message is written from a request of at most bodyBytes (32 KB), plus the
+   * fields the server sets, and every other event is ids and times.
+   */
+  syncPageBytes: WS_MESSAGE_BYTES - 8 * 1024,
   /** How long a send's temp_id stays remembered. */
   tempIdTtlSeconds: 7 * 24 * 3600,
   /** Files one message carries (CONTRACT §7). */

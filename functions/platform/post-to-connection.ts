@@ -3,11 +3,12 @@ import {
   DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
+  PayloadTooLargeException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
 import { ENV, requireEnv } from './env.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS, WS_MESSAGE_BYTES } from './limits.ts';
 import { logger } from './observability.ts';
 
 let managementClient: ApiGatewayManagementApiClient | undefined;
@@ -19,7 +20,14 @@ function connectionsApi(): ApiGatewayManagementApiClient {
 
 export type PostResult = 'delivered' | 'gone' | 'failed';
 
-/** Server → client frame of the WebSocket protocol (docs/asyncapi.json). */
+/**
+ * Server → client frame of the WebSocket protocol (docs/asyncapi.json). One
+ * post is one message, at most API Gateway's 128 KB (limits.ts
+ * WS_MESSAGE_BYTES). The only frame that carries many events, `sync-result`,
+ * is cut to fit (domain/sync.ts); every other carries one event, whose size a
+ * request of at most 32 KB bounds (a message), or ids and times (at most 100
+ * ids, or 99 members added).
+ */
 export interface ServerEvent {
   event: string;
   data: unknown;
@@ -29,13 +37,27 @@ export async function postToConnection(
   connectionId: string,
   frame: ServerEvent,
 ): Promise<PostResult> {
+  const data = JSON.stringify(frame);
   try {
     await connectionsApi().send(
-      new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(frame) }),
+      new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }),
     );
     return 'delivered';
   } catch (error) {
     if (error instanceof GoneException || (error as Error).name === 'GoneException') return 'gone';
+    if (
+      error instanceof PayloadTooLargeException ||
+      (error as Error).name === 'PayloadTooLargeException'
+    ) {
+      // A bug here, not the connection's fault: it stays. Nothing reached the client.
+      logger.error('postToConnection refused: frame over the 128 KB message limit', {
+        connectionId,
+        event: frame.event,
+        bytes: Buffer.byteLength(data, 'utf8'),
+        limitBytes: WS_MESSAGE_BYTES,
+      });
+      return 'failed';
+    }
     logger.warn('postToConnection failed', {
       connectionId,
       event: frame.event,

@@ -290,4 +290,53 @@ describe('sync', () => {
     expect(ids).toContain(sent.id);
     expect(result.data).toMatchObject({ has_more: false, next_since: expect.any(String) });
   });
+
+  it('pages sync-result over WebSocket in messages of at most 128 KB: every long message arrives, none twice', async () => {
+    // Issue 24 B1: API Gateway (and the local gateway) refuses a message over 128 KB,
+    // and the client then gets nothing at all.
+    const [ivy, jay] = await Promise.all([env.client('s_ivy'), env.client('s_jay')]);
+    const start = (await syncPage(ivy)).body.data.next_since;
+    const room = (
+      await jay.http<{ id: string }>('POST', '/api/chat/rooms', {
+        type: 'direct',
+        member_ids: ['s_ivy'],
+      })
+    ).body.data.id;
+    // 30 messages of 10,000 characters, 3 bytes each in UTF-8: about 900 KB in all.
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const content = `${i} `.padEnd(10_000, '中');
+      const answer = await jay.http<Message>('POST', `/api/chat/rooms/${room}/messages`, {
+        content,
+      });
+      expect(answer.status).toBe(201);
+      sent.push(answer.body.data.id);
+    }
+    const socket = await ivy.connect();
+    const sizes: number[] = [];
+    socket.on('message', (raw: Buffer) => sizes.push(raw.length));
+
+    const ids: string[] = [];
+    const pages: Frame[] = [];
+    let since = start;
+    for (let n = 0; n < 40; n++) {
+      const earlier = new Set(ivy.eventsNamed('sync-result').map((f) => f.data));
+      ivy.send({ action: 'sync', since });
+      const page = await ivy.waitFor('sync-result', (d) => !earlier.has(d));
+      pages.push(page);
+      for (const e of page.data.events as Frame[])
+        if (e.event === 'new-chat-message') ids.push((e.data.message as Message).id);
+      since = page.data.next_since as string;
+      if (!page.data.has_more) break;
+    }
+    expect(pages.at(-1)!.data.has_more).toBe(false);
+    // Cut by bytes: more than one page, though 30 events are far below the count limit.
+    expect(pages.length).toBeGreaterThan(6);
+    expect(pages[0]!.data.has_more).toBe(true);
+    expect(sizes.length).toBeGreaterThanOrEqual(pages.length);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(128 * 1024);
+    // Together the pages hold every message, each once.
+    expect(ids.length).toBe(new Set(ids).size);
+    expect([...ids].sort()).toEqual([...sent].sort());
+  }, 60_000);
 });

@@ -3,13 +3,11 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { limitsFromContext } from '#platform/limits.ts';
 import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
+import { deployContextProblem, PLACEHOLDER_STAGE } from './deploy-context.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
 
 /** A mistake in how synth was called: bin/app.ts prints it on one line, with no stack trace. */
 export class UsageError extends Error {}
-
-/** Stages that only synthesize (bin/deploy-context.ts): they may leave the region to deploy time. */
-const SYNTH_ONLY_STAGES = new Set(['local', 'test']);
 
 /**
  * The region to deploy to, never a silent us-east-1: `-c region=...`, else
@@ -24,7 +22,8 @@ export function regionFor(app: App, stage: string): string | undefined {
   if (given) return String(given);
   const fromCli = process.env.CDK_DEFAULT_REGION;
   if (fromCli && fromCli !== 'us-east-1') return fromCli;
-  if (SYNTH_ONLY_STAGES.has(stage)) return undefined;
+  // The local stage only synthesizes (lib/deploy-context.ts): it may leave the region to deploy time.
+  if (stage === PLACEHOLDER_STAGE) return undefined;
   throw new UsageError(
     `Stage "${stage}" needs a region: pass -c region=<e.g. eu-west-1> or set AWS_REGION (us-east-1 too must be named: the CDK CLI falls back to it when it finds none).`,
   );
@@ -44,9 +43,13 @@ export function synthesize(app: App) {
 export function buildApp(app = new App()) {
   const context = (key: string, fallback = '') => String(app.node.tryGetContext(key) ?? fallback);
   const stage = context('stage', 'dev');
-  const region = regionFor(app, stage);
   const jwtIssuer = context('jwtIssuer');
-  if (!jwtIssuer) throw new Error('Set the jwtIssuer context value (cdk.json or -c jwtIssuer=...)');
+  if (!jwtIssuer)
+    throw new UsageError('Set the jwtIssuer context value (cdk.json or -c jwtIssuer=...)');
+  // Before anything is built: only the local stage keeps cdk.json's placeholders.
+  const problem = deployContextProblem({ stage, jwtIssuer, jwtAudience: context('jwtAudience') });
+  if (problem) throw new UsageError(problem);
+  const region = regionFor(app, stage);
   const stack = new ChatStack(app, `Chat-${stage}`, {
     stage,
     jwtIssuer,

@@ -37,7 +37,7 @@ export const HTTP_THROTTLE: { default: Throttle; routes: Record<string, Throttle
 export interface ChatHttpApiProps {
   /** `iss` the tokens must carry; the JWKS is read from its OpenID discovery document. */
   jwtIssuer: string;
-  /** `aud` the tokens must carry (required outside the local/test stages: bin/deploy-context.ts). */
+  /** `aud` the tokens must carry (required outside the local stage: lib/deploy-context.ts). */
   jwtAudience: string;
 }
 

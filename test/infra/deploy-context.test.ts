@@ -1,55 +1,80 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { deployContextProblem } from '../../bin/deploy-context.ts';
+import { buildApp, UsageError } from '../../lib/app.ts';
+import { deployContextProblem } from '../../lib/deploy-context.ts';
 
-/** Issue 11 hole 6 / issue 13 item 9: a real stage cannot synthesize without a real issuer and audience. */
+/**
+ * Issue 11 hole 6 / issue 13 item 9 / issue 24 B4: only the local stage synthesizes
+ * with cdk.json's placeholder issuer or an empty audience; any other stage needs a
+ * real issuer and audience.
+ */
 describe('deploy context', () => {
   const real = { jwtIssuer: 'https://auth.chat.acme.io/', jwtAudience: 'chat-mobile' };
+  const placeholders = { jwtIssuer: 'https://issuer.example.com', jwtAudience: '' };
 
-  it('lets only the local and test stages keep the placeholders', () => {
-    const placeholders = { jwtIssuer: 'https://issuer.example.com', jwtAudience: '' };
+  it('lets only the local stage keep the placeholders', () => {
     expect(deployContextProblem({ stage: 'local', ...placeholders })).toBeUndefined();
-    expect(deployContextProblem({ stage: 'test', ...placeholders })).toBeUndefined();
     expect(deployContextProblem({ stage: 'prod', ...real })).toBeUndefined();
+    expect(deployContextProblem({ stage: 'test', ...real })).toBeUndefined();
     for (const [stage, issuer, audience] of [
+      ['test', 'https://issuer.example.com', ''],
+      ['test', 'https://issuer.example.com', 'chat-test'],
+      ['test', 'https://auth.chat.acme.io/', ''],
+      ['e2e', 'https://localhost/', 'chat-local'],
       ['prod', 'https://issuer.example.com', 'chat-mobile'],
       ['dev', 'https://auth.chat.acme.io/', ''],
       ['prod', 'https://auth.chat.acme.io/', '   '],
       ['prod', 'http://auth.chat.acme.io/', 'chat-mobile'],
       ['prod', '', 'chat-mobile'],
       ['staging', 'not a url', 'chat-mobile'],
+      ['Local', 'https://issuer.example.com', ''],
     ] as const) {
       const problem = deployContextProblem({ stage, jwtIssuer: issuer, jwtAudience: audience });
       expect(problem, `${stage} ${issuer} ${audience}`).toMatch(
-        /^Stage "\w+" needs real JWT settings/,
+        /^Stage "\w+" needs real JWT settings: .*Only the local stage synthesizes with placeholders\.$/,
       );
       expect(problem).not.toContain('\n');
     }
   });
 
-  it('makes `cdk synth` of a real stage with the placeholders fail in one line, before any bundling', () => {
-    const run = spawnSync(
-      process.execPath,
-      [resolve('node_modules/tsx/dist/cli.mjs'), 'bin/app.ts'],
-      {
-        // What the CDK CLI passes the app: cdk.json's context with the command line's on top.
-        env: {
-          ...process.env,
-          CDK_CONTEXT_JSON: JSON.stringify({
-            stage: 'prod',
-            jwtIssuer: 'https://issuer.example.com',
-            jwtAudience: '',
-          }),
-        },
-        encoding: 'utf8',
-        timeout: 60_000,
+  it('refuses a test stage with the placeholders in buildApp itself, the path the tests take', () => {
+    for (const context of [
+      { stage: 'test', ...placeholders },
+      { stage: 'test', jwtIssuer: placeholders.jwtIssuer, jwtAudience: 'chat-test' },
+    ]) {
+      const build = () =>
+        buildApp(new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } }));
+      expect(build).toThrow(UsageError);
+      expect(build).toThrow(/^Stage "test" needs real JWT settings/);
+    }
+  });
+
+  /** `bin/app.ts` as the CDK CLI runs it: cdk.json's context with the command line's on top. */
+  const synth = (context: Record<string, unknown>) =>
+    spawnSync(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), 'bin/app.ts'], {
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({
+          ...JSON.parse(readFileSync('cdk.json', 'utf8')).context,
+          ...context,
+        }),
       },
-    );
-    expect(run.status).toBe(1);
-    const lines = run.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('jwtIssuer');
-    expect(lines[0]).toContain('jwtAudience');
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+
+  it('makes `cdk synth` of any stage but local with the placeholders fail in one line, before any bundling', () => {
+    for (const stage of ['prod', 'test']) {
+      const run = synth({ stage });
+      expect(run.status, run.stderr).toBe(1);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`Stage "${stage}"`);
+      expect(lines[0]).toContain('jwtIssuer');
+      expect(lines[0]).toContain('jwtAudience');
+    }
   });
 });

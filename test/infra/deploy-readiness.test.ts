@@ -12,7 +12,8 @@ import { buildApp, regionFor, UsageError } from '../../lib/app.ts';
 const CONTEXT = {
   stage: 'test',
   region: 'eu-west-1',
-  jwtIssuer: 'https://issuer.example.com',
+  // A real-looking issuer: only the local stage may keep cdk.json's placeholder.
+  jwtIssuer: 'https://auth.chat.acme.io',
   jwtAudience: 'chat-app',
   'aws:cdk:bundling-stacks': [],
 };
@@ -165,7 +166,9 @@ describe('the region is chosen, never a silent us-east-1', () => {
       expect(() => regionFor(app(), 'prod')).toThrow(/-c region=/);
     });
     withEnv({}, () => expect(() => regionFor(app(), 'prod')).toThrow(UsageError));
-    // Synth-only stages stay region-agnostic, so `cdk synth` works on a fresh clone.
+    // The synth-only local stage stays region-agnostic, so `cdk synth` works on a fresh
+    // clone; any other stage, a test's included, names one.
     withEnv({}, () => expect(regionFor(app(), 'local')).toBeUndefined());
+    withEnv({}, () => expect(() => regionFor(app(), 'test')).toThrow(UsageError));
   });
 });

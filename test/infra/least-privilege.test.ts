@@ -22,7 +22,8 @@ import { idFor } from '#lib/chat-function.ts';
 const CONTEXT = {
   stage: 'test',
   region: 'eu-west-1',
-  jwtIssuer: 'https://issuer.example.com',
+  // A real-looking issuer: only the local stage may keep cdk.json's placeholder.
+  jwtIssuer: 'https://auth.chat.acme.io',
   jwtAudience: 'chat-app',
   pushPlatformApplicationArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat',
   rateLimits: '{"send":"5/s burst 20"}',

@@ -20,7 +20,9 @@ import { WS_THROTTLE } from '../../lib/websocket-api.ts';
 
 const CONTEXT = {
   stage: 'test',
-  jwtIssuer: 'https://issuer.example.com',
+  region: 'eu-west-1',
+  // A real-looking issuer: only the local stage may keep cdk.json's placeholder.
+  jwtIssuer: 'https://auth.chat.acme.io',
   jwtAudience: 'chat-test',
   presenceGraceSeconds: 30,
 };

@@ -1,11 +1,11 @@
 /**
- * What a deployable stage must be given. Local and test stages synthesize with the
- * placeholders in cdk.json (so `cdk synth` works on a fresh clone and in CI); any
- * other stage must name the app's real identity provider and audience, or every
- * token would be refused (a placeholder issuer) or a token issued for another app
- * accepted (no audience).
+ * What a deployable stage must be given. Only the local stage (cdk.json's
+ * default) synthesizes with the placeholders in cdk.json, so `cdk synth` works on
+ * a fresh clone; every other stage, tests' included, must name a real-looking
+ * identity provider and audience, or every token would be refused (a placeholder
+ * issuer) or a token issued for another app accepted (no audience).
  */
-export const PLACEHOLDER_STAGES: ReadonlySet<string> = new Set(['local', 'test']);
+export const PLACEHOLDER_STAGE = 'local';
 
 const PLACEHOLDER_HOST = /(^|\.)example\.(com|org|net)$|^localhost$|^127\.0\.0\.1$/;
 
@@ -24,7 +24,7 @@ export function deployContextProblem(context: {
   jwtIssuer: string;
   jwtAudience: string;
 }): string | undefined {
-  if (PLACEHOLDER_STAGES.has(context.stage)) return undefined;
+  if (context.stage === PLACEHOLDER_STAGE) return undefined;
   const missing: string[] = [];
   if (!context.jwtIssuer || isPlaceholderIssuer(context.jwtIssuer))
     missing.push(
@@ -33,5 +33,5 @@ export function deployContextProblem(context: {
   if (!context.jwtAudience.trim())
     missing.push('-c jwtAudience=<the aud your app tokens carry, e.g. its client id> (now empty)');
   if (missing.length === 0) return undefined;
-  return `Stage "${context.stage}" needs real JWT settings: ${missing.join(' and ')}. Only the ${[...PLACEHOLDER_STAGES].join('/')} stages synthesize with placeholders.`;
+  return `Stage "${context.stage}" needs real JWT settings: ${missing.join(' and ')}. Only the ${PLACEHOLDER_STAGE} stage synthesizes with placeholders.`;
 }

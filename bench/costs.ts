@@ -1,24 +1,23 @@
 import { Client as SdkClient } from '@smithy/core/client';
 import WebSocket from 'ws';
+import { DEFAULT_MEMORY_MB, functionMemoryMb } from '#lib/chat-function.ts';
+import type { Capacity } from '#lib/table.ts';
 import { startLocalStack } from '#local/stack.ts';
-import { installMeter, type Units } from './meter.ts';
+import { billedMs, type ModeledInvocation, sizeMemory } from './lambda-time.ts';
+import { billedMsAt, installMeter, type Units } from './meter.ts';
 import { measurePhoto, photoDetail, pricePhoto } from './photo-costs.ts';
+import { type PriceLine, priceLines, type Traffic } from './price-lines.ts';
 import { PRICES } from './prices.ts';
 
 /**
  * Issue 12's cost model, from measured units: the local stack runs in this
  * process with every AWS call metered (bench/meter.ts), real WebSocket clients
  * send into rooms of 2, 10, 100 and 1,000 members with everyone online, and
- * the units are priced at the list prices in bench/prices.ts. Issue 22's
- * photo message (bench/photo-costs.ts) is measured last, in a room of 10.
- *
- * Lambda is priced per invocation counted here, each billed LAMBDA_BILLED_MS at
- * the functions' memory size: local durations say little about AWS (DynamoDB
- * Local is slower than DynamoDB and this machine's 2 cores are shared), so they
- * are reported beside the price, not used for it.
+ * every billed line is priced at the list prices in bench/prices.ts
+ * (bench/price-lines.ts: Lambda time modeled from the measured invocations,
+ * logs, traces and transfer included). Issue 22's photo message
+ * (bench/photo-costs.ts) is measured last, in a room of 10.
  */
-const LAMBDA_MEMORY_GB = 1024 / 1024;
-const LAMBDA_BILLED_MS = 50;
 /** The protocol's heartbeat: bench clients ping like the app, or the sweeper rightly drops them. */
 const PING_MS = 25_000;
 const SIZES = [2, 10, 100, 1000] as const;
@@ -37,6 +36,8 @@ export interface Client {
   socket: WebSocket;
   /** Frames other than ping/pong, which are idle cost, not the messages' own. */
   received: number;
+  /** Bytes of those frames: data transfer out of AWS. */
+  receivedBytes: number;
   sent: number;
   pings: number;
   pongs: number;
@@ -75,9 +76,19 @@ export async function http(
 export async function connect(stack: Stack, userId: string): Promise<Client> {
   const token = await stack.issueToken(userId, userId);
   const socket = new WebSocket(`${stack.wsUrl}?token=${encodeURIComponent(token)}`);
-  const client: Client = { userId, token, socket, received: 0, sent: 0, pings: 0, pongs: 0 };
-  socket.on('message', (raw) => {
+  const client: Client = {
+    userId,
+    token,
+    socket,
+    received: 0,
+    receivedBytes: 0,
+    sent: 0,
+    pings: 0,
+    pongs: 0,
+  };
+  socket.on('message', (raw: Buffer) => {
     const frame = JSON.parse(raw.toString());
+    client.receivedBytes += raw.byteLength;
     if (frame.event === 'pong') client.pongs++;
     else client.received++;
     client.onFrame?.(frame);
@@ -234,14 +245,46 @@ function installSyncWriteMeter() {
   };
 }
 
+/**
+ * How a send travels: `http` is what the shipped client does (client/src: one
+ * request whose answer is the confirmation), `websocket` the send-message frame
+ * and its message-confirmed frame, kept for clients that want it.
+ */
+export type SendPath = 'http' | 'websocket';
+export const SHIPPED_SEND_PATH: SendPath = 'http';
+
+/** Sends one message over HTTP as the client does; answers the bytes received. */
+async function sendOverHttp(stack: Stack, token: string, roomId: string, body: object) {
+  let requests = 0;
+  let bytes = 0;
+  for (;;) {
+    requests++;
+    const res = await fetch(`${stack.httpUrl}/api/chat/rooms/${roomId}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    bytes += Buffer.byteLength(text) + HTTP_RESPONSE_HEADER_BYTES;
+    if (res.status === 429) {
+      await sleep(1000 * Number(res.headers.get('retry-after') ?? 1));
+      continue;
+    }
+    return { requests, bytes, refused: res.status >= 300 };
+  }
+}
+/** Headers of an HTTP API answer as they leave AWS (status line, date, content type and length, apigw-requestid). */
+const HTTP_RESPONSE_HEADER_BYTES = 200;
+
 /** Units of sending `messages` into one room of `size` members, everyone online. */
 async function measureRoom(
   stack: Stack,
   meter: ReturnType<typeof installMeter>,
   size: number,
   messages: number,
+  via: SendPath = SHIPPED_SEND_PATH,
 ) {
-  const tag = `c${size}`;
+  const tag = via === 'http' ? `c${size}` : `c${size}ws`;
   const clients = await inBatches(
     Array.from({ length: size }, (_, i) => `${tag}_u${i}`),
     25,
@@ -270,6 +313,7 @@ async function measureRoom(
   const confirmations = new Map<string, () => void>();
   for (const c of clients) {
     c.received = 0;
+    c.receivedBytes = 0;
     c.sent = 0;
     c.pings = 0;
     c.pongs = 0;
@@ -287,6 +331,7 @@ async function measureRoom(
   syncWrites.reset();
   const started = Date.now();
   let next = 0;
+  const overHttp = { requests: 0, bytes: 0 };
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < messages) {
@@ -298,15 +343,21 @@ async function measureRoom(
         sender.nextSendAt = Math.max(Date.now(), sender.nextSendAt ?? 0) + SEND_INTERVAL_MS;
         if (wait > 0) await sleep(wait);
         const tempId = `${tag}-${n}`;
+        const content = `message ${n}: a typical chat line of about sixty characters.`;
+        if (via === 'http') {
+          const sent = await sendOverHttp(stack, sender.token, roomId, {
+            content,
+            temp_id: tempId,
+          });
+          overHttp.requests += sent.requests;
+          overHttp.bytes += sent.bytes;
+          if (sent.refused) refused++;
+          continue;
+        }
         const confirmed = new Promise<void>((ok) => confirmations.set(tempId, ok));
         sender.sent++;
         sender.socket.send(
-          JSON.stringify({
-            action: 'send-message',
-            room_id: roomId,
-            content: `message ${n}: a typical chat line of about sixty characters.`,
-            temp_id: tempId,
-          }),
+          JSON.stringify({ action: 'send-message', room_id: roomId, content, temp_id: tempId }),
         );
         await confirmed;
       }
@@ -318,32 +369,19 @@ async function measureRoom(
   const units = structuredClone(meter.read());
   const sync = syncWrites.read();
   const seconds = (Date.now() - started) / 1000;
-  const wsIn = clients.reduce((n, c) => n + c.sent, 0);
-  const wsOut = clients.reduce((n, c) => n + c.received, 0);
+  const traffic: Traffic = {
+    wsIn: clients.reduce((n, c) => n + c.sent, 0),
+    wsOut: clients.reduce((n, c) => n + c.received, 0),
+    httpRequests: overHttp.requests,
+    bytesOut: clients.reduce((n, c) => n + c.receivedBytes, 0) + overHttp.bytes,
+  };
   await disconnectAll(clients);
-  return { size, messages, units, sync, wsIn, wsOut, deliveries, expected, refused, seconds };
+  return { size, via, messages, units, sync, traffic, deliveries, expected, refused, seconds };
 }
 
-export function price(units: Units, wsMessages: number, httpRequests = 0) {
-  const lambda = Object.values(units.lambda).reduce(
-    (sum, l) =>
-      sum +
-      l.invocations *
-        (PRICES.lambda.request +
-          (LAMBDA_BILLED_MS / 1000) * LAMBDA_MEMORY_GB * PRICES.lambda.gbSecond),
-    0,
-  );
-  const parts = {
-    dynamodb:
-      units.writeUnits * PRICES.dynamodb.writeRequestUnit +
-      units.readUnits * PRICES.dynamodb.readRequestUnit,
-    lambda,
-    websocket: wsMessages * PRICES.apiGateway.webSocketMessage,
-    http: httpRequests * PRICES.apiGateway.httpRequest,
-    sqs: units.sqsRequests * PRICES.sqs.request,
-    sns: units.snsPublishes * PRICES.sns.publish,
-  };
-  return { total: Object.values(parts).reduce((a, b) => a + b, 0), parts };
+/** Every billed line of some metered work (bench/price-lines.ts). */
+export function price(units: Units, traffic: Traffic, capacity: Capacity = 'on-demand') {
+  return priceLines(units, traffic, capacity);
 }
 
 /** 10,000 users connected 8 h a day for 30 days, pinging every 25 s, sending nothing. */
@@ -358,6 +396,7 @@ async function measureIdle(stack: Stack, meter: ReturnType<typeof installMeter>)
   await sleep(3000);
   for (const c of clients) {
     c.received = 0;
+    c.receivedBytes = 0;
     c.sent = 0;
     c.pings = 0;
     c.pongs = 0;
@@ -368,16 +407,22 @@ async function measureIdle(stack: Stack, meter: ReturnType<typeof installMeter>)
   const units = structuredClone(meter.read());
   const wsIn = clients.reduce((n, c) => n + c.sent + c.pings, 0);
   const wsOut = clients.reduce((n, c) => n + c.received + c.pongs, 0);
+  const bytesOut = clients.reduce((n, c) => n + c.receivedBytes, 0);
   await disconnectAll(clients);
   // Everything but connection minutes scales with users × minutes connected.
   const connectedMinutes = (users * windowMs) / 60_000;
   const monthMinutes = 10_000 * 8 * 60 * 30;
   const scale = monthMinutes / connectedMinutes;
-  const perMonth = price(units, wsIn + wsOut);
+  const perMonth = price(units, { wsIn, wsOut, httpRequests: 0, bytesOut });
   const connectionMinutes = monthMinutes * PRICES.apiGateway.connectionMinute;
   return {
     measured: { users, minutes: windowMs / 60_000, wsIn, wsOut, units },
     usd: perMonth.total * scale + connectionMinutes,
+    /** Were @connections GetConnection/DeleteConnection billed as messages (prices.ts says they are not). */
+    usd_if_management_calls_billed:
+      perMonth.total * scale +
+      connectionMinutes +
+      units.managementCalls * scale * PRICES.apiGateway.webSocketMessage,
     parts: {
       ...Object.fromEntries(Object.entries(perMonth.parts).map(([k, v]) => [k, v * scale])),
       connectionMinutes,
@@ -428,6 +473,59 @@ async function measureSync(stack: Stack, meter: ReturnType<typeof installMeter>)
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** A run's billed lines, per message and in $ per 1M messages (`--verbose` prints them). */
+function linesPerMillion(r: { units: Units; traffic: Traffic; messages: number }) {
+  return price(r.units, r.traffic).lines.map((l: PriceLine) => ({
+    line: l.line,
+    per_message: round(l.quantity / r.messages, 6),
+    unit: l.unit,
+    usd_per_million: round((l.usd / r.messages) * 1e6, 3),
+  }));
+}
+
+/**
+ * Issue 24's memory sizing: each handler's invocations over every room run,
+ * billed at each candidate size (bench/lambda-time.ts sizeMemory); `pick` is
+ * what lib/chat-function.ts should set, `set` what it sets.
+ */
+function memorySizing(runs: readonly Units[]) {
+  const byHandler = new Map<string, ModeledInvocation[]>();
+  for (const units of runs)
+    for (const [h, l] of Object.entries(units.lambda))
+      byHandler.set(h, [...(byHandler.get(h) ?? []), ...l.modeled]);
+  return Object.fromEntries(
+    [...byHandler].map(([h, modeled]) => {
+      const { rows, pick } = sizeMemory(modeled, DEFAULT_MEMORY_MB);
+      return [h, { invocations: modeled.length, set: functionMemoryMb(h), pick, rows }];
+    }),
+  );
+}
+
+/** Each handler's invocations, local time, and modeled billed time at its memory. */
+function lambdaDetail(units: Units) {
+  return Object.fromEntries(
+    Object.entries(units.lambda).map(([h, l]) => {
+      const memory = functionMemoryMb(h);
+      const sorted = l.modeled.map((m) => billedMs(m, memory)).sort((a, b) => a - b);
+      return [
+        h,
+        {
+          invocations: l.invocations,
+          memory_mb: memory,
+          local_avg_ms: round(l.ms / l.invocations, 1),
+          compute_avg_ms: round(l.modeled.reduce((n, m) => n + m.computeMs, 0) / l.invocations, 2),
+          round_trips_avg: round(
+            l.modeled.reduce((n, m) => n + m.roundTrips, 0) / l.invocations,
+            2,
+          ),
+          billed_avg_ms: round(billedMsAt(l, memory) / l.invocations, 1),
+          billed_p95_ms: sorted[Math.floor(sorted.length * 0.95)] ?? 0,
+        },
+      ];
+    }),
+  );
+}
+
 /** Sync's write units over some room runs, per message sent or per recipient. */
 function syncWritesPer(
   rooms: readonly { size: number; messages: number; sync: { writeUnits: number } }[],
@@ -440,7 +538,10 @@ function syncWritesPer(
 
 export async function measureCosts() {
   const meter = installMeter();
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  // As deployed (lib/chat-function.ts): Powertools' default log level, metrics on,
+  // so their lines are metered as CloudWatch Logs would ingest them.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'false';
   // A short presence grace period: a room's users go offline (presence writes and
   // broadcasts, connection churn rather than messaging) before the next room is metered.
   const stack = await startLocalStack({
@@ -454,12 +555,20 @@ export async function measureCosts() {
     const idle = await measureIdle(stack, meter);
     const rooms: Awaited<ReturnType<typeof measureRoom>>[] = [];
     for (const size of SIZES) rooms.push(await measureRoom(stack, meter, size, MESSAGES[size]));
+    // The other send path, for the comparison (the WebSocket send stays in the protocol).
+    const directOtherPath = await measureRoom(
+      stack,
+      meter,
+      2,
+      MESSAGES[2],
+      SHIPPED_SEND_PATH === 'http' ? 'websocket' : 'http',
+    );
     const syncAfterADay = await measureSync(stack, meter);
     // Last, so the text rows are metered exactly as before (issue 22 item 10).
     const photo = await measurePhoto(stack, meter);
     const photoPriced = pricePhoto(photo);
-    const perMillion = (r: (typeof rooms)[number]) =>
-      (price(r.units, r.wsIn + r.wsOut).total / r.messages) * 1e6;
+    const perMillion = (r: (typeof rooms)[number], capacity: Capacity = 'on-demand') =>
+      (price(r.units, r.traffic, capacity).total / r.messages) * 1e6;
     const writeUnitsPerSend = (size: number) => {
       const r = rooms.find((x) => x.size === size)!;
       return round(r.units.writeUnits / r.messages, 3);
@@ -467,6 +576,10 @@ export async function measureCosts() {
     return {
       usd_per_million_messages: Object.fromEntries(
         rooms.map((r) => [String(r.size), round(perMillion(r))]),
+      ),
+      /** The same runs, the table on provisioned capacity at auto scaling's target utilization. */
+      usd_per_million_messages_provisioned: Object.fromEntries(
+        rooms.map((r) => [String(r.size), round(perMillion(r, 'provisioned'))]),
       ),
       /** A 1 MiB photo into a room of 10, downloaded by the 9 others (bench/photo-costs.ts). */
       usd_per_million_photo_messages_room_10: photoPriced.usd_per_million,
@@ -494,11 +607,18 @@ export async function measureCosts() {
         ...syncAfterADay,
       },
       detail: {
+        send_path: SHIPPED_SEND_PATH,
+        direct_other_path: {
+          via: directOtherPath.via,
+          usd_per_million: round(perMillion(directOtherPath)),
+          lines: linesPerMillion(directOtherPath),
+        },
         rooms: rooms.map((r) => {
-          const priced = price(r.units, r.wsIn + r.wsOut);
+          const priced = price(r.units, r.traffic);
           const per = (n: number) => round(n / r.messages, 3);
           return {
             members: r.size,
+            via: r.via,
             messages: r.messages,
             deliveries: `${r.deliveries}/${r.expected}`,
             refused_sends: r.refused,
@@ -508,24 +628,24 @@ export async function measureCosts() {
               lambda_invocations: per(
                 Object.values(r.units.lambda).reduce((n, l) => n + l.invocations, 0),
               ),
-              websocket_messages: per(r.wsIn + r.wsOut),
+              websocket_messages: per(r.traffic.wsIn + r.traffic.wsOut),
+              http_requests: per(r.traffic.httpRequests),
+              bytes_out: per(r.traffic.bytesOut),
               sqs_requests: per(r.units.sqsRequests),
               sns_publishes: per(r.units.snsPublishes),
             },
             usd_per_million_by_service: Object.fromEntries(
               Object.entries(priced.parts).map(([k, v]) => [k, round((v / r.messages) * 1e6)]),
             ),
+            lines: linesPerMillion(r),
             dynamo_calls: r.units.dynamoCalls,
-            lambda: Object.fromEntries(
-              Object.entries(r.units.lambda).map(([h, l]) => [
-                h,
-                { invocations: l.invocations, avg_ms: round(l.ms / l.invocations, 1) },
-              ]),
-            ),
+            lambda: lambdaDetail(r.units),
           };
         }),
+        memory_sizing: memorySizing([...rooms, directOtherPath].map((r) => r.units)),
         idle: {
           ...idle.measured,
+          usd_if_management_calls_billed: round(idle.usd_if_management_calls_billed),
           usd_by_service: Object.fromEntries(
             Object.entries(idle.parts).map(([k, v]) => [k, round(v)]),
           ),

@@ -33,7 +33,7 @@ export async function runHotRoom(
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   try {
     const { createRoom } = await import('#domain/rooms.ts');
-    const { storeSend } = await import('#domain/messages.ts');
+    const { storeSend } = await import('#domain/send-store.ts');
     const users = Array.from({ length: senders }, (_, i) => ({
       userId: `hot_u${i}`,
       name: `U${i}`,

@@ -189,6 +189,8 @@ export interface PhotoRun {
   observed: Observed;
   wsIn: number;
   wsOut: number;
+  /** Bytes of the frames members received (data transfer out, besides S3's). */
+  wsBytesOut: number;
   deliveries: number;
   downloads: number;
   expectedDownloads: number;
@@ -233,6 +235,7 @@ export async function measurePhoto(
   };
   for (const c of clients) {
     c.received = 0;
+    c.receivedBytes = 0;
     c.sent = 0;
     c.pings = 0;
     c.pongs = 0;
@@ -315,6 +318,7 @@ export async function measurePhoto(
   observer.stop();
   const wsIn = clients.reduce((n, c) => n + c.sent, 0);
   const wsOut = clients.reduce((n, c) => n + c.received, 0);
+  const wsBytesOut = clients.reduce((n, c) => n + c.receivedBytes, 0);
   await disconnectAll(clients);
 
   // Outside the tally: what each photo is stored as, and its tags (the retag happened).
@@ -349,6 +353,7 @@ export async function measurePhoto(
     observed,
     wsIn,
     wsOut,
+    wsBytesOut,
     deliveries,
     downloads,
     expectedDownloads,
@@ -411,32 +416,15 @@ export function pricePhoto(r: PhotoRun): { usd_per_million: number; lines: Photo
     PRICES.dataTransfer.outGb / MIB_PER_GB,
   );
 
-  // What the text rows count, for all of the photo's requests and frames.
-  const priced = price(r.units, r.wsIn + r.wsOut, r.observed.apiRequests);
-  const invocations = Object.values(r.units.lambda).reduce((n, l) => n + l.invocations, 0);
-  const perUnit = (usd: number, quantity: number) => (quantity > 0 ? usd / quantity : 0);
-  add(
-    'API Gateway HTTP requests',
-    per(r.observed.apiRequests),
-    'requests',
-    PRICES.apiGateway.httpRequest,
-  );
-  add(
-    'API Gateway WebSocket messages',
-    per(r.wsIn + r.wsOut),
-    'messages',
-    PRICES.apiGateway.webSocketMessage,
-  );
-  add(
-    'Lambda (1,024 MB × 50 ms each)',
-    per(invocations),
-    'invocations',
-    perUnit(priced.parts.lambda, invocations),
-  );
-  add('DynamoDB write units', per(r.units.writeUnits), 'WRU', PRICES.dynamodb.writeRequestUnit);
-  add('DynamoDB read units', per(r.units.readUnits), 'RRU', PRICES.dynamodb.readRequestUnit);
-  add('SQS requests', per(r.units.sqsRequests), 'requests', PRICES.sqs.request);
-  add('SNS publishes', per(r.units.snsPublishes), 'publishes', PRICES.sns.publish);
+  // What the text rows count, for all of the photo's requests and frames (bench/price-lines.ts).
+  const priced = price(r.units, {
+    wsIn: r.wsIn,
+    wsOut: r.wsOut,
+    httpRequests: r.observed.apiRequests,
+    bytesOut: r.wsBytesOut,
+  });
+  for (const l of priced.lines)
+    if (l.quantity > 0) add(l.line, per(l.quantity), l.unit, l.usd / l.quantity);
   return {
     usd_per_million: round(lines.reduce((n, l) => n + l.usd_per_million, 0)),
     lines: lines.map((l) => ({

@@ -10,6 +10,14 @@ export const PRICES = {
     /** On-demand (the table's billing mode): per million write / read request units. */
     writeRequestUnit: 0.625 / 1e6,
     readRequestUnit: 0.125 / 1e6,
+    /**
+     * Provisioned capacity (`-c capacity=provisioned`): per write / read capacity
+     * unit-hour. A unit-hour serves 3,600 units of one a second; auto scaling
+     * keeps utilization near lib/table.ts PROVISIONED.targetUtilizationPercent,
+     * so a consumed unit costs unitHour / 3600 / utilization.
+     */
+    writeCapacityUnitHour: 0.00065,
+    readCapacityUnitHour: 0.00013,
     /** Lambda reading the table's stream is free (GetRecords by a Lambda trigger is not billed). */
     streamReadRequest: 0,
   },
@@ -24,12 +32,25 @@ export const PRICES = {
     connectionMinute: 0.25 / 1e6,
     httpRequest: 1.0 / 1e6,
     /**
-     * @connections GetConnection/DeleteConnection carry no frame; the pricing page
-     * bills messages and connection minutes only, so they are priced at 0 here.
+     * @connections GetConnection and DeleteConnection carry no frame. API Gateway's
+     * FAQ: "For WebSocket APIs, you pay only for messages sent and received and for
+     * the time a user or device is connected" (https://aws.amazon.com/api-gateway/faqs/,
+     * "Billing"; the pricing page lists the same two meters), so they are priced at 0.
+     * Were each billed as a message, the idle month would grow by its calls × $1/1M;
+     * the bench prints that figure beside the idle cost.
      */
     managementCall: 0,
   },
   sqs: { request: 0.4 / 1e6 },
+  /** CloudWatch Logs, Standard class: ingestion per GB (storage for a month's retention is ~3% of it, left out). */
+  cloudWatch: { logsIngestedGb: 0.5 },
+  /**
+   * X-Ray: per trace recorded; Lambda's active tracing samples the first request
+   * each second and 5% of the rest, per function
+   * (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), taken as 5%
+   * of invocations at load.
+   */
+  xray: { traceRecorded: 5.0 / 1e6, lambdaSampledShare: 0.05 },
   sns: { publish: 0.5 / 1e6, mobilePush: 0.5 / 1e6 },
   /**
    * Attachments' bucket, S3 Standard: https://aws.amazon.com/s3/pricing/ (the
@@ -48,7 +69,10 @@ export const PRICES = {
     tagMonth: 0.01 / 10_000,
   },
   dataTransfer: {
-    /** S3 to the internet, the first 10 TB a month (same page, "Data Transfer"). */
+    /**
+     * To the internet, the first 10 TB a month: S3's page, "Data Transfer"; API
+     * Gateway bills its frames and answers at the same EC2 rate.
+     */
     outGb: 0.09,
     /**
      * CloudFront to the internet, first 10 TB, North America and Europe

@@ -47,14 +47,42 @@ async function costs() {
     console.log(JSON.stringify(r));
     return;
   }
-  console.log(`## Cost per 1M messages, everyone online (AWS list prices of ${r.priced_on})`);
-  console.log('members  usd/1M   target   ws msgs  WRU   RRU   lambda  sqs   (per message)');
-  const targets: Record<string, string> = { '2': '4', '10': '20', '100': '200', '1000': '-' };
+  console.log(
+    `## Cost per 1M messages, everyone online, sent over ${detail.send_path} (AWS list prices of ${r.priced_on}; every billed line, bench/price-lines.ts)`,
+  );
+  console.log(
+    'members  usd/1M  provisioned  target   ws msgs  WRU   RRU   lambda  sqs   (per message)',
+  );
+  const targets: Record<string, string> = { '2': '5/4', '10': '18', '100': '110', '1000': '-' };
   for (const room of detail.rooms) {
     const p = room.per_message;
+    const size = String(room.members);
     console.log(
-      `${String(room.members).padStart(7)}  ${r.usd_per_million_messages[String(room.members)]!.toFixed(2).padStart(7)}  ${targets[String(room.members)]!.padStart(6)}   ${p.websocket_messages.toFixed(1).padStart(7)}  ${p.write_units.toFixed(1).padStart(4)}  ${p.read_units.toFixed(1).padStart(5)}  ${p.lambda_invocations.toFixed(2).padStart(6)}  ${p.sqs_requests.toFixed(2).padStart(4)}`,
+      `${size.padStart(7)}  ${r.usd_per_million_messages[size]!.toFixed(2).padStart(6)}  ${r.usd_per_million_messages_provisioned[size]!.toFixed(2).padStart(11)}  ${targets[size]!.padStart(6)}   ${p.websocket_messages.toFixed(1).padStart(7)}  ${p.write_units.toFixed(1).padStart(4)}  ${p.read_units.toFixed(1).padStart(5)}  ${p.lambda_invocations.toFixed(2).padStart(6)}  ${p.sqs_requests.toFixed(2).padStart(4)}`,
     );
+  }
+  const other = detail.direct_other_path;
+  console.log(
+    `direct message over ${other.via} instead: $${other.usd_per_million.toFixed(2)} per 1M`,
+  );
+  if (verbose) {
+    for (const room of detail.rooms) {
+      console.log(`  ${room.members} members, every billed line, per message and per 1M messages:`);
+      for (const l of room.lines)
+        console.log(
+          `    ${l.line.padEnd(58)} ${`${l.per_message} ${l.unit}`.padStart(20)}  ${l.usd_per_million.toFixed(3).padStart(9)}`,
+        );
+    }
+    console.log('  memory sizing (modeled billed ms at each size; pick keeps p95 within 10%):');
+    for (const [handler, s] of Object.entries(detail.memory_sizing)) {
+      const rows = s.rows
+        .map(
+          (x) =>
+            `${x.memory_mb} MB ${x.billed_avg_ms}/${x.billed_p95_ms} ms ${x.keeps_p95 ? '' : '✗'}`,
+        )
+        .join(' · ');
+      console.log(`    ${handler.padEnd(28)} set ${s.set}, pick ${s.pick}: ${rows}`);
+    }
   }
   const photo = detail.photo;
   const text10 = r.usd_per_million_messages['10']!;

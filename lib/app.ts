@@ -49,6 +49,12 @@ export function buildApp(app = new App()) {
   // Before anything is built: only the local stage keeps cdk.json's placeholders.
   const problem = deployContextProblem({ stage, jwtIssuer, jwtAudience: context('jwtAudience') });
   if (problem) throw new UsageError(problem);
+  const tracing = context('tracing', 'off');
+  if (tracing !== 'active' && tracing !== 'off')
+    throw new UsageError(`-c tracing must be "active" or "off" (got "${tracing}")`);
+  const capacity = context('capacity', 'on-demand');
+  if (capacity !== 'on-demand' && capacity !== 'provisioned')
+    throw new UsageError(`-c capacity must be "on-demand" or "provisioned" (got "${capacity}")`);
   const region = regionFor(app, stage);
   const stack = new ChatStack(app, `Chat-${stage}`, {
     stage,
@@ -68,6 +74,9 @@ export function buildApp(app = new App()) {
     moderatorGroup: context('moderatorGroup') || undefined,
     // A context value from the command line is a string: `-c apiGatewayCloudWatchRole=false`.
     apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole', 'true') !== 'false',
+    // X-Ray traces cost per invocation (lib/chat-function.ts OBSERVABILITY): on for debugging.
+    tracing: tracing === 'active',
+    capacity,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region },
   });
   acknowledgeReviewedFindings(stack, stack.nagScope);

@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -13,11 +19,40 @@ export interface ChatFunctionProps {
   handler: string;
   environment: Record<string, string>;
   timeout?: Duration;
-  memorySize?: number;
   retainLogs: boolean;
+  /** X-Ray active tracing (`-c tracing=active`); OBSERVABILITY says why it is off by default. */
+  tracing?: boolean;
   /** Packages its declaration says it never loads (bundling.ts, leftOutOf). */
   leftOut?: string[];
 }
+
+/**
+ * What every function spends on observability per invocation, as deployed by
+ * default; the cost bench prices exactly these (bench/price-lines.ts).
+ *
+ * - `tracing`: X-Ray active tracing samples 1 request a second and 5% of the rest
+ *   per function, a rate Lambda does not let a stack change: about $0.25 per
+ *   million invocations, $0.5–0.75 per million messages, for a trace of a few
+ *   AWS calls. CloudWatch's own Lambda, API Gateway and DynamoDB metrics (free)
+ *   and the send metrics carry the aggregate; `-c tracing=active` turns traces on
+ *   for a stage that is being debugged.
+ * - `platformLogLines`: Lambda's START and REPORT lines (about 500 bytes an
+ *   invocation, ingested at $0.50/GB) are dropped by the JSON log format with
+ *   the system log level at WARN; Duration, Errors and Throttles stay as
+ *   CloudWatch metrics, and the functions' own warnings and errors are kept.
+ */
+export const OBSERVABILITY = { tracing: false, platformLogLines: false } as const;
+
+/**
+ * Memory per function, in MB, sized by the cost bench (`npm run bench -- costs
+ * --verbose` prints its sizing table): the cheapest size whose modeled p95 stays
+ * within the default's. Functions not named take DEFAULT_MEMORY_MB.
+ */
+export const DEFAULT_MEMORY_MB = 1024;
+const MEMORY_MB: Readonly<Record<string, number>> = {};
+
+export const functionMemoryMb = (handler: string): number =>
+  MEMORY_MB[handler] ?? DEFAULT_MEMORY_MB;
 
 /** `http/create-room` → `HttpCreateRoom`: a stable construct id per route. */
 export const idFor = (handler: string) =>
@@ -44,9 +79,11 @@ export class ChatFunction extends NodejsFunction {
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 1024,
+      memorySize: functionMemoryMb(props.handler),
       timeout: props.timeout ?? Duration.seconds(10),
-      tracing: Tracing.ACTIVE,
+      tracing: (props.tracing ?? OBSERVABILITY.tracing) ? Tracing.ACTIVE : Tracing.PASS_THROUGH,
+      loggingFormat: LoggingFormat.JSON,
+      systemLogLevelV2: OBSERVABILITY.platformLogLines ? SystemLogLevel.INFO : SystemLogLevel.WARN,
       logGroup,
       projectRoot: ROOT,
       depsLockFilePath: resolve(ROOT, 'package-lock.json'),

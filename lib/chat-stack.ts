@@ -29,7 +29,7 @@ import { ChatHttpApi } from './http-api.ts';
 import { Monitoring } from './monitoring.ts';
 import { Schedules } from './presence.ts';
 import { Safety } from './safety.ts';
-import { ChatTable } from './table.ts';
+import { type Capacity, ChatTable } from './table.ts';
 import { ChatWebSocketApi } from './websocket-api.ts';
 
 export interface ChatStackProps extends StackProps {
@@ -52,6 +52,10 @@ export interface ChatStackProps extends StackProps {
   reportsEmail?: string | undefined;
   /** Create API Gateway's account-level CloudWatch role (default true; false where the account has one). */
   apiGatewayCloudWatchRole?: boolean;
+  /** X-Ray active tracing on every function (`-c tracing=active`; lib/chat-function.ts OBSERVABILITY). */
+  tracing?: boolean;
+  /** The table's billing (`-c capacity=provisioned`; lib/table.ts PROVISIONED); on-demand by default. */
+  capacity?: Capacity;
 }
 
 /**
@@ -70,7 +74,7 @@ export class ChatStack extends Stack {
   constructor(scope: Construct, id: string, props: ChatStackProps) {
     super(scope, id, props);
     const retain = props.stage !== 'dev';
-    const { table } = new ChatTable(this, 'Data', { retain });
+    const { table } = new ChatTable(this, 'Data', { retain, capacity: props.capacity });
     const delivery = new Delivery(this, 'Delivery');
     const ws = new ChatWebSocketApi(this, 'WebSocket', { stageName: props.stage });
     const http = new ChatHttpApi(this, 'Http', {
@@ -128,6 +132,7 @@ export class ChatStack extends Stack {
         environment: {},
         timeout,
         retainLogs: retain,
+        tracing: props.tracing,
         leftOut: leftOutOf(declared),
       });
       applyAccess(fn, declared, targets);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,8 +48,22 @@ export function lambdaContext(handlerPath: string, timeoutMs = 30_000): Context 
 /** Invocations per handler: lets tests see that the gateway refused a request before any function ran. */
 export const invocationCounts = new Map<string, number>();
 
-/** Benchmarks listen here for every invocation and its duration (bench/meter.ts). */
-export const invocationObservers = new Set<(handlerPath: string, ms: number) => void>();
+/**
+ * What one invocation waited on: each AWS call it made, as start and end times
+ * (performance.now()). The cost bench fills it (bench/meter.ts) to tell a
+ * handler's own compute from its waits on the local engines, which are slower
+ * than AWS's (bench/lambda-time.ts).
+ */
+export interface InvocationTrace {
+  calls: { service: string; start: number; end: number }[];
+}
+/** The trace of the invocation an async call belongs to (undefined outside any). */
+export const currentInvocation = new AsyncLocalStorage<InvocationTrace>();
+
+/** Benchmarks listen here for every invocation, its duration and its trace (bench/meter.ts). */
+export const invocationObservers = new Set<
+  (handlerPath: string, ms: number, trace: InvocationTrace) => void
+>();
 
 /** Another runtime for every invocation: test:deployed runs the synthesized bundles (local/deployed/). */
 export interface Runtime {
@@ -65,12 +80,15 @@ export async function invoke<T = unknown>(handlerPath: string, event: unknown): 
   const handler = runtime
     ? (runtime.invoke.bind(runtime, handlerPath) as (event: unknown) => Promise<unknown>)
     : await load(handlerPath);
+  const trace: InvocationTrace = { calls: [] };
   const started = performance.now();
   try {
-    return (await handler(event, lambdaContext(handlerPath))) as T;
+    return (await currentInvocation.run(trace, () =>
+      handler(event, lambdaContext(handlerPath)),
+    )) as T;
   } finally {
     const ms = performance.now() - started;
-    for (const observe of invocationObservers) observe(handlerPath, ms);
+    for (const observe of invocationObservers) observe(handlerPath, ms, trace);
   }
 }
 

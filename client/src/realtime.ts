@@ -1,8 +1,10 @@
-import type { TokenProvider } from './http.ts';
+import { ChatApiError, type TokenProvider } from './http.ts';
 import type {
   ClientAction,
   ClientActions,
   MessageConfirmed,
+  Operations,
+  SentMessage,
   ServerEventName,
   ServerEvents,
   ServerFrame,
@@ -22,6 +24,9 @@ import type {
  * - reconnection with exponential backoff and full jitter;
  * - sends are kept until confirmed and resent with the same `temp_id` after a
  *   reconnect (the server confirms a repeated `temp_id` with the same message);
+ *   with `postMessage` (createChatClient's default) they go over HTTP instead:
+ *   one request whose answer is the confirmation, retried with the same
+ *   `temp_id` until answered, one at a time per room so a room keeps their order;
  * - events are de-duplicated by id (the server delivers at least once);
  * - after a reconnect it catches up with `sync` from its last cursor.
  * Only `WebSocket`, timers and `JSON` are used: it runs in browsers, React
@@ -105,6 +110,12 @@ export interface RealtimeOptions {
   clock?: Clock;
   /** In [0, 1); for the backoff jitter. */
   random?: () => number;
+  /**
+   * Sends messages over HTTP (e.g. `ChatApi.sendMessage`): one request whose
+   * answer is the confirmation, where the WebSocket takes a frame each way (on
+   * AWS, $1 per million messages less). Without it, `send-message` frames.
+   */
+  postMessage?: (roomId: string, body: Operations['sendMessage']['body']) => Promise<SentMessage>;
 }
 
 type Listener<T> = (data: T) => void;
@@ -166,9 +177,11 @@ function eventKey(frame: ServerFrame): string | undefined {
 
 export class RealtimeConnection {
   private readonly o: Required<
-    Omit<RealtimeOptions, 'cursor' | 'firstCursor' | 'webSocket' | 'tokenIn'>
+    Omit<RealtimeOptions, 'cursor' | 'firstCursor' | 'webSocket' | 'tokenIn' | 'postMessage'>
   > &
-    Pick<RealtimeOptions, 'firstCursor'>;
+    Pick<RealtimeOptions, 'firstCursor' | 'postMessage'>;
+  /** Per room, the HTTP send in flight (the next waits for it: a room keeps its order). */
+  private readonly posting = new Map<string, Promise<unknown>>();
   private readonly socketFactory: SocketFactory;
   private readonly listeners = new Map<string, Set<Listener<never>>>();
   private readonly pending = new Map<string, PendingSend>();
@@ -203,6 +216,7 @@ export class RealtimeConnection {
       dedupeWindow: options.dedupeWindow ?? DEFAULTS.dedupeWindow,
       clock: options.clock ?? systemClock,
       random: options.random ?? Math.random,
+      postMessage: options.postMessage,
     };
     this._cursor = options.cursor ?? null;
     const tokenIn = options.tokenIn ?? 'query';
@@ -306,8 +320,56 @@ export class RealtimeConnection {
         reject,
       };
       this.pending.set(tempId, p);
-      if (this.live && this.live.socket.readyState === OPEN) this.write(this.live, p);
+      if (this.o.postMessage) this.post(p);
+      else if (this.live && this.live.socket.readyState === OPEN) this.write(this.live, p);
     });
+  }
+
+  /** Queues an HTTP send behind the room's previous one. */
+  private post(p: PendingSend) {
+    const room = p.frame.room_id;
+    const before = this.posting.get(room) ?? Promise.resolve();
+    const mine = before.then(() => this.postUntilAnswered(p));
+    this.posting.set(room, mine);
+    void mine.finally(() => {
+      if (this.posting.get(room) === mine) this.posting.delete(room);
+    });
+  }
+
+  /**
+   * Posts a send until the server answers it: a network failure, a 5xx or a
+   * 429 is retried with the same temp_id (the server stores it once); any other
+   * refusal rejects it, as an `error` frame would.
+   */
+  private async postUntilAnswered(p: PendingSend): Promise<void> {
+    const { action: _action, room_id: roomId, ...body } = p.frame;
+    for (let attempt = 0; this.pending.get(body.temp_id) === p; attempt++) {
+      try {
+        const sent = await this.o.postMessage!(roomId, body);
+        if (this.pending.get(body.temp_id) !== p) return;
+        this.pending.delete(body.temp_id);
+        p.resolve({
+          temp_id: body.temp_id,
+          message_id: sent.id,
+          delivered_to_count: sent.delivered_to_count,
+          queued_for_count: sent.queued_for_count,
+          timestamp: sent.created_at,
+        });
+        return;
+      } catch (error) {
+        const refused = error instanceof ChatApiError && error.status < 500 && error.status !== 429;
+        if (refused) {
+          this.pending.delete(body.temp_id);
+          p.reject(new RealtimeError(error.code, error.message, 'send-message'));
+          return;
+        }
+        const wait =
+          error instanceof ChatApiError && error.status === 429
+            ? (error.retryAfterSeconds ?? this.o.rateLimitRetryMs / 1000) * 1000
+            : this.reconnectDelay(attempt);
+        await new Promise((done) => this.o.clock.setTimeout(() => done(undefined), wait));
+      }
+    }
   }
 
   private chain(
@@ -402,7 +464,8 @@ export class RealtimeConnection {
   /** Resends, in order, every unconfirmed send last written to a socket of `generation` or older. */
   private resendFrom(generation: number) {
     const conn = this.live;
-    if (!conn || conn.socket.readyState !== OPEN) return;
+    // HTTP sends retry on their own (postUntilAnswered).
+    if (!conn || conn.socket.readyState !== OPEN || this.o.postMessage) return;
     for (const p of this.pending.values()) if (p.sentOn <= generation) this.write(conn, p);
   }
 

@@ -7,8 +7,9 @@ import { getMessage, messageId } from '#store/messages.ts';
 import { takeSequence } from '#store/room-head.ts';
 import { requireUnblockedRoom } from './blocks.ts';
 import { requireConversationPartner, requireMembership, requireMemberships } from './membership.ts';
-import { abandon, deliverMessage, headSummary } from './messages.ts';
+import { deliverMessage } from './messages.ts';
 import { forwardedCopy, type MessageRecord, type RoomRecord } from './model.ts';
+import { abandon, headSummary } from './send-store.ts';
 import { seesMessage } from './unread.ts';
 
 /**

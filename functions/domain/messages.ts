@@ -1,38 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { Caller } from '#platform/auth.ts';
-import { conflict, forbidden, notFound, validationError } from '#platform/errors.ts';
+import { forbidden, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import type { ServerEvent } from '#platform/post-to-connection.ts';
 import { nowIso } from '#platform/time.ts';
-import { putTombstones, storeMessages } from '#store/append-message.ts';
 import { getConnections } from '#store/connections.ts';
-import { getRoomMemberStates, markReadUpTo } from '#store/members.ts';
+import { getRoomMemberStates } from '#store/members.ts';
 import {
   getMessage,
-  getSendReceipt,
   markMessageDeleted,
-  messageId,
   parseMessageId,
   listMessages as storeListMessages,
 } from '#store/messages.ts';
-import { markLastMessageTombstone, recordDeletedSeqs, takeSequence } from '#store/room-head.ts';
-import { getRoom } from '#store/rooms.ts';
-import { resolveAttachments } from './attachment-claims.ts';
+import { recordDeletedSeqs } from '#store/room-head.ts';
 import { fanOutMessage } from './big-room.ts';
-import { requireUnblockedRoom } from './blocks.ts';
 import { fanOut, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
-import { requireConversationPartner, requireInRoom, requireMembership } from './membership.ts';
-import {
-  type HeadSummary,
-  type MessageRecord,
-  newMessage,
-  type RoomRecord,
-  type SendReceipt,
-} from './model.ts';
+import { requireMembership } from './membership.ts';
+import type { MessageRecord, RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
 import type { SendMessageInput } from './schemas.ts';
+import { storeSend } from './send-store.ts';
 import { recordRoomEvent } from './sync-log.ts';
 import { seesMessage } from './unread.ts';
 import { type MessageView, messageView } from './views.ts';
@@ -43,44 +31,6 @@ export interface SendResult {
   queued_for_count: number;
   /** True when the temp_id had already been used: the first message is confirmed again. */
   duplicate: boolean;
-}
-
-const requireSender = (room: RoomRecord | undefined, userId: string) => requireInRoom(userId, room);
-
-/**
- * JSON with every object's keys sorted, recursively: `media` is the client's
- * object, and a resend may serialize its keys in another order.
- */
-export function canonicalJson(value: unknown): string {
-  const sorted = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sorted);
-    if (v === null || typeof v !== 'object') return v;
-    const object = v as Record<string, unknown>;
-    // fromEntries defines own properties, so a "__proto__" key stays a key.
-    return Object.fromEntries(
-      Object.keys(object)
-        .sort()
-        .map((k) => [k, sorted(object[k])]),
-    );
-  };
-  return JSON.stringify(sorted(value));
-}
-
-/** What makes two sends "the same request" for a temp_id: every field that shapes the message. */
-export function requestHash(roomId: string, input: SendMessageInput): string {
-  const fields = [
-    roomId,
-    input.content,
-    input.message_type,
-    input.reply_to_message_id ?? null,
-    input.file_url ?? null,
-    input.media ?? null,
-    input.is_encrypted,
-    input.encryption_key_id ?? null,
-    input.encrypted_content ?? null,
-    input.attachment_ids ?? [],
-  ];
-  return createHash('sha256').update(canonicalJson(fields)).digest('base64url');
 }
 
 /**
@@ -100,136 +50,6 @@ export async function sendMessage(
 ): Promise<SendResult> {
   const stored = await storeSend(caller, roomId, input);
   return deliver(stored.room, stored.message, stored.duplicate);
-}
-
-export interface StoredSend {
-  room: RoomRecord;
-  message: MessageRecord;
-  /** The temp_id had been used by the same request: this is the first message, stored before. */
-  duplicate: boolean;
-}
-
-/** The stored part of a send (what the hot-room benchmark times): no fan-out. */
-export async function storeSend(
-  caller: Caller,
-  roomId: string,
-  input: SendMessageInput,
-): Promise<StoredSend> {
-  const hash = requestHash(roomId, input);
-  // The files are checked beside the room and receipt reads (no extra round trip);
-  // their answer is awaited only once the sender is known to be a member.
-  const files = resolveAttachments(caller, roomId, input.attachment_ids ?? [], input.is_encrypted);
-  files.catch(() => undefined);
-  const [loaded, receipt] = await Promise.all([
-    getRoom(roomId),
-    input.temp_id ? getSendReceipt(caller.userId, roomId, input.temp_id) : undefined,
-  ]);
-  const room = requireSender(loaded, caller.userId);
-  if (receipt) return { room, message: await replayed(caller, receipt, hash), duplicate: true };
-  requireConversationPartner(room);
-  requireUnblockedRoom(room);
-  if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
-    throw validationError('reply_to_message_id must be a message of this room');
-  }
-  const attachments = await files;
-  const at = nowIso();
-  const seq = await takeSequence(roomId, headSummary(caller, input, at), at);
-  const message = newMessage(
-    { id: messageId(room.id, seq), room_id: room.id, seq },
-    caller,
-    { ...input, attachments },
-    at,
-  );
-  const storing = storeMessages([message], {
-    receipt: input.temp_id
-      ? {
-          receipt: {
-            user_id: caller.userId,
-            room_id: roomId,
-            temp_id: input.temp_id,
-            message_id: message.id,
-            request_hash: hash,
-          },
-          ttl: Math.floor(Date.parse(at) / 1000) + LIMITS.tempIdTtlSeconds,
-        }
-      : undefined,
-  });
-  // Sending marks the room read for the sender (a max: a slower, older send can't undo it).
-  // Both settle before anything is rethrown: no write is left running in a frozen function.
-  const [stored, marked] = await Promise.allSettled([
-    storing.catch(async (error: unknown) => {
-      await abandon([message]);
-      throw error;
-    }),
-    markReadUpTo(caller.userId, roomId, seq, message.id, at),
-  ]);
-  if (stored.status === 'rejected') throw stored.reason;
-  if (marked.status === 'rejected') throw marked.reason;
-  const outcome = stored.value;
-  if (outcome.kind === 'attachment-taken') {
-    await abandon([message]);
-    throw conflict(`Attachment ${outcome.attachmentId} has already been sent`);
-  }
-  if (outcome.kind === 'duplicate') {
-    // A concurrent send with the same temp_id won: this number becomes a tombstone.
-    await abandon([message]);
-    const winner = await getSendReceipt(caller.userId, roomId, input.temp_id!);
-    if (!winner) throw conflict('The temp_id is being used by another send; try again');
-    return { room, message: await replayed(caller, winner, hash), duplicate: true };
-  }
-  return { room, message, duplicate: false };
-}
-
-/**
- * A send that took numbers and then failed leaves tombstones, so counts and
- * lists see no gap. If even that fails, the error still reaches the caller.
- */
-export async function abandon(
-  messages: readonly Pick<MessageRecord, 'room_id' | 'seq' | 'sender_id' | 'created_at'>[],
-): Promise<void> {
-  const stones = await putTombstones(messages);
-  await Promise.all(
-    stones.map(async (m) => {
-      await recordDeletedSeqs(m.room_id, [m.seq], LIMITS.deletedSeqsKept);
-      await markLastMessageTombstone(m.room_id, m.seq);
-    }),
-  );
-}
-
-export function headSummary(
-  caller: Caller,
-  input: Pick<SendMessageInput, 'content' | 'message_type' | 'is_encrypted'>,
-  at: string,
-): HeadSummary {
-  return {
-    sender_id: caller.userId,
-    // Encrypted content is opaque to the server and never copied into summaries.
-    content: input.is_encrypted ? '' : input.content.slice(0, 200),
-    message_type: input.message_type,
-    is_encrypted: input.is_encrypted,
-    created_at: at,
-  };
-}
-
-/**
- * A retried temp_id. The same request gets the same message again, and its
- * fan-out again (a sender that crashed between storing and delivering loses
- * nothing; clients de-duplicate by id). Another request under a used temp_id is
- * refused: confirming it would deliver the wrong message.
- */
-async function replayed(
-  caller: Caller,
-  receipt: SendReceipt,
-  hash: string,
-): Promise<MessageRecord> {
-  if (receipt.request_hash !== hash) {
-    throw conflict('temp_id was already used for a different message in this room');
-  }
-  const message = await getMessage(receipt.message_id);
-  if (!message || message.sender_id !== caller.userId || message.is_tombstone) {
-    throw notFound('Message');
-  }
-  return message;
 }
 
 /**

@@ -275,6 +275,12 @@ export interface SendReceipt {
   temp_id: string;
   message_id: string;
   request_hash: string;
+  /**
+   * When the message was stamped: a retry that finds the receipt but not its
+   * message (the send died between its two writes) stores it as it would have
+   * been. Absent on receipts written before it was kept.
+   */
+  created_at?: string | undefined;
 }
 
 /**

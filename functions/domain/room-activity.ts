@@ -9,9 +9,9 @@ import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
 import { postToUsers } from './delivery.ts';
 import { events } from './events.ts';
-import { abandon } from './messages.ts';
 import type { LiveConnection, MemberState, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
+import { abandon } from './send-store.ts';
 import { seesMessage } from './unread.ts';
 import { messageView } from './views.ts';
 

@@ -1,5 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { attachmentBundle, type MessageRecord, type SendReceipt, tombstone } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
@@ -23,10 +23,9 @@ type TransactItem = NonNullable<
 
 export interface StoreOptions {
   /**
-   * The send receipt rides in the message's own transaction, so "stored" and
-   * "remembered" never disagree: a retry always finds the message it made. (Not
-   * Powertools idempotency: that adds its own writes and round trips around the
-   * handler; here it costs nothing extra.)
+   * The send receipt: written before the message (storeWithReceipt), or in the
+   * message's transaction when files or a forward move with it. (Not Powertools
+   * idempotency: that adds its own writes and round trips around the handler.)
    */
   receipt?: { receipt: SendReceipt; ttl: number } | undefined;
   /** Forwarding: the source message's forwarded_count moves with the copies. */
@@ -37,10 +36,11 @@ export interface StoreOptions {
 const CONFLICT_RETRIES = 5;
 
 /**
- * Writes messages whose sequence numbers are already taken. One message without
- * a receipt is a plain conditional put (1 write unit); otherwise one
- * all-or-nothing transaction with the receipt and the forward source. Nothing
- * here touches the room or its head, so concurrent senders never conflict.
+ * Writes messages whose sequence numbers are already taken. One message is a
+ * plain conditional put (1 write unit), after its receipt's (storeWithReceipt);
+ * files or a forward make one all-or-nothing transaction with the receipt, the
+ * claims and the forward source. Nothing here touches the room or its head, so
+ * concurrent senders never conflict.
  */
 export async function storeMessages(
   messages: readonly MessageRecord[],
@@ -48,18 +48,10 @@ export async function storeMessages(
 ): Promise<StoreOutcome> {
   const table = tableName();
   const carriesFiles = messages.some((m) => m.attachments.length > 0);
-  if (messages.length === 1 && !options.receipt && !options.forwardedFrom && !carriesFiles) {
-    await ddb()
-      .send(
-        new PutCommand({
-          TableName: table,
-          Item: messageToItem(messages[0]!),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      )
-      .catch((error: unknown) => {
-        throw new StoreError('Storing the message failed', error);
-      });
+  if (messages.length === 1 && !options.forwardedFrom && !carriesFiles) {
+    const message = messages[0]!;
+    if (options.receipt) return storeWithReceipt(message, options.receipt);
+    await putMessage(message);
     return { kind: 'stored' };
   }
   const items: TransactItem[] = messages.map((message) => ({
@@ -126,6 +118,54 @@ export async function storeMessages(
       await sleep(10 * 2 ** attempt * Math.random());
     }
   }
+}
+
+/**
+ * A send with a temp_id and nothing else to move with it: two conditional puts,
+ * 2 write units where a transaction of the same two costs 4 (DynamoDB bills
+ * each transactional write twice). The receipt goes first: a crash between the
+ * two leaves a receipt without its message, which the retry stores
+ * (domain/send-store.ts repairSend), never a message without its receipt, which
+ * a retry would store a second time. A failure of the message's put is thrown,
+ * and the caller tombstones the number.
+ */
+async function storeWithReceipt(
+  message: MessageRecord,
+  receipt: NonNullable<StoreOptions['receipt']>,
+): Promise<StoreOutcome> {
+  const claimed = await putIf({
+    Item: sendReceiptItem(receipt.receipt, receipt.ttl),
+    ConditionExpression: 'attribute_not_exists(pk)',
+  });
+  if (!claimed) return { kind: 'duplicate' };
+  await putMessage(message);
+  return { kind: 'stored' };
+}
+
+/**
+ * The conditional put of one message. Its number taken, only a retry repairing
+ * this very send (a receipt already written, domain/send-store.ts) can have put
+ * the same message there first: that counts as stored. Anything else there
+ * (a tombstone) is a failure.
+ */
+async function putMessage(message: MessageRecord): Promise<void> {
+  const put = await putIf({
+    Item: messageToItem(message),
+    ConditionExpression: 'attribute_not_exists(pk)',
+  });
+  if (put) return;
+  const there = await ddb().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: messageKey(message.room_id, message.seq),
+      ConsistentRead: true,
+    }),
+  );
+  const same =
+    there.Item?.id === message.id &&
+    there.Item?.sender_id === message.sender_id &&
+    there.Item?.is_tombstone !== true;
+  if (!same) throw new StoreError('Storing the message failed: its number was filled');
 }
 
 /**

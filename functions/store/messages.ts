@@ -142,7 +142,27 @@ export async function getSendReceipt(
     temp_id: tempId,
     message_id: out.Item.message_id as string,
     request_hash: (out.Item.request_hash as string | undefined) ?? '',
+    created_at: out.Item.created_at as string | undefined,
   };
+}
+
+/**
+ * Points a receipt at the message that replaces a send that never stored its
+ * own (its number became a tombstone): only if it still names `fromId`, so of
+ * two retries repairing at once, one wins.
+ */
+export async function moveSendReceipt(
+  receipt: SendReceipt,
+  fromId: string,
+  to: { message_id: string; created_at: string },
+): Promise<boolean> {
+  const moved = await updateIf({
+    Key: sendReceiptKey(receipt.user_id, receipt.room_id, receipt.temp_id),
+    UpdateExpression: 'SET message_id = :to, created_at = :at',
+    ConditionExpression: 'message_id = :from',
+    ExpressionAttributeValues: { ':to': to.message_id, ':at': to.created_at, ':from': fromId },
+  });
+  return moved !== undefined;
 }
 
 /**

@@ -29,7 +29,7 @@ const VARIANTS: Record<string, { region: string; context: Record<string, unknown
     context: JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')).context,
   },
   // Every option on: pushes, both email subscriptions, the account's API Gateway role,
-  // X-Ray traces (`-c tracing=active`), per-stage limits; a stage that retains its data.
+  // X-Ray traces (`-c tracing=active`), provisioned capacity with auto scaling, per-stage limits; a stage that retains its data.
   prod: {
     region: 'eu-west-1',
     context: {
@@ -41,6 +41,7 @@ const VARIANTS: Record<string, { region: string; context: Record<string, unknown
       reportsEmail: 'safety@acme.io',
       moderatorGroup: 'staff',
       tracing: 'active',
+      capacity: 'provisioned',
       rateLimits: '{"send":"5/s burst 20"}',
       limits: { groupMembers: 500, contentChars: 4000 },
     },

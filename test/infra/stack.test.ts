@@ -14,6 +14,7 @@ import {
 } from '#functions/routes.ts';
 import { tableKeyDefinitions, tableSchema } from '#store/table-schema.ts';
 import { buildApp } from '../../lib/app.ts';
+import { DEFAULT_MEMORY_MB } from '../../lib/chat-function.ts';
 import { ChatStack } from '../../lib/chat-stack.ts';
 import { HTTP_THROTTLE } from '../../lib/http-api.ts';
 import { WS_THROTTLE } from '../../lib/websocket-api.ts';
@@ -116,6 +117,15 @@ describe('the synthesized stack', () => {
           .Environment?.Variables?.JWT_ISSUER,
     );
     expect(withIssuer).toHaveLength(1);
+  });
+
+  it("pays per message for no trace and no platform log line: X-Ray pass-through, JSON logs with Lambda's own lines at WARN, memory from the sizing table", () => {
+    for (const [id, fn] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+      const props = (fn as { Properties: Record<string, unknown> }).Properties;
+      expect(props.TracingConfig, id).toEqual({ Mode: 'PassThrough' });
+      expect(props.LoggingConfig, id).toMatchObject({ LogFormat: 'JSON', SystemLogLevel: 'WARN' });
+      expect(props.MemorySize, id).toBeLessThanOrEqual(DEFAULT_MEMORY_MB);
+    }
   });
 
   it('guards every HTTP route with the JWT authorizer (issuer and audience from context)', () => {
@@ -229,6 +239,58 @@ describe('the synthesized stack', () => {
   it('schedules the presence sweeper on EventBridge', () => {
     template.resourceCountIs('AWS::Events::Rule', schedules.length);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  });
+});
+
+describe('stage options', () => {
+  const synthWith = (context: Record<string, unknown>) =>
+    Template.fromStack(
+      buildApp(new App({ context: { ...CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } }))
+        .stack,
+    );
+
+  it("-c capacity=provisioned: a provisioned table whose reads and writes, and each index's, auto scale on utilization", () => {
+    const provisioned = synthWith({ capacity: 'provisioned' });
+    provisioned.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: Match.absent(),
+      ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+    });
+    const dimensions = Object.values(
+      provisioned.findResources('AWS::ApplicationAutoScaling::ScalableTarget'),
+    ).map((t) => (t as { Properties: { ScalableDimension: string } }).Properties.ScalableDimension);
+    const indexes = tableSchema.globalIndexes.length;
+    expect(dimensions.sort()).toEqual(
+      [
+        'dynamodb:table:ReadCapacityUnits',
+        'dynamodb:table:WriteCapacityUnits',
+        ...Array(indexes).fill('dynamodb:index:ReadCapacityUnits'),
+        ...Array(indexes).fill('dynamodb:index:WriteCapacityUnits'),
+      ].sort(),
+    );
+    provisioned.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalingPolicy',
+      {
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 70 }),
+      },
+      2 + 2 * indexes,
+    );
+  });
+
+  it('-c tracing=active turns X-Ray on for every function', () => {
+    const traced = synthWith({ tracing: 'active' });
+    for (const fn of Object.values(traced.findResources('AWS::Lambda::Function')))
+      expect((fn as { Properties: Record<string, unknown> }).Properties.TracingConfig).toEqual({
+        Mode: 'Active',
+      });
+  });
+
+  it('refuses an unknown capacity or tracing value in one line', () => {
+    expect(() => synthWith({ capacity: 'reserved' })).toThrow(
+      /^-c capacity must be "on-demand" or "provisioned" \(got "reserved"\)$/,
+    );
+    expect(() => synthWith({ tracing: 'yes' })).toThrow(
+      /^-c tracing must be "active" or "off" \(got "yes"\)$/,
+    );
   });
 });
 

@@ -28,7 +28,7 @@ const ISO = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g;
 
 async function buildWorld(prefix: string): Promise<World> {
   const { createRoom } = await import('#domain/rooms.ts');
-  const { storeSend } = await import('#domain/messages.ts');
+  const { storeSend } = await import('#domain/send-store.ts');
   const { blockUser } = await import('#domain/blocks.ts');
   const { updateMySettings } = await import('#domain/settings.ts');
   const { uploadPublicKey } = await import('#domain/keys.ts');

@@ -54,7 +54,8 @@ const sqsEvent = (id: string, body: unknown): SQSEvent =>
 it('posts each live connection of a chunk once, queues only the member whose connection is gone, and skips a deleted message', async () => {
   const { handler } = await import('#functions/queues/fan-out.ts');
   const { createRoom } = await import('#domain/rooms.ts');
-  const { storeSend, deleteMessage } = await import('#domain/messages.ts');
+  const { deleteMessage } = await import('#domain/messages.ts');
+  const { storeSend } = await import('#domain/send-store.ts');
   const members = ['br_b', 'br_c', 'br_d', 'br_e'];
   const room = (
     await createRoom(caller('br_a'), { type: 'group', name: 'big', member_ids: members })

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { httpRoutes } from '#functions/routes.ts';
 import { heartbeatTimeoutMs } from '#platform/env.ts';
 import {
+  ChatApiError,
   type Clock,
   DEFAULTS,
   RealtimeConnection,
@@ -326,6 +327,133 @@ describe('RealtimeConnection', () => {
     ).toEqual(['fast', 'fast']);
     last().push('message-confirmed', confirmation('fast', 'm1'));
     await expect(send).resolves.toMatchObject({ message_id: 'm1' });
+  });
+
+  describe("sends over HTTP (postMessage, createChatClient's default)", () => {
+    const sent = (id: string) => ({
+      ...message(id).message,
+      attachments: [],
+      delivered_to_count: 2,
+      queued_for_count: 1,
+    });
+    type Post = { roomId: string; body: Record<string, unknown> };
+
+    it("confirms from the answer, writes no send-message frame, and keeps a room's sends in order", async () => {
+      const posts: Post[] = [];
+      const answers: ((id: string) => void)[] = [];
+      const { clock, conn, last } = setup({
+        postMessage: (roomId, body) => {
+          posts.push({ roomId, body });
+          return new Promise((done) => answers.push((id) => done(sent(id))));
+        },
+      });
+      conn.start();
+      await clock.advance(0);
+      last().accept();
+      const first = conn.sendMessage({ room_id: 'r1', content: 'one', temp_id: 't1' });
+      const second = conn.sendMessage({ room_id: 'r1', content: 'two', temp_id: 't2' });
+      await clock.advance(0);
+      // The second waits for the first's answer: the room keeps their order.
+      expect(posts).toEqual([{ roomId: 'r1', body: { content: 'one', temp_id: 't1' } }]);
+      answers[0]!('r1.1');
+      await expect(first).resolves.toEqual({
+        temp_id: 't1',
+        message_id: 'r1.1',
+        delivered_to_count: 2,
+        queued_for_count: 1,
+        timestamp: '2026-01-01T00:00:00.000Z',
+      });
+      await clock.advance(0);
+      expect(posts.map((p) => p.body.temp_id)).toEqual(['t1', 't2']);
+      answers[1]!('r1.2');
+      await expect(second).resolves.toMatchObject({ message_id: 'r1.2' });
+      expect(last().actions('send-message')).toEqual([]);
+      expect(conn.unconfirmed).toEqual([]);
+    });
+
+    it('retries a network failure, a 5xx and a 429 with the same temp_id, and writes no frame for it after a reconnect', async () => {
+      const temps: unknown[] = [];
+      const failures: unknown[] = [
+        new TypeError('fetch failed'),
+        new ChatApiError(503, 'INTERNAL', 'unavailable'),
+        new ChatApiError(429, 'RATE_LIMITED', 'slow down', 2),
+      ];
+      let online = false;
+      const { clock, conn, last } = setup({
+        postMessage: async (_room, body) => {
+          temps.push(body.temp_id);
+          if (!online) throw new TypeError('offline');
+          const failure = failures.shift();
+          if (failure) throw failure;
+          return sent('r1.9');
+        },
+      });
+      conn.start();
+      await clock.advance(0);
+      last().accept();
+      const send = conn.sendMessage({ room_id: 'r1', content: 'x', temp_id: 'keep' });
+      await clock.advance(0);
+      // The socket drops and comes back while the send is still unanswered.
+      last().drop();
+      await clock.advance(5_000);
+      last().accept();
+      await clock.advance(0);
+      expect(conn.unconfirmed).toEqual(['keep']);
+      expect(last().actions('send-message')).toEqual([]);
+      online = true;
+      await clock.advance(120_000);
+      await expect(send).resolves.toMatchObject({ message_id: 'r1.9' });
+      expect(new Set(temps)).toEqual(new Set(['keep']));
+      expect(temps.length).toBeGreaterThanOrEqual(5);
+      expect(last().actions('send-message')).toEqual([]);
+    });
+
+    it('waits out a 429 for its Retry-After before trying again', async () => {
+      let posts = 0;
+      const { clock, conn } = setup({
+        postMessage: async () => {
+          posts++;
+          if (posts === 1) throw new ChatApiError(429, 'RATE_LIMITED', 'slow down', 3);
+          return sent('r1.1');
+        },
+      });
+      const send = conn.sendMessage({ room_id: 'r1', content: 'x', temp_id: 't' });
+      await clock.advance(2_999);
+      expect(posts).toBe(1);
+      await clock.advance(1);
+      await expect(send).resolves.toMatchObject({ message_id: 'r1.1' });
+    });
+
+    it('rejects a refused send (4xx) without trying again', async () => {
+      let posts = 0;
+      const { clock, conn } = setup({
+        postMessage: async () => {
+          posts++;
+          throw new ChatApiError(403, 'FORBIDDEN', 'not a member');
+        },
+      });
+      const send = conn.sendMessage({ room_id: 'r9', content: 'x', temp_id: 'bad' });
+      await expect(send).rejects.toMatchObject({ code: 'FORBIDDEN', action: 'send-message' });
+      await clock.advance(60_000);
+      expect(posts).toBe(1);
+      expect(conn.unconfirmed).toEqual([]);
+    });
+
+    it('stops retrying once closed: the send is rejected as CLOSED', async () => {
+      let posts = 0;
+      const { clock, conn } = setup({
+        postMessage: async () => {
+          posts++;
+          throw new TypeError('offline');
+        },
+      });
+      const send = conn.sendMessage({ room_id: 'r1', content: 'x', temp_id: 't' });
+      await clock.advance(0);
+      conn.close();
+      await expect(send).rejects.toMatchObject({ code: 'CLOSED' });
+      await clock.advance(120_000);
+      expect(posts).toBe(1);
+    });
   });
 
   it('de-duplicates events by id, live or replayed by sync, and catches up from its cursor after a reconnect', async () => {

@@ -26,6 +26,7 @@ import { setTestEnv } from './support.ts';
 setTestEnv();
 const { sendMessage } = await import('#domain/messages.ts');
 const { LIMITS } = await import('#platform/limits.ts');
+const { requestHash } = await import('#domain/send-store.ts');
 
 /*
  * The send path against mocked AWS clients. DynamoDB is a small in-memory fake
@@ -163,6 +164,13 @@ function applyUpdate(input: Record<string, unknown>): Item | undefined {
     put(member);
     return member;
   }
+  if (key.sk.startsWith('TEMP#')) {
+    // A repair moving the receipt: only while it still names the old message.
+    if (!current || current.message_id !== values[':from']) throw conditionFailed();
+    const moved = { ...current, message_id: values[':to'], created_at: values[':at'] };
+    put(moved);
+    return moved;
+  }
   if (key.sk === 'CONNS' && expression.startsWith('REMOVE')) {
     const conns = { ...((current?.conns as Record<string, string> | undefined) ?? {}) };
     delete conns[(input.ExpressionAttributeNames as Record<string, string>)['#id']!];
@@ -296,7 +304,7 @@ const queuedTo = (queueUrl: string | undefined) =>
     .flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!)));
 
 describe('sendMessage: round trips and sequence numbers', () => {
-  it('needs 3 sequential round trips before the fan-out: Get room ∥ Get receipt → ADD on the head → transaction ∥ read marker', async () => {
+  it('needs 4 sequential round trips before the fan-out with a temp_id, and no transaction: Get room ∥ Get receipt → ADD on the head → receipt ∥ read marker → message', async () => {
     // Prepare: every call takes 5 ms, so calls that overlap share a round.
     givenRoom('r1', ['alice', 'bob'], { bob: { c1: longAgo } });
     table.set('ROOM#r1|HEAD', { pk: 'ROOM#r1', sk: 'HEAD', seq: 4 });
@@ -306,11 +314,20 @@ describe('sendMessage: round trips and sequence numbers', () => {
       if (roundsAtFirstPost < 0) roundsAtFirstPost = rounds;
       return {};
     });
+    // The message is put only once its receipt is stored (a crash between leaves a receipt to repair).
+    let receiptStoredFirst: boolean | undefined;
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#'))
+        receiptStoredFirst = get('USER#alice', 'TEMP#r1#t1') !== undefined;
+    };
     // Act
     const result = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
     // Assess
     expect(result).toMatchObject({ duplicate: false, delivered_to_count: 1, queued_for_count: 0 });
     expect(result.message.id).toBe('r1.5');
+    expect(receiptStoredFirst).toBe(true);
+    // By overlap, the message's put shares a round with the read marker (both are
+    // 5 ms here); as a chain it is the 4th step: reads → ADD → receipt → message.
     const byRound = (round: number) =>
       calls
         .filter((c) => c.round === round)
@@ -319,15 +336,36 @@ describe('sendMessage: round trips and sequence numbers', () => {
     expect([1, 2, 3, 4].map(byRound)).toEqual([
       ['Get META', 'Get TEMP'],
       ['ADD HEAD'],
-      ['TransactWrite', 'Update read marker'],
+      ['Put MSG', 'Put TEMP', 'Update read marker'],
       ['BatchGet'],
     ]);
+    expect(labels().indexOf('Put MSG')).toBeGreaterThan(labels().indexOf('Put TEMP'));
     expect(roundsAtFirstPost).toBe(4);
-    // The message and its receipt are both in the one transaction.
+    expect(count('TransactWrite')).toBe(0);
+    // The receipt names the message and when it was stamped (for a repair).
     expect(storedMessage('r1', 5)).toMatchObject({ id: 'r1.5', content: 'hi', is_deleted: false });
-    expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: 'r1.5' });
+    expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({
+      message_id: 'r1.5',
+      created_at: result.message.created_at,
+    });
     expect(get('USER#alice', 'ROOM#r1')).toMatchObject({ read_seq: 5 });
     expect(count('Get ROOM')).toBe(0);
+  });
+
+  it('needs 3 sequential round trips without a temp_id: Get room → ADD on the head → message ∥ read marker', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    latencyMs = 5;
+    await sendMessage(alice, 'r1', input);
+    const byRound = (round: number) =>
+      calls
+        .filter((c) => c.round === round)
+        .map((c) => c.label)
+        .sort();
+    expect([1, 2, 3].map(byRound)).toEqual([
+      ['Get META'],
+      ['ADD HEAD'],
+      ['Put MSG', 'Update read marker'],
+    ]);
   });
 
   it("reads a send's files beside the room (BatchGet ∥ HEADs in round 1): still 3 rounds, and claims them in the transaction", async () => {
@@ -413,7 +451,9 @@ describe('sendMessage: round trips and sequence numbers', () => {
     const ids = results.map((r) => (r.status === 'fulfilled' ? r.value.message.id : ''));
     expect(new Set(ids).size).toBe(40);
     expect(count('ADD HEAD')).toBe(40);
-    expect(count('TransactWrite')).toBe(40);
+    expect(count('TransactWrite')).toBe(0);
+    expect(count('Put TEMP')).toBe(40);
+    expect(count('Put MSG')).toBe(40);
     expect(get('ROOM#r1', 'HEAD')).toMatchObject({ seq: 40 });
     for (let seq = 1; seq <= 40; seq++)
       expect(storedMessage('r1', seq)).toMatchObject({ id: `r1.${seq}` });
@@ -433,13 +473,19 @@ describe('sendMessage: round trips and sequence numbers', () => {
 });
 
 describe('sendMessage: a send that fails after taking its number', () => {
-  it('retries the message transaction after a TransactionConflict, keeping its number', async () => {
+  it('retries the transaction of a send with files after a TransactionConflict, keeping its number', async () => {
     givenRoom('r1', ['alice', 'bob']);
+    givenPendingFile('f1');
+    storedSizes = { 'rooms/r1/f1': 100 };
     let conflicts = 2;
-    hooks.transact = () => {
-      if (conflicts-- > 0) throw canceled(['TransactionConflict', 'None']);
+    hooks.transact = (items) => {
+      if (conflicts-- > 0) throw canceled(items.map(() => 'TransactionConflict'));
     };
-    const result = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
+    const result = await sendMessage(alice, 'r1', {
+      ...input,
+      temp_id: 't1',
+      attachment_ids: ['f1'],
+    });
     expect(result.message.id).toBe('r1.1');
     expect(count('TransactWrite')).toBe(3);
     expect(count('ADD HEAD')).toBe(1);
@@ -447,12 +493,12 @@ describe('sendMessage: a send that fails after taking its number', () => {
     expect(count('Put tombstone')).toBe(0);
   });
 
-  it('leaves a tombstone and records its seq as deleted when the transaction fails, and the error reaches the caller', async () => {
+  it("leaves a tombstone and records its seq as deleted when the message's put fails, and the error reaches the caller", async () => {
     givenRoom('r1', ['alice', 'bob']);
     table.set('ROOM#r1|HEAD', { pk: 'ROOM#r1', sk: 'HEAD', seq: 6 });
     const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
-    hooks.transact = () => {
-      throw failure;
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
     };
     await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toMatchObject({
       name: 'StoreError',
@@ -468,17 +514,20 @@ describe('sendMessage: a send that fails after taking its number', () => {
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     expect(deletedSeqs('r1')).toEqual([7]);
-    expect(get('USER#alice', 'TEMP#r1#t1')).toBeUndefined();
+    // The receipt, written first, stays: the retry repairs the send (below).
+    expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: 'r1.7' });
     // The head's summary no longer offers the failed message as the room's last.
     expect(get('ROOM#r1', 'HEAD')).toMatchObject({ seq: 7, last_message: { is_tombstone: true } });
   });
 
-  it('gives up after repeated TransactionConflicts with a tombstone, not a silent gap', async () => {
+  it('gives up after repeated TransactionConflicts (a send with files) with a tombstone, not a silent gap', async () => {
     givenRoom('r1', ['alice', 'bob']);
-    hooks.transact = () => {
-      throw canceled(['TransactionConflict', 'None']);
+    givenPendingFile('f1');
+    storedSizes = { 'rooms/r1/f1': 100 };
+    hooks.transact = (items) => {
+      throw canceled(items.map(() => 'TransactionConflict'));
     };
-    const refused = sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
+    const refused = sendMessage(alice, 'r1', { ...input, temp_id: 't1', attachment_ids: ['f1'] });
     await expect(refused).rejects.toMatchObject({ name: 'StoreError' });
     await expect(refused.catch((e: Error) => e.cause)).resolves.toBeInstanceOf(
       TransactionCanceledException,
@@ -505,9 +554,12 @@ describe('sendMessage: a send that fails after taking its number', () => {
   it('keeps a message that was stored after all (an ambiguous failure): the tombstone put is conditional', async () => {
     givenRoom('r1', ['alice', 'bob']);
     const timeout = Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-    hooks.transact = (items) => {
-      for (const t of items) if (t.Put) put(t.Put.Item!);
-      throw timeout;
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) {
+        hooks.put = undefined;
+        put(item);
+        throw timeout;
+      }
     };
     await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toMatchObject({
       name: 'StoreError',
@@ -516,11 +568,104 @@ describe('sendMessage: a send that fails after taking its number', () => {
     expect(storedMessage('r1', 1)).toMatchObject({ content: 'hi', is_deleted: false });
     expect(storedMessage('r1', 1)?.is_tombstone).toBeUndefined();
     expect(deletedSeqs('r1')).toEqual([]);
-    // The retry finds the receipt that was stored with it.
-    hooks.transact = undefined;
+    // The retry finds the receipt, written first, and its message.
     const retry = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
     expect(retry).toMatchObject({ duplicate: true, message: { id: 'r1.1' } });
     expect(count('ADD HEAD')).toBe(1);
+  });
+});
+
+describe('sendMessage: a send that dies between its receipt and its message (fault injection)', () => {
+  /** Messages of alice's in r1 that a member would see: exactly once is the point. */
+  const visibleOfAlice = () =>
+    [...table.values()].filter(
+      (i) =>
+        i.pk === 'ROOM#r1' &&
+        String(i.sk).startsWith('MSG#') &&
+        i.sender_id === 'alice' &&
+        i.is_tombstone !== true,
+    );
+
+  it('the retry stores the message at its own number when the process died before the put (no tombstone yet)', async () => {
+    givenRoom('r1', ['alice', 'bob'], { bob: { c1: longAgo } });
+    // The crash: the message's put never happens, and nothing after it runs (not even the tombstone).
+    const crash = new Error('Runtime exited');
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#')) throw crash;
+    };
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+    const receipt = get('USER#alice', 'TEMP#r1#t1');
+    expect(receipt).toMatchObject({ message_id: 'r1.1' });
+    expect(storedMessage('r1', 1)).toBeUndefined();
+    hooks.put = undefined;
+    // Act: the client resends the same request.
+    const retry = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
+    // Assess: stored once, at the number the receipt names, stamped as first sent; delivered.
+    expect(retry).toMatchObject({ duplicate: true, delivered_to_count: 1 });
+    expect(retry.message).toMatchObject({ id: 'r1.1', content: 'hi' });
+    expect(retry.message.created_at).toBe(receipt!.created_at);
+    expect(visibleOfAlice()).toHaveLength(1);
+    expect(count('ADD HEAD')).toBe(1);
+    expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(1);
+    // A third try replays it, writing nothing.
+    const writesBefore = writes().length;
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).resolves.toMatchObject({
+      message: { id: 'r1.1' },
+    });
+    expect(writes()).toHaveLength(writesBefore);
+  });
+
+  it('the retry stores the message under a new number, moving the receipt, once its own number is a tombstone', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
+    };
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+    expect(storedMessage('r1', 1)).toMatchObject({ is_tombstone: true });
+    hooks.put = undefined;
+    const retry = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
+    expect(retry.message).toMatchObject({ id: 'r1.2', content: 'hi' });
+    expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: 'r1.2' });
+    expect(visibleOfAlice()).toHaveLength(1);
+    expect(get('USER#alice', 'ROOM#r1')).toMatchObject({ read_seq: 2 });
+  });
+
+  it('two retries repairing at once store one message: the loser of the receipt move tombstones its number', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
+    };
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+    hooks.put = undefined;
+    latencyMs = 2;
+    const [a, b] = await Promise.all([
+      sendMessage(alice, 'r1', { ...input, temp_id: 't1' }),
+      sendMessage(alice, 'r1', { ...input, temp_id: 't1' }),
+    ]);
+    expect(a.message.id).toBe(b.message.id);
+    expect(visibleOfAlice()).toHaveLength(1);
+    expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: a.message.id });
+  });
+
+  it('an empty number older than the gap check is not filled again (it was purged): 404', async () => {
+    givenRoom('r1', ['alice', 'bob']);
+    const old = new Date(Date.now() - (LIMITS.gapCheckDelaySeconds + 5) * 1000).toISOString();
+    put({
+      pk: 'USER#alice',
+      sk: 'TEMP#r1#t1',
+      user_id: 'alice',
+      room_id: 'r1',
+      temp_id: 't1',
+      message_id: 'r1.1',
+      request_hash: requestHash('r1', { ...input, temp_id: 't1' }),
+      created_at: old,
+    });
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toMatchObject({
+      status: 404,
+    });
+    expect(visibleOfAlice()).toHaveLength(0);
   });
 });
 
@@ -528,13 +673,12 @@ describe('sendMessage: temp_id idempotency', () => {
   it('loses to a concurrent send of the same temp_id: tombstones its own number and confirms the winner as a duplicate', async () => {
     givenRoom('r1', ['alice', 'bob']);
     table.set('ROOM#r1|HEAD', { pk: 'ROOM#r1', sk: 'HEAD', seq: 4 });
-    // The winner (seq 4) commits its message and receipt between our receipt read and our transaction.
-    hooks.transact = (items) => {
-      hooks.transact = undefined;
-      const ours = items.find((t) => String(t.Put?.Item?.sk).startsWith('TEMP#'))!.Put!.Item!;
-      const winner = { ...storedShape('r1', 4, 'first copy'), sender_id: 'alice' };
-      put(winner);
-      put({ ...ours, message_id: 'r1.4' });
+    // The winner (seq 4) writes its receipt and message between our receipt read and our receipt put.
+    hooks.put = (item) => {
+      if (!String(item.sk).startsWith('TEMP#')) return;
+      hooks.put = undefined;
+      put({ ...storedShape('r1', 4, 'first copy'), sender_id: 'alice' });
+      put({ ...item, message_id: 'r1.4' });
     };
     const result = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
     expect(result).toMatchObject({

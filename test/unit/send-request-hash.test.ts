@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { setTestEnv } from './support.ts';
 
 setTestEnv();
-const { canonicalJson, requestHash } = await import('#domain/messages.ts');
+const { canonicalJson, requestHash } = await import('#domain/send-store.ts');
 
 /*
  * A send is idempotent by temp_id: the same request is confirmed again, another

@@ -5,6 +5,7 @@ import { LIMITS } from '#platform/limits.ts';
 import { logger } from '#platform/observability.ts';
 import { closeConnection, connectionActivity } from '#platform/post-to-connection.ts';
 import { enqueue } from '#platform/queues.ts';
+import { recordSweepHeld } from '#platform/sweep-metrics.ts';
 import { nowDate } from '#platform/time.ts';
 import {
   addConnection,
@@ -84,12 +85,43 @@ export async function checkOffline(check: PresenceCheck, now = nowDate()) {
 }
 
 /**
+ * The sweep's breaker (issue 24 B2). The sweep relies on GetConnection's
+ * lastActiveAt counting the `ping` frames API Gateway answers through a MOCK
+ * integration, which AWS does not document: it describes lastActiveAt only as
+ * when the connection was last active. Were it not so, every quiet client
+ * (pinging, sending nothing) would look silent and be closed every minute.
+ *
+ * So a sweep that finds an implausible share of the connections it asked about
+ * silent closes none of them: more than half of those old enough to have been
+ * silent for the timeout (`asked`: answered by API Gateway, gone ones and
+ * expired tokens aside) and more connections than one user may hold
+ * (LIMITS.connectionsPerUser), so one user's devices going dark together, on
+ * one Wi-Fi, never trip it. Healthy, a sweep sees silent only the clients that
+ * vanished without a close in about the last minute (each is closed at its
+ * first silent sweep); more than half of them at once is an outage or the
+ * assumption failing. Either way holding them is safe: API Gateway closes a
+ * socket idle for 10 minutes (its $disconnect, or a later sweep's 410, removes
+ * it) and every socket at 2 hours, so presence lags at most that long instead
+ * of every quiet client being dropped. A trip logs an ERROR and records
+ * SWEEP_HELD_METRIC, on which the stack alarms.
+ */
+export const SILENCE_BREAKER = { maxSilentShare: 0.5 } as const;
+
+/** Whether a sweep that asked about `asked` connections and found `silent` of them silent holds them. */
+export const breakerTrips = (asked: number, silent: number) =>
+  silent > LIMITS.connectionsPerUser && silent > asked * SILENCE_BREAKER.maxSilentShare;
+
+type SweptConnection = Awaited<ReturnType<typeof listShardConnections>>[number];
+
+/**
  * The scheduled sweep. API Gateway answers `ping` itself (no function, no
  * write), so the sweep asks it instead: each stored connection's last activity
  * (GetConnection). One gone, or silent for two heartbeats (a socket whose
  * client vanished without a close), is removed and closed, whether or not
- * $disconnect came; its user's last_seen is its last activity. Users past their
- * grace period go offline.
+ * $disconnect came; its user's last_seen is its last activity. The silent ones
+ * are closed only once every connection has been asked about, and not at all
+ * when the breaker trips (SILENCE_BREAKER). Users past their grace period go
+ * offline.
  */
 export async function sweep(now = nowDate()) {
   const cutoff = now.getTime() - heartbeatTimeoutMs();
@@ -98,6 +130,8 @@ export async function sweep(now = nowDate()) {
     Array.from({ length: SWEEP_SHARDS }, (_, shard) => listShardConnections(shard)),
   );
   let dead = 0;
+  let asked = 0;
+  const silent: { conn: SweptConnection; lastActiveAt: Date }[] = [];
   // One connection that fails (a throttled @connections call) must not stop the
   // sweep of the others, nor the offline checks below: it is logged and retried
   // at the next sweep.
@@ -114,18 +148,42 @@ export async function sweep(now = nowDate()) {
           return;
         }
         const activity = await connectionActivity(conn.connection_id);
-        if (activity !== 'gone' && activity.lastActiveAt.getTime() >= cutoff) return;
-        // Removing one still inside its $connect would leave its socket unknown to every fan-out.
-        if (activity === 'gone' && mayStillBeConnecting(conn.connected_at, now.getTime())) return;
-        // A silent socket may still be open (a zombie): close it, so a live client reconnects.
-        if (activity !== 'gone') await closeConnection(conn.connection_id);
-        const lastSeen = activity === 'gone' ? now : activity.lastActiveAt;
-        await connectionGone(conn.user_id, conn.connection_id, lastSeen);
-        dead++;
+        if (activity === 'gone') {
+          // Removing one still inside its $connect would leave its socket unknown to every fan-out.
+          if (mayStillBeConnecting(conn.connected_at, now.getTime())) return;
+          await connectionGone(conn.user_id, conn.connection_id, now);
+          dead++;
+          return;
+        }
+        const quiet = activity.lastActiveAt.getTime() < cutoff;
+        // Only a connection open longer than the timeout could have been silent that long.
+        if (quiet || Date.parse(conn.connected_at) < cutoff) asked++;
+        if (quiet) silent.push({ conn, lastActiveAt: activity.lastActiveAt });
       }),
     ),
   );
   const failed = swept.filter((r) => r.status === 'rejected');
+  let held = 0;
+  if (breakerTrips(asked, silent.length)) {
+    held = silent.length;
+    logger.error(
+      'presence sweep: most connections look silent, none closed; GetConnection lastActiveAt may not count heartbeats',
+      { asked, silent: held, maxSilentShare: SILENCE_BREAKER.maxSilentShare },
+    );
+    recordSweepHeld(held);
+  } else {
+    // A silent socket may still be open (a zombie): close it, so a live client reconnects.
+    const closed = await Promise.allSettled(
+      silent.map(({ conn, lastActiveAt }) =>
+        limit(async () => {
+          await closeConnection(conn.connection_id);
+          await connectionGone(conn.user_id, conn.connection_id, lastActiveAt);
+          dead++;
+        }),
+      ),
+    );
+    failed.push(...closed.filter((r) => r.status === 'rejected'));
+  }
   if (failed.length > 0)
     logger.warn('presence sweep: connections left for the next sweep', {
       failed: failed.length,
@@ -149,8 +207,13 @@ export async function sweep(now = nowDate()) {
     });
     if (offline) wentOffline++;
   }
-  logger.info('presence sweep', { deadConnections: dead, due: due.length, wentOffline });
-  return { deadConnections: dead, wentOffline };
+  logger.info('presence sweep', {
+    deadConnections: dead,
+    heldSilent: held,
+    due: due.length,
+    wentOffline,
+  });
+  return { deadConnections: dead, heldSilent: held, wentOffline };
 }
 
 export { connectionGone, type PresenceCheck };

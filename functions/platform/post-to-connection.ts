@@ -88,9 +88,11 @@ export async function closeConnection(connectionId: string): Promise<void> {
 }
 
 /**
- * API Gateway's view of a connection: when it last carried a frame (a `ping`
- * counts, though no function sees it), or 'gone'. Lets the sweeper find dead
- * connections with no write per heartbeat.
+ * API Gateway's view of a connection: when it was last active, or 'gone'. Lets
+ * the sweeper find dead connections with no write per heartbeat. That a `ping`
+ * answered by the MOCK integration counts as activity is assumed, not
+ * documented by AWS: the sweep's breaker (domain/presence.ts, SILENCE_BREAKER)
+ * keeps it safe if it does not.
  */
 export async function connectionActivity(
   connectionId: string,

@@ -46,7 +46,7 @@ export const FILE_ACTIONS: Record<FileUse, readonly string[]> = {
   delete: ['s3:DeleteObject'],
 };
 
-/** Mobile push through SNS device endpoints (only with a platform application). */
+/** Mobile push through SNS device endpoints (only with a platform application; ENV.pushApplications). */
 export type PushUse = 'publish' | 'endpoints' | 'remove';
 
 export const PUSH_ACTIONS: Record<PushUse, readonly string[]> = {
@@ -195,7 +195,7 @@ export const access: Readonly<Record<string, Access>> = {
   'http/get-keys': needs(READ, LIMITED),
   'http/verify-key': needs(READ, { table: ['PutItem'] }, LIMITED),
   'http/register-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
-  'http/delete-device': needs(READ, WRITE, { push: ['endpoints'] }, LIMITED),
+  'http/delete-device': needs(READ, WRITE, { push: ['remove'] }, LIMITED),
   'http/sync': needs(READ, PAGES, LIMITED),
   // One GetItem / one UpdateItem of the caller's settings item.
   'http/get-settings': needs({ table: ['GetItem'] }, LIMITED),
@@ -293,7 +293,8 @@ export function environmentOf(a: Access): EnvName[] {
     names.add(queue.env as EnvName);
   }
   if (a.connections?.length) names.add(ENV.wsEndpoint);
-  if (a.push?.length) names.add(ENV.pushPlatformApplicationArn);
+  // Making endpoints and publishing route each device by its platform; removing needs no application.
+  if (a.push?.some((p) => p !== 'remove')) names.add(ENV.pushApplications);
   if (a.files?.length) names.add(ENV.attachmentsBucket);
   if (a.notifiesOperators) names.add(ENV.reportsTopicArn);
   if (a.cursorKey) names.add(ENV.cursorKeySecretArn);

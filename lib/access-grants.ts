@@ -66,7 +66,7 @@ export function applyAccess(fn: LambdaFunction, access: Access, targets: AccessT
       ],
     );
   }
-  if (access.push?.length && targets.settings[ENV.pushPlatformApplicationArn]) {
+  if (access.push?.length && targets.settings[ENV.pushApplications]) {
     // SNS authorizes platform-endpoint actions, and Publish to a TargetArn, only on "*"
     // (Service Authorization Reference: no resource type for them).
     allow(

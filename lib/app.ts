@@ -5,6 +5,7 @@ import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
 import { deployContextProblem, PLACEHOLDER_STAGE } from './deploy-context.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
+import { pushApplicationsFromContext } from './push-context.ts';
 
 /** A mistake in how synth was called: bin/app.ts prints it on one line, with no stack trace. */
 export class UsageError extends Error {}
@@ -55,13 +56,16 @@ export function buildApp(app = new App()) {
   const capacity = context('capacity', 'on-demand');
   if (capacity !== 'on-demand' && capacity !== 'provisioned')
     throw new UsageError(`-c capacity must be "on-demand" or "provisioned" (got "${capacity}")`);
+  // -c pushApnsArn / pushApnsSandboxArn / pushFcmArn (or the deprecated pushPlatformApplicationArn).
+  const push = pushApplicationsFromContext((key) => context(key));
+  if (push.problem !== undefined) throw new UsageError(push.problem);
   const region = regionFor(app, stage);
   const stack = new ChatStack(app, `Chat-${stage}`, {
     stage,
     jwtIssuer,
     jwksUri: context('jwksUri') || `${jwtIssuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     jwtAudience: context('jwtAudience'),
-    pushPlatformApplicationArn: context('pushPlatformApplicationArn'),
+    pushApplications: push.json,
     presenceGraceSeconds: Number(context('presenceGraceSeconds', '30')),
     heartbeatTimeoutSeconds: Number(context('heartbeatTimeoutSeconds', '60')),
     // e.g. -c 'rateLimits={"send":"20/s burst 80"}'; checked here, so a typo fails the synth.

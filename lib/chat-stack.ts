@@ -37,7 +37,11 @@ export interface ChatStackProps extends StackProps {
   jwtIssuer: string;
   jwksUri: string;
   jwtAudience: string;
-  pushPlatformApplicationArn: string;
+  /**
+   * The stage's SNS platform applications as ENV.pushApplications JSON, kind → ARN
+   * (functions/platform/push-applications.ts), or '' for none.
+   */
+  pushApplications: string;
   presenceGraceSeconds: number;
   /** Seconds without a heartbeat before a connection counts as dead (default 60). */
   heartbeatTimeoutSeconds?: number;
@@ -116,7 +120,7 @@ export class ChatStack extends Stack {
         [ENV.jwtIssuer]: props.jwtIssuer,
         [ENV.jwksUri]: props.jwksUri,
         [ENV.jwtAudience]: props.jwtAudience,
-        [ENV.pushPlatformApplicationArn]: props.pushPlatformApplicationArn,
+        [ENV.pushApplications]: props.pushApplications,
         [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
         [ENV.heartbeatTimeoutSeconds]: String(props.heartbeatTimeoutSeconds ?? 60),
         [ENV.rateLimits]: props.rateLimits ?? '',

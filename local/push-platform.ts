@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  type PushApplicationKind,
+  type PushApplications,
+  SNS_PLATFORM,
+} from '#platform/push-applications.ts';
 import { LOCAL_REGION, listenOnLoopback } from './ports.ts';
 
 /**
@@ -8,10 +13,14 @@ import { LOCAL_REGION, listenOnLoopback } from './ports.ts';
  * actions the functions use (CreatePlatformEndpoint, Get/SetEndpointAttributes,
  * DeleteEndpoint, Publish to an endpoint) in SNS's query protocol, records what
  * each endpoint was sent, and passes every other SNS request on to fauxqs. The
- * functions' push code is then the code that runs on AWS.
+ * functions' push code is then the code that runs on AWS. It holds one platform
+ * application per kind asked for (by default APNs and FCM, so both platforms
+ * push locally); as in SNS, a token names one endpoint per application.
  */
 export interface LocalEndpoint {
   arn: string;
+  /** The platform application it was made under. */
+  application_arn: string;
   token: string;
   user_data: string;
   enabled: boolean;
@@ -19,6 +28,8 @@ export interface LocalEndpoint {
 
 export interface LocalPush {
   endpoint_arn: string;
+  /** The platform application that carried it (its endpoint's). */
+  application_arn: string;
   /** The endpoint's owner when it was sent (its CustomUserData). */
   user_id: string;
   token: string;
@@ -67,8 +78,21 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startPushPlatform(fauxqsEndpoint: string) {
-  const applicationArn = `arn:aws:sns:${LOCAL_REGION}:${ACCOUNT}:app/GCM/chat-local`;
+/** The local platform application of a kind: `arn:aws:sns:<local region>:000000000000:app/<APNS|APNS_SANDBOX|GCM>/chat-local`. */
+export const localApplicationArn = (kind: PushApplicationKind) =>
+  `arn:aws:sns:${LOCAL_REGION}:${ACCOUNT}:app/${SNS_PLATFORM[kind]}/chat-local`;
+
+/** The applications `npm start` and the tests get unless they ask for others. */
+export const DEFAULT_PUSH_APPLICATIONS: readonly PushApplicationKind[] = ['apns', 'fcm'];
+
+export async function startPushPlatform(
+  fauxqsEndpoint: string,
+  kinds: readonly PushApplicationKind[] = DEFAULT_PUSH_APPLICATIONS,
+) {
+  const applications: PushApplications = Object.fromEntries(
+    kinds.map((kind) => [kind, localApplicationArn(kind)]),
+  );
+  const applicationArns = new Set(Object.values(applications));
   const endpoints = new Map<string, LocalEndpoint>();
   const pushes: LocalPush[] = [];
   /** Tests simulate an SNS outage: every Publish fails with a 500 (the SDK's retries too). */
@@ -79,12 +103,15 @@ export async function startPushPlatform(fauxqsEndpoint: string) {
     (form: URLSearchParams, res: ServerResponse, action: string) => void
   > = {
     CreatePlatformEndpoint(form, res, action) {
-      if (form.get('PlatformApplicationArn') !== applicationArn) {
+      const applicationArn = form.get('PlatformApplicationArn') ?? '';
+      if (!applicationArns.has(applicationArn)) {
         return fail(res, 404, 'NotFound', 'PlatformApplication does not exist');
       }
       const token = form.get('Token') ?? '';
       const userData = form.get('CustomUserData') ?? '';
-      const existing = [...endpoints.values()].find((e) => e.token === token);
+      const existing = [...endpoints.values()].find(
+        (e) => e.application_arn === applicationArn && e.token === token,
+      );
       if (existing && existing.user_data !== userData) {
         // SNS itself refuses this, naming the endpoint, rather than returning it.
         return fail(
@@ -96,6 +123,7 @@ export async function startPushPlatform(fauxqsEndpoint: string) {
       }
       const endpoint = existing ?? {
         arn: `${applicationArn.replace(':app/', ':endpoint/')}/${randomUUID()}`,
+        application_arn: applicationArn,
         token,
         user_data: userData,
         enabled: true,
@@ -135,6 +163,7 @@ export async function startPushPlatform(fauxqsEndpoint: string) {
       if (!endpoint.enabled) return fail(res, 400, 'EndpointDisabled', 'Endpoint is disabled');
       pushes.push({
         endpoint_arn: endpoint.arn,
+        application_arn: endpoint.application_arn,
         user_id: endpoint.user_data,
         token: endpoint.token,
         message: form.get('Message') ?? '',
@@ -176,7 +205,8 @@ export async function startPushPlatform(fauxqsEndpoint: string) {
   const port = await listenOnLoopback(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    applicationArn,
+    /** The platform applications, kind → ARN: the functions' PUSH_APPLICATIONS. */
+    applications,
     endpoints,
     /** What was pushed, oldest first; `userId` filters by the endpoint's owner at the time. */
     pushes: (userId?: string) =>

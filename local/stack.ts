@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { allHandlers, queues, schedules, streamConsumers } from '#functions/routes.ts';
 import { ENV } from '#platform/env.ts';
+import type { PushApplicationKind } from '#platform/push-applications.ts';
 import { loadOrCreateCursorKey } from './cursor-key.ts';
 import { DEPLOYED_ASSEMBLY_ENV } from './deployed/env.ts';
 import { startDynamo } from './dynamodb.ts';
@@ -19,6 +20,8 @@ import { createWsGateway } from './ws-gateway.ts';
 
 export interface LocalAwsOptions {
   dataDir?: string | undefined;
+  /** The SNS platform applications the local push platform holds (default APNs and FCM). */
+  pushApplications?: readonly PushApplicationKind[];
 }
 
 /**
@@ -28,10 +31,10 @@ export interface LocalAwsOptions {
  */
 export async function startLocalAws(options: LocalAwsOptions = {}) {
   const [dynamo, messaging] = await Promise.all([startDynamo(options), startMessaging(options)]);
-  // Mobile push goes through a local platform application in front of fauxqs's SNS;
+  // Mobile push goes through local platform applications (APNs, FCM) in front of fauxqs's SNS;
   // attachments through fauxqs's S3 behind a proxy that enforces what S3 enforces.
   const [push, storage] = await Promise.all([
-    startPushPlatform(messaging.server.address),
+    startPushPlatform(messaging.server.address, options.pushApplications),
     startLocalStorage({
       upstream: messaging.server.address,
       create: (bucket) => void messaging.server.createBucket(bucket),
@@ -49,7 +52,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}) {
     [ENV.tableName]: dynamo.tableName,
     [ENV.pushTopicArn]: messaging.topicArn,
     [ENV.reportsTopicArn]: messaging.reportsTopicArn,
-    [ENV.pushPlatformApplicationArn]: push.applicationArn,
+    [ENV.pushApplications]: JSON.stringify(push.applications),
     [ENV.attachmentsBucket]: storage.bucket,
     [ENV.cursorKey]: loadOrCreateCursorKey(options.dataDir),
     ...messaging.queueUrls,

@@ -16,7 +16,8 @@ export async function registerDevice(caller: Caller, platform: 'apns' | 'fcm', t
     user_id: caller.userId,
     platform,
     token,
-    endpoint_arn: await createDeviceEndpoint(token, caller.userId),
+    // Through the application of the device's own platform; none on this stage: stored, never pushed.
+    endpoint_arn: await createDeviceEndpoint(platform, token, caller.userId),
     created_at: nowIso(),
   };
   await putDevice(device);

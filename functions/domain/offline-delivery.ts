@@ -78,16 +78,13 @@ export async function acceptOfflineDelivery(
   if (!(await claimPushSlot(user_id, message.id, now, LIMITS.pushBurstWindowMs, deliveryId)))
     return { pushed: false };
   const devices = await listDevices(user_id);
-  await publishPush(
-    user_id,
-    devices.flatMap((d) => (d.endpoint_arn ? [d.endpoint_arn] : [])),
-    {
-      title: message.sender_name,
-      // The server cannot read encrypted content, and never forwards it to a push service.
-      body: pushBody(message),
-      data: { room_id: message.room_id, message_id: message.id },
-    },
-  );
+  // Each device through its own platform's application (platform/push.ts).
+  await publishPush(user_id, devices, {
+    title: message.sender_name,
+    // The server cannot read encrypted content, and never forwards it to a push service.
+    body: pushBody(message),
+    data: { room_id: message.room_id, message_id: message.id },
+  });
   await confirmPushSent(user_id, message.id);
   return { pushed: true };
 }

@@ -31,8 +31,12 @@ export const ENV = {
   pushTopicArn: 'PUSH_TOPIC_ARN',
   /** New reports go here, for whoever the operator subscribes (README "Reports"). */
   reportsTopicArn: 'REPORTS_TOPIC_ARN',
-  /** Optional: SNS platform application for device endpoints. */
-  pushPlatformApplicationArn: 'PUSH_PLATFORM_APPLICATION_ARN',
+  /**
+   * Optional: the SNS platform applications for device endpoints, JSON kind → ARN
+   * (`apns`, `apns_sandbox`, `fcm`; platform/push-applications.ts). A device whose
+   * platform has none is stored and never pushed.
+   */
+  pushApplications: 'PUSH_APPLICATIONS',
   /** Secret material for sealing pagination cursors, given directly (local stack, tests). */
   cursorKey: 'CURSOR_KEY',
   /** On AWS: the Secrets Manager secret holding that material, read at cold start. */

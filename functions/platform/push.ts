@@ -8,6 +8,13 @@ import {
 } from '@aws-sdk/client-sns';
 import { ENV, optionalEnv } from './env.ts';
 import { logger } from './observability.ts';
+import {
+  applicationFor,
+  type DevicePlatform,
+  endpointOf,
+  type PushApplications,
+  parsePushApplications,
+} from './push-applications.ts';
 import { sleep } from './time.ts';
 
 export interface PushNotification {
@@ -22,7 +29,24 @@ const sns = () => {
   return snsClient;
 };
 
-const platformApplicationArn = () => optionalEnv(ENV.pushPlatformApplicationArn);
+/** A stored device as push reads it: its platform and its endpoint, if one was made. */
+export interface PushDevice {
+  platform: DevicePlatform;
+  endpoint_arn: string | null;
+}
+
+let parsed: { raw: string | undefined; applications: PushApplications } | undefined;
+/** The stage's platform applications (ENV.pushApplications), parsed on first use. */
+function applications(): PushApplications {
+  const raw = optionalEnv(ENV.pushApplications);
+  if (parsed === undefined || parsed.raw !== raw)
+    parsed = { raw, applications: parsePushApplications(raw) };
+  return parsed.applications;
+}
+
+/** The application this device's platform goes through on this stage, if any. */
+export const applicationForPlatform = (platform: DevicePlatform) =>
+  applicationFor(applications(), platform);
 
 /** SNS's answer when a token already has an endpoint whose CustomUserData differs. */
 const EXISTING_ENDPOINT = /Endpoint (arn:[^\s]+) already exists with the same Token/;
@@ -35,16 +59,21 @@ const isGone = (error: unknown) => named(error, 'NotFoundException', 'NotFound')
 const CLAIM_ATTEMPTS = 3;
 
 /**
- * With a platform application configured, a device gets its own SNS endpoint,
- * owned by the user (CustomUserData). A token can name one endpoint only: when
+ * With a platform application for the device's platform (push-applications.ts
+ * applicationFor), a device gets its own SNS endpoint under that application,
+ * owned by the user (CustomUserData); without one it gets none (null). A token can name one endpoint only: when
  * the phone changes hands (one user signs out, another signs in), the endpoint
  * moves to the new user, and the old user's pushes stop reaching it, because
  * publishing checks the owner. The previous owner may delete that endpoint at
  * the same moment (removing the device, or the device cap): the move then
  * finds it gone, and the token, free again, gets a new endpoint.
  */
-export async function createDeviceEndpoint(token: string, userId: string): Promise<string | null> {
-  const arn = platformApplicationArn();
+export async function createDeviceEndpoint(
+  platform: DevicePlatform,
+  token: string,
+  userId: string,
+): Promise<string | null> {
+  const arn = applicationForPlatform(platform);
   if (!arn) return null;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -117,19 +146,29 @@ async function ownedBy(endpointArn: string, userId: string): Promise<boolean> {
 
 /**
  * Publishes a push to the user's own device endpoints, and nowhere else: there
- * is no shared topic that other subscribers could read. Without a platform
- * application, or without endpoints, nothing leaves the system (the message is
- * still kept pending and delivered on reconnect). Returns how many endpoints
- * were sent to.
+ * is no shared topic that other subscribers could read. Each device goes
+ * through the application of its own platform, and only through an endpoint
+ * made under it: a device whose platform has no application on this stage (or
+ * whose endpoint belongs to one the stage no longer has) is not pushed. Without
+ * any such device nothing leaves the system (the message is still kept pending
+ * and delivered on reconnect). Returns how many endpoints were sent to.
  */
 export async function publishPush(
   userId: string,
-  endpointArns: readonly string[],
+  devices: readonly PushDevice[],
   notification: PushNotification,
 ): Promise<number> {
-  if (!platformApplicationArn() || endpointArns.length === 0) {
+  const endpointArns = devices.flatMap(({ platform, endpoint_arn }) => {
+    const application = applicationForPlatform(platform);
+    return application && endpoint_arn && endpointOf(application, endpoint_arn)
+      ? [endpoint_arn]
+      : [];
+  });
+  if (endpointArns.length === 0) {
     logger.info('Push skipped: no device endpoint', {
-      reason: platformApplicationArn() ? 'no-endpoints' : 'no-platform-application',
+      reason: devices.some((d) => applicationForPlatform(d.platform))
+        ? 'no-endpoints'
+        : 'no-platform-application',
     });
     return 0;
   }

@@ -7,6 +7,7 @@ import { buildApp } from '#lib/app.ts';
 import { DEPLOYED_ASSEMBLY_ENV, DEPLOYED_RECORD_DIR_ENV } from '#local/deployed/env.ts';
 import { type Grant, type Judged, unusedGrants } from '#local/deployed/policy.ts';
 import { LOCAL_REGION } from '#local/ports.ts';
+import { localApplicationArn } from '#local/push-platform.ts';
 
 /**
  * `npm run test:deployed`: the end-to-end suite against the handlers as
@@ -33,7 +34,9 @@ const CONTEXT = {
   region: LOCAL_REGION,
   jwtIssuer: 'https://issuer.e2e.invalid',
   jwtAudience: 'chat-local',
-  pushPlatformApplicationArn: `arn:aws:sns:${LOCAL_REGION}:000000000000:app/GCM/chat-local`,
+  // The local push platform's applications (local/push-platform.ts), both platforms.
+  pushApnsArn: localApplicationArn('apns'),
+  pushFcmArn: localApplicationArn('fcm'),
   presenceGraceSeconds: 30,
   // Present, so the per-user limits a test sets reach the functions as on a real stage.
   rateLimits: {},

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localApplicationArn } from '#local/push-platform.ts';
 import type { ChatClient } from '../support/chat-client.ts';
 import { eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
@@ -7,7 +8,8 @@ import { startStack } from '../support/stack.ts';
  * Push goes only to the recipient's own SNS device endpoints (issue 11, hole 9):
  * never to a shared topic, never to an endpoint that now belongs to someone
  * else, and an encrypted message's push carries no ciphertext. The local stack
- * has a platform application (local/push-platform.ts) in front of fauxqs.
+ * has a platform application per platform, APNs and FCM (local/push-platform.ts),
+ * in front of fauxqs. (A stage without one: push-one-platform.test.ts.)
  */
 type Env = Awaited<ReturnType<typeof startStack>>;
 let env: Env;
@@ -32,9 +34,9 @@ async function group(owner: ChatClient, others: string[]) {
   return res.body.data;
 }
 
-async function register(client: ChatClient, token: string) {
+async function register(client: ChatClient, token: string, platform: 'apns' | 'fcm' = 'fcm') {
   const res = await client.http<{ device_id: string }>('POST', '/api/chat/devices', {
-    platform: 'fcm',
+    platform,
     token,
   });
   expect(res.status).toBe(201);
@@ -43,6 +45,9 @@ async function register(client: ChatClient, token: string) {
 
 const pushText = (message: string) =>
   JSON.parse(JSON.parse(message).GCM as string).notification.body as string;
+/** What an iPhone shows: the APNs payload's alert. */
+const apnsText = (message: string) =>
+  JSON.parse(JSON.parse(message).APNS as string).aps.alert.body as string;
 
 describe('push', () => {
   it("reaches only the recipient's own endpoint, with the text, and no topic", async () => {
@@ -70,6 +75,30 @@ describe('push', () => {
     const withText = env.stack.aws.push.pushes().filter((p) => p.message.includes('for bea only'));
     expect(withText.map((p) => p.token)).toEqual(pushes.map(() => 'phone-of-bea-0001'));
     expect(env.stack.aws.push.pushes('pu_cal')).toEqual([]);
+    expect(topicMessages()).toEqual([]);
+  });
+
+  it('reaches an iPhone and an Android phone of the same user, each through its own application', async () => {
+    const [ned, ola] = await Promise.all([env.client('pu_ned', 'Ned'), env.client('pu_ola')]);
+    await register(ola, 'iphone-of-ola-0001', 'apns');
+    await register(ola, 'android-of-ola-0001', 'fcm');
+    const room = await group(ned, ['pu_ola']);
+    const sent = await ned.http('POST', `/api/chat/rooms/${room.id}/messages`, {
+      content: 'to both phones',
+    });
+    expect(sent.status).toBe(201);
+    const pushes = await eventually(async () => {
+      const found = env.stack.aws.push.pushes('pu_ola');
+      expect(new Set(found.map((p) => p.token))).toEqual(
+        new Set(['iphone-of-ola-0001', 'android-of-ola-0001']),
+      );
+      return found;
+    });
+    const byToken = Object.fromEntries(pushes.map((p) => [p.token, p]));
+    expect(byToken['iphone-of-ola-0001']!.application_arn).toBe(localApplicationArn('apns'));
+    expect(byToken['android-of-ola-0001']!.application_arn).toBe(localApplicationArn('fcm'));
+    expect(apnsText(byToken['iphone-of-ola-0001']!.message)).toBe('to both phones');
+    expect(pushText(byToken['android-of-ola-0001']!.message)).toBe('to both phones');
     expect(topicMessages()).toEqual([]);
   });
 

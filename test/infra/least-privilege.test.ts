@@ -25,7 +25,9 @@ const CONTEXT = {
   // A real-looking issuer: only the local stage may keep cdk.json's placeholder.
   jwtIssuer: 'https://auth.chat.acme.io',
   jwtAudience: 'chat-app',
-  pushPlatformApplicationArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat',
+  // iOS and Android, each its own SNS platform application.
+  pushApnsArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/chat',
+  pushFcmArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat',
   rateLimits: '{"send":"5/s burst 20"}',
   limits: { groupMembers: 500, contentChars: 4000 },
   'aws:cdk:bundling-stacks': [],
@@ -157,6 +159,22 @@ describe('least privilege, declared once (functions/access.ts)', () => {
       expect(variables.sort()).toEqual(environmentOf(access[handler]!).sort());
     },
   );
+
+  it('gives the push applications, as one setting, only to the functions that make endpoints or push', () => {
+    const holders = allHandlers().filter(
+      (h) =>
+        (resources[functionOf(h)]!.Properties.Environment as { Variables?: Json } | undefined)
+          ?.Variables?.PUSH_APPLICATIONS !== undefined,
+    );
+    expect(holders.sort()).toEqual(['http/register-device', 'queues/offline-delivery']);
+    for (const handler of holders)
+      expect(
+        JSON.parse(
+          (resources[functionOf(handler)]!.Properties.Environment as { Variables: Json }).Variables
+            .PUSH_APPLICATIONS as string,
+        ),
+      ).toEqual({ apns: CONTEXT.pushApnsArn, fcm: CONTEXT.pushFcmArn });
+  });
 
   it("gives the stage's limits (context `limits`) to every function that touches the table", () => {
     const withTable = allHandlers().filter((h) => access[h]!.table?.length);

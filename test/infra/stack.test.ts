@@ -284,6 +284,62 @@ describe('stage options', () => {
       });
   });
 
+  /** Each function's PUSH_APPLICATIONS, parsed; functions without it left out. */
+  const pushSettingsOf = (template: Template) =>
+    Object.values(template.findResources('AWS::Lambda::Function')).flatMap((fn) => {
+      const value = (fn as { Properties: { Environment?: { Variables?: Record<string, string> } } })
+        .Properties.Environment?.Variables?.PUSH_APPLICATIONS;
+      return value === undefined ? [] : [JSON.parse(value) as Record<string, string>];
+    });
+  const APNS = 'arn:aws:sns:eu-west-1:123456789012:app/APNS/chat';
+  const SANDBOX = 'arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/chat-dev';
+  const FCM = 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat';
+
+  it('-c pushApnsArn, pushApnsSandboxArn, pushFcmArn: one application per platform, to the push functions', () => {
+    const both = pushSettingsOf(synthWith({ pushApnsArn: APNS, pushFcmArn: FCM }));
+    expect(both).toHaveLength(2);
+    for (const setting of both) expect(setting).toEqual({ apns: APNS, fcm: FCM });
+    expect(pushSettingsOf(synthWith({ pushApnsSandboxArn: SANDBOX }))[0]).toEqual({
+      apns_sandbox: SANDBOX,
+    });
+    // None: no setting, and (least-privilege.test.ts) no SNS grants.
+    expect(pushSettingsOf(synthWith({}))).toEqual([]);
+  });
+
+  it('still reads the deprecated -c pushPlatformApplicationArn, by its app/<platform>/ segment', () => {
+    expect(pushSettingsOf(synthWith({ pushPlatformApplicationArn: FCM }))[0]).toEqual({
+      fcm: FCM,
+    });
+    expect(
+      pushSettingsOf(synthWith({ pushPlatformApplicationArn: APNS, pushFcmArn: FCM }))[0],
+    ).toEqual({ apns: APNS, fcm: FCM });
+    expect(pushSettingsOf(synthWith({ pushPlatformApplicationArn: SANDBOX }))[0]).toEqual({
+      apns_sandbox: SANDBOX,
+    });
+  });
+
+  it('refuses push applications it cannot route, in one line naming the keys', () => {
+    expect(() => synthWith({ pushApnsArn: FCM })).toThrow(
+      /^-c pushApnsArn must be an SNS platform application ARN, arn:aws:sns:<region>:<account>:app\/APNS\/<name> \(got "[^"]+"\)$/,
+    );
+    expect(() => synthWith({ pushApnsArn: APNS, pushApnsSandboxArn: SANDBOX })).toThrow(
+      /^Set -c pushApnsArn .* or -c pushApnsSandboxArn .*, not both: [^\n]+$/,
+    );
+    expect(() =>
+      synthWith({
+        pushPlatformApplicationArn: 'arn:aws:sns:eu-west-1:123456789012:app/ADM/chat',
+      }),
+    ).toThrow(
+      /^-c pushPlatformApplicationArn \(deprecated: use pushApnsArn, pushApnsSandboxArn, pushFcmArn\)/,
+    );
+    expect(() =>
+      synthWith({
+        pushPlatformApplicationArn: FCM,
+        pushFcmArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/other',
+      }),
+    ).toThrow(/^-c pushPlatformApplicationArn and -c pushFcmArn name different applications/);
+  });
+
   it('refuses an unknown capacity or tracing value in one line', () => {
     expect(() => synthWith({ capacity: 'reserved' })).toThrow(
       /^-c capacity must be "on-demand" or "provisioned" \(got "reserved"\)$/,
@@ -302,7 +358,7 @@ describe('cdk-nag', () => {
       ...CONTEXT,
       jwksUri: 'https://issuer.example.com/jwks',
       jwtAudience: '',
-      pushPlatformApplicationArn: '',
+      pushApplications: '',
     });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     // The failure is cdk-nag's report, not any other synth error: the findings the

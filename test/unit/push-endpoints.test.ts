@@ -3,6 +3,7 @@ import {
   DeleteEndpointCommand,
   GetEndpointAttributesCommand,
   NotFoundException,
+  PublishCommand,
   SetEndpointAttributesCommand,
   SNSClient,
 } from '@aws-sdk/client-sns';
@@ -11,12 +12,19 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { setTestEnv } from './support.ts';
 
 setTestEnv();
-process.env.PUSH_PLATFORM_APPLICATION_ARN = 'arn:aws:sns:us-east-1:1:app/GCM/chat';
-const { createDeviceEndpoint, deleteDeviceEndpoint } = await import('#platform/push.ts');
+/** The stage's applications: iOS (APNs) and Android (FCM), each its own. */
+const APNS_APP = 'arn:aws:sns:us-east-1:123456789012:app/APNS/chat';
+const FCM_APP = 'arn:aws:sns:us-east-1:123456789012:app/GCM/chat';
+const BOTH = JSON.stringify({ apns: APNS_APP, fcm: FCM_APP });
+process.env.PUSH_APPLICATIONS = BOTH;
+const { createDeviceEndpoint, deleteDeviceEndpoint, publishPush } = await import(
+  '#platform/push.ts'
+);
 const sns = mockClient(SNSClient);
 
-const OLD = 'arn:aws:sns:us-east-1:1:endpoint/GCM/chat/old';
-const NEW = 'arn:aws:sns:us-east-1:1:endpoint/GCM/chat/new';
+const OLD = 'arn:aws:sns:us-east-1:123456789012:endpoint/GCM/chat/old';
+const NEW = 'arn:aws:sns:us-east-1:123456789012:endpoint/GCM/chat/new';
+const IOS = 'arn:aws:sns:us-east-1:123456789012:endpoint/APNS/chat/ios';
 /** What SNS answers when the token already has an endpoint with other attributes. */
 const taken = (arn: string) =>
   Object.assign(
@@ -30,7 +38,10 @@ const gone = () => new NotFoundException({ message: 'Endpoint does not exist', $
 const goneUnmodelled = () =>
   Object.assign(new Error('Endpoint does not exist'), { name: 'NotFound' });
 
-beforeEach(() => sns.reset());
+beforeEach(() => {
+  sns.reset();
+  process.env.PUSH_APPLICATIONS = BOTH;
+});
 
 describe('registering a token another user holds', () => {
   it('moves the endpoint to the new user', async () => {
@@ -38,7 +49,7 @@ describe('registering a token another user holds', () => {
     sns.on(CreatePlatformEndpointCommand).rejects(taken(OLD));
     sns.on(SetEndpointAttributesCommand).resolves({});
     // Act
-    const arn = await createDeviceEndpoint('phone-token', 'u_gus');
+    const arn = await createDeviceEndpoint('fcm', 'phone-token', 'u_gus');
     // Assess
     expect(arn).toBe(OLD);
     expect(sns.commandCalls(SetEndpointAttributesCommand)[0]!.args[0].input).toEqual({
@@ -52,7 +63,7 @@ describe('registering a token another user holds', () => {
     sns.on(CreatePlatformEndpointCommand).rejectsOnce(taken(OLD)).resolves({ EndpointArn: NEW });
     sns.on(SetEndpointAttributesCommand).rejects(gone());
     // Act
-    const arn = await createDeviceEndpoint('phone-token', 'u_gus');
+    const arn = await createDeviceEndpoint('fcm', 'phone-token', 'u_gus');
     // Assess
     expect(arn).toBe(NEW);
     expect(sns.commandCalls(CreatePlatformEndpointCommand)).toHaveLength(2);
@@ -61,7 +72,7 @@ describe('registering a token another user holds', () => {
   it('gives up after a bounded number of attempts', async () => {
     sns.on(CreatePlatformEndpointCommand).rejects(taken(OLD));
     sns.on(SetEndpointAttributesCommand).rejects(gone());
-    await expect(createDeviceEndpoint('phone-token', 'u_gus')).rejects.toThrow(
+    await expect(createDeviceEndpoint('fcm', 'phone-token', 'u_gus')).rejects.toThrow(
       'Endpoint does not exist',
     );
     expect(sns.commandCalls(CreatePlatformEndpointCommand)).toHaveLength(3);
@@ -93,5 +104,89 @@ describe('removing a device', () => {
     sns.on(GetEndpointAttributesCommand).resolves({ Attributes: { CustomUserData: 'u_fay' } });
     sns.on(DeleteEndpointCommand).rejects(goneUnmodelled());
     await expect(deleteDeviceEndpoint(OLD, 'u_fay')).resolves.toBeUndefined();
+  });
+});
+
+describe('one application per platform', () => {
+  it("makes each device's endpoint under its own platform's application", async () => {
+    sns
+      .on(CreatePlatformEndpointCommand, { PlatformApplicationArn: APNS_APP })
+      .resolves({ EndpointArn: IOS })
+      .on(CreatePlatformEndpointCommand, { PlatformApplicationArn: FCM_APP })
+      .resolves({ EndpointArn: NEW });
+    expect(await createDeviceEndpoint('apns', 'iphone-token', 'u_ann')).toBe(IOS);
+    expect(await createDeviceEndpoint('fcm', 'pixel-token', 'u_ann')).toBe(NEW);
+    expect(sns.commandCalls(CreatePlatformEndpointCommand).map((c) => c.args[0].input)).toEqual([
+      { PlatformApplicationArn: APNS_APP, Token: 'iphone-token', CustomUserData: 'u_ann' },
+      { PlatformApplicationArn: FCM_APP, Token: 'pixel-token', CustomUserData: 'u_ann' },
+    ]);
+  });
+
+  it('sends an iOS device through APNs sandbox on a stage that has only the sandbox', async () => {
+    const sandbox = 'arn:aws:sns:us-east-1:123456789012:app/APNS_SANDBOX/chat-dev';
+    process.env.PUSH_APPLICATIONS = JSON.stringify({ apns_sandbox: sandbox });
+    sns.on(CreatePlatformEndpointCommand).resolves({ EndpointArn: `${IOS}-dev` });
+    await createDeviceEndpoint('apns', 'dev-build-token', 'u_ann');
+    expect(
+      sns.commandCalls(CreatePlatformEndpointCommand)[0]!.args[0].input.PlatformApplicationArn,
+    ).toBe(sandbox);
+  });
+
+  it('makes no endpoint for a device whose platform has no application', async () => {
+    process.env.PUSH_APPLICATIONS = JSON.stringify({ fcm: FCM_APP });
+    expect(await createDeviceEndpoint('apns', 'iphone-token', 'u_ann')).toBeNull();
+    expect(sns.calls()).toHaveLength(0);
+  });
+
+  it('pushes an iOS and an Android device of one user, each through its own application', async () => {
+    sns.on(GetEndpointAttributesCommand).resolves({ Attributes: { CustomUserData: 'u_ann' } });
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    const sent = await publishPush(
+      'u_ann',
+      [
+        { platform: 'apns', endpoint_arn: IOS },
+        { platform: 'fcm', endpoint_arn: NEW },
+        // Stored while the stage had no application for it: never pushed.
+        { platform: 'apns', endpoint_arn: null },
+      ],
+      { title: 'Bob', body: 'hi', data: {} },
+    );
+    expect(sent).toBe(2);
+    expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input.TargetArn)).toEqual([
+      IOS,
+      NEW,
+    ]);
+  });
+
+  it("pushes no device of a platform that has no application, nor one made under another platform's", async () => {
+    process.env.PUSH_APPLICATIONS = JSON.stringify({ fcm: FCM_APP });
+    sns.on(GetEndpointAttributesCommand).resolves({ Attributes: { CustomUserData: 'u_ann' } });
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    const sent = await publishPush(
+      'u_ann',
+      [
+        // Its endpoint was made while the stage had an APNs application.
+        { platform: 'apns', endpoint_arn: IOS },
+        // Claims FCM, but its endpoint is not the FCM application's.
+        { platform: 'fcm', endpoint_arn: IOS },
+        { platform: 'fcm', endpoint_arn: NEW },
+      ],
+      { title: 'Bob', body: 'hi', data: {} },
+    );
+    expect(sent).toBe(1);
+    expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input.TargetArn)).toEqual([NEW]);
+  });
+
+  it('refuses a setting that names an application of the wrong platform, or both APNs ones', async () => {
+    process.env.PUSH_APPLICATIONS = JSON.stringify({ apns: FCM_APP });
+    await expect(createDeviceEndpoint('apns', 'iphone-token', 'u_ann')).rejects.toThrow(
+      /"apns" must be an SNS platform application ARN/,
+    );
+    process.env.PUSH_APPLICATIONS = JSON.stringify({
+      apns: APNS_APP,
+      apns_sandbox: 'arn:aws:sns:us-east-1:123456789012:app/APNS_SANDBOX/chat',
+    });
+    await expect(createDeviceEndpoint('apns', 'iphone-token', 'u_ann')).rejects.toThrow(/not both/);
+    expect(sns.calls()).toHaveLength(0);
   });
 });

@@ -79,26 +79,20 @@ export function priceLines(units: Units, traffic: Traffic, capacity: Capacity = 
   const mode = capacity === 'on-demand' ? 'request' : 'capacity (provisioned)';
 
   add(
-    'DynamoDB write request units',
+    `DynamoDB write ${mode} units`,
     'dynamodb',
     units.writeUnits - units.failedWriteUnits,
     'WRU',
-    PRICES.dynamodb.writeRequestUnit,
+    unit.write,
   );
   add(
     'DynamoDB write units of failed conditions',
     'dynamodb',
     units.failedWriteUnits,
     'WRU',
-    PRICES.dynamodb.writeRequestUnit,
+    unit.write,
   );
-  add(
-    'DynamoDB read request units',
-    'dynamodb',
-    units.readUnits,
-    'RRU',
-    PRICES.dynamodb.readRequestUnit,
-  );
+  add(`DynamoDB read ${mode} units`, 'dynamodb', units.readUnits, 'RRU', unit.read);
 
   const tallies = Object.entries(units.lambda);
   const invocations = tallies.reduce((n, [, t]) => n + t.invocations, 0);

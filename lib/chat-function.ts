@@ -45,11 +45,23 @@ export const OBSERVABILITY = { tracing: false, platformLogLines: false } as cons
 
 /**
  * Memory per function, in MB, sized by the cost bench (`npm run bench -- costs
- * --verbose` prints its sizing table): the cheapest size whose modeled p95 stays
- * within the default's. Functions not named take DEFAULT_MEMORY_MB.
+ * --verbose` prints its sizing table, bench/lambda-time.ts sizeMemory): the
+ * cheapest size whose modeled p95 stays within 10% of DEFAULT_MEMORY_MB's and
+ * whose cold import stays under 600 ms. These functions wait on AWS far more
+ * than they compute (about 1 ms of compute in a 50 ms send), so half the memory
+ * costs half as much for a few ms more; 256 MB missed the p95 bound for each.
+ * The stream consumer and the presence check kept 1,024 MB (512 MB was 23% and
+ * 50% slower at p95); so did the sweeper, which runs once a minute and whose
+ * work grows with the connections. Functions the bench does not run keep
+ * DEFAULT_MEMORY_MB.
  */
 export const DEFAULT_MEMORY_MB = 1024;
-const MEMORY_MB: Readonly<Record<string, number>> = {};
+const MEMORY_MB: Readonly<Record<string, number>> = {
+  'http/send-message': 512,
+  'ws/send-message': 512,
+  'queues/fan-out': 512,
+  'queues/fill-gaps': 512,
+};
 
 export const functionMemoryMb = (handler: string): number =>
   MEMORY_MB[handler] ?? DEFAULT_MEMORY_MB;

@@ -29,12 +29,13 @@ function exactly(schema: z.ZodMiniType, value: unknown, what: string) {
   expect(JSON.parse(JSON.stringify(parsed.data)), `${what} has undocumented fields`).toEqual(value);
 }
 
-async function user(userId: string) {
+async function user(userId: string, sendOver: 'http' | 'websocket' = 'http') {
   const token = await env.stack.issueToken(userId, userId);
   const client = createChatClient({
     httpUrl: env.stack.httpUrl,
     wsUrl: env.stack.wsUrl,
     token: () => token,
+    sendOver,
     // Quick reconnects for the test; the defaults are for phones.
     realtime: { backoffInitialMs: 50, backoffMaxMs: 500 },
   });
@@ -121,50 +122,61 @@ describe('client', () => {
     expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes);
   });
 
-  it('confirms every unconfirmed send exactly once after the gateway drops every connection', async () => {
-    const alice = await user('u_drop_alice');
-    const bob = await user('u_drop_bob');
-    const room = await alice.api.createRoom({ type: 'direct', member_ids: ['u_drop_bob'] });
-    await Promise.all([opened(alice.realtime), opened(bob.realtime)]);
-    const states: string[] = [];
-    alice.realtime.on('state', (s) => states.push(s));
+  it.each(['websocket', 'http'] as const)(
+    'confirms every unconfirmed send exactly once after the gateway drops every connection (sends over %s)',
+    async (sendOver) => {
+      const alice = await user(`u_drop_alice_${sendOver}`, sendOver);
+      const bob = await user(`u_drop_bob_${sendOver}`);
+      const room = await alice.api.createRoom({
+        type: 'direct',
+        member_ids: [`u_drop_bob_${sendOver}`],
+      });
+      await Promise.all([opened(alice.realtime), opened(bob.realtime)]);
+      const states: string[] = [];
+      alice.realtime.on('state', (s) => states.push(s));
 
-    const total = 30;
-    const confirmations = new Map<string, string[]>();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const temp_id = `drop-${i}`;
-      sends.push(
-        alice.realtime.sendMessage({ room_id: room.id, content: `m${i}`, temp_id }).then((c) => {
-          confirmations.set(temp_id, [...(confirmations.get(temp_id) ?? []), c.message_id]);
-        }),
-      );
-      // The gateway drops every socket (a network outage) while sends are in flight.
-      if (i === 10 || i === 20) {
-        for (const conn of env.stack.ws.connections.values()) conn.socket.terminate();
+      const total = 30;
+      const confirmations = new Map<string, string[]>();
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < total; i++) {
+        const temp_id = `drop-${i}`;
+        sends.push(
+          alice.realtime.sendMessage({ room_id: room.id, content: `m${i}`, temp_id }).then((c) => {
+            confirmations.set(temp_id, [...(confirmations.get(temp_id) ?? []), c.message_id]);
+          }),
+        );
+        // The gateway drops every socket (a network outage) while sends are in flight.
+        if (i === 10 || i === 20) {
+          for (const conn of env.stack.ws.connections.values()) conn.socket.terminate();
+        }
       }
-    }
-    await Promise.all(sends);
-    expect(states).toContain('reconnecting');
-    expect(alice.realtime.unconfirmed).toEqual([]);
-    expect(confirmations.size).toBe(total);
-    for (const ids of confirmations.values()) expect(ids).toHaveLength(1);
-    // One message per temp_id was stored, whatever was resent.
-    const stored = await alice.api.listMessages(room.id, { limit: 100 });
-    expect(stored.messages.map((m) => m.content).sort()).toEqual(
-      Array.from({ length: total }, (_, i) => `m${i}`).sort(),
-    );
-    expect(new Set([...confirmations.values()].flat()).size).toBe(total);
-    // Bob gets each message once after de-duplication, live or from the offline queue.
-    await eventually(
-      async () => {
-        const received = bob.events
-          .filter((e) => e.event === 'new-chat-message')
-          .map((e) => (e.data as { message: { content: string } }).message.content);
-        expect(received.sort()).toEqual(stored.messages.map((m) => m.content).sort());
-      },
-      15_000,
-      100,
-    );
-  });
+      await Promise.all(sends);
+      expect(states).toContain('reconnecting');
+      expect(alice.realtime.unconfirmed).toEqual([]);
+      expect(confirmations.size).toBe(total);
+      for (const ids of confirmations.values()) expect(ids).toHaveLength(1);
+      // One message per temp_id was stored, whatever was resent.
+      const stored = await alice.api.listMessages(room.id, { limit: 100 });
+      expect(stored.messages.map((m) => m.content).sort()).toEqual(
+        Array.from({ length: total }, (_, i) => `m${i}`).sort(),
+      );
+      // Over HTTP a room's sends go one at a time: stored in the order they were made.
+      if (sendOver === 'http')
+        expect(stored.messages.map((m) => m.content).reverse()).toEqual(
+          Array.from({ length: total }, (_, i) => `m${i}`),
+        );
+      expect(new Set([...confirmations.values()].flat()).size).toBe(total);
+      // Bob gets each message once after de-duplication, live or from the offline queue.
+      await eventually(
+        async () => {
+          const received = bob.events
+            .filter((e) => e.event === 'new-chat-message')
+            .map((e) => (e.data as { message: { content: string } }).message.content);
+          expect(received.sort()).toEqual(stored.messages.map((m) => m.content).sort());
+        },
+        15_000,
+        100,
+      );
+    },
+  );
 });

@@ -586,6 +586,16 @@ describe('sendMessage: a send that dies between its receipt and its message (fau
         i.is_tombstone !== true,
     );
 
+  /** alice's first send of t1 in r1 fails at the message's put and tombstones its number. */
+  async function givenFailedFirstSend() {
+    givenRoom('r1', ['alice', 'bob']);
+    const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
+    hooks.put = (item) => {
+      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
+    };
+    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+  }
+
   it('the retry stores the message at its own number when the process died before the put (no tombstone yet)', async () => {
     givenRoom('r1', ['alice', 'bob'], { bob: { c1: longAgo } });
     // The crash: the message's put never happens, and nothing after it runs (not even the tombstone).
@@ -616,12 +626,7 @@ describe('sendMessage: a send that dies between its receipt and its message (fau
   });
 
   it('the retry stores the message under a new number, moving the receipt, once its own number is a tombstone', async () => {
-    givenRoom('r1', ['alice', 'bob']);
-    const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
-    hooks.put = (item) => {
-      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
-    };
-    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+    await givenFailedFirstSend();
     expect(storedMessage('r1', 1)).toMatchObject({ is_tombstone: true });
     hooks.put = undefined;
     const retry = await sendMessage(alice, 'r1', { ...input, temp_id: 't1' });
@@ -632,12 +637,7 @@ describe('sendMessage: a send that dies between its receipt and its message (fau
   });
 
   it('two retries repairing at once store one message: the loser of the receipt move tombstones its number', async () => {
-    givenRoom('r1', ['alice', 'bob']);
-    const failure = new InternalServerError({ message: 'Internal error', $metadata: {} });
-    hooks.put = (item) => {
-      if (String(item.sk).startsWith('MSG#') && !item.is_tombstone) throw failure;
-    };
-    await expect(sendMessage(alice, 'r1', { ...input, temp_id: 't1' })).rejects.toThrow();
+    await givenFailedFirstSend();
     hooks.put = undefined;
     latencyMs = 2;
     const [a, b] = await Promise.all([

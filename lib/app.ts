@@ -50,6 +50,10 @@ export function buildApp(app = new App()) {
   // Before anything is built: only the local stage keeps cdk.json's placeholders.
   const problem = deployContextProblem({ stage, jwtIssuer, jwtAudience: context('jwtAudience') });
   if (problem) throw new UsageError(problem);
+  // The override of OpenID discovery: a key URL the functions fetch, so https (aws-jwt-verify's fetcher).
+  const jwksUri = context('jwksUri') || undefined;
+  if (jwksUri && stage !== PLACEHOLDER_STAGE && !/^https:\/\/[^/]/.test(jwksUri))
+    throw new UsageError(`-c jwksUri must be an https URL (got "${jwksUri}")`);
   const tracing = context('tracing', 'off');
   if (tracing !== 'active' && tracing !== 'off')
     throw new UsageError(`-c tracing must be "active" or "off" (got "${tracing}")`);
@@ -63,7 +67,8 @@ export function buildApp(app = new App()) {
   const stack = new ChatStack(app, `Chat-${stage}`, {
     stage,
     jwtIssuer,
-    jwksUri: context('jwksUri') || `${jwtIssuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+    // Unset, the authorizer reads jwks_uri from the issuer's openid-configuration.
+    jwksUri,
     jwtAudience: context('jwtAudience'),
     pushApplications: push.json,
     presenceGraceSeconds: Number(context('presenceGraceSeconds', '30')),

@@ -35,7 +35,8 @@ import { ChatWebSocketApi } from './websocket-api.ts';
 export interface ChatStackProps extends StackProps {
   stage: string;
   jwtIssuer: string;
-  jwksUri: string;
+  /** The JWKS URL (`-c jwksUri`); unset, the authorizer reads it from the issuer's OpenID discovery document. */
+  jwksUri?: string | undefined;
   jwtAudience: string;
   /**
    * The stage's SNS platform applications as ENV.pushApplications JSON, kind → ARN
@@ -80,10 +81,14 @@ export class ChatStack extends Stack {
     const retain = props.stage !== 'dev';
     const { table } = new ChatTable(this, 'Data', { retain, capacity: props.capacity });
     const delivery = new Delivery(this, 'Delivery');
-    const ws = new ChatWebSocketApi(this, 'WebSocket', { stageName: props.stage });
+    const ws = new ChatWebSocketApi(this, 'WebSocket', {
+      stageName: props.stage,
+      retainLogs: retain,
+    });
     const http = new ChatHttpApi(this, 'Http', {
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
+      retainLogs: retain,
     });
     const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail, retain });
     const scheduled = new Schedules(this, 'Schedules');
@@ -118,7 +123,8 @@ export class ChatStack extends Stack {
       reportsTopic: safety.reportsTopic,
       settings: {
         [ENV.jwtIssuer]: props.jwtIssuer,
-        [ENV.jwksUri]: props.jwksUri,
+        // Empty (left out) without -c jwksUri: the authorizer discovers it (platform/auth.ts).
+        [ENV.jwksUri]: props.jwksUri ?? '',
         [ENV.jwtAudience]: props.jwtAudience,
         [ENV.pushApplications]: props.pushApplications,
         [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),

@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   type CfnStage,
   CorsHttpMethod,
@@ -39,6 +40,8 @@ export interface ChatHttpApiProps {
   jwtIssuer: string;
   /** `aud` the tokens must carry (required outside the local stage: lib/deploy-context.ts). */
   jwtAudience: string;
+  /** Keep the access-log group when the stack is deleted (every stage but dev). */
+  retainLogs: boolean;
 }
 
 /**
@@ -70,7 +73,10 @@ export class ChatHttpApi extends Construct {
       }),
     });
     this.stage = this.api.defaultStage as HttpStage;
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     const stage = this.stage.node.defaultChild as CfnStage;
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,

@@ -16,9 +16,11 @@ export function acknowledgeReviewedFindings(
   const logicalId = (resource: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(resource.node.defaultChild as CfnResource);
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  // The CDK CLI passes the account of the credentials (CDK_DEFAULT_ACCOUNT): ARNs then name it.
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
   for (const method of ['POST', 'GET', 'DELETE']) {
     ack(
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${region}:<AWS::AccountId>:<${logicalId(scoped.webSocketApi)}>/${scoped.stageName}/${method}/@connections/*]`,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${region}:${account}:<${logicalId(scoped.webSocketApi)}>/${scoped.stageName}/${method}/@connections/*]`,
       `${method} on connections of this API stage only (functions/access.ts says which function may post, read or close): connection ids are not known in advance.`,
     );
   }

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   CfnIntegration,
   CfnIntegrationResponse,
@@ -43,7 +43,8 @@ export class ChatWebSocketApi extends Construct {
   readonly callbackUrl: string;
   private readonly routeSettings: Record<string, unknown> = {};
 
-  constructor(scope: Construct, id: string, props: { stageName: string }) {
+  /** `retainLogs`: keep the access-log group when the stack is deleted (every stage but dev). */
+  constructor(scope: Construct, id: string, props: { stageName: string; retainLogs: boolean }) {
     super(scope, id);
     this.api = new WebSocketApi(this, 'Api', { routeSelectionExpression: '$request.body.action' });
     this.stage = new WebSocketStage(this, 'Stage', {
@@ -52,7 +53,10 @@ export class ChatWebSocketApi extends Construct {
       autoDeploy: true,
       throttle: WS_THROTTLE.default,
     });
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     const cfnStage = this.stage.node.defaultChild as CfnStage;
     cfnStage.routeSettings = this.routeSettings;
     cfnStage.accessLogSettings = {

@@ -215,6 +215,18 @@ async function handle(
   if (url.pathname === '/local/.well-known/jwks.json' && method === 'GET') {
     return send(res, 200, JSON.stringify(issuer.jwks));
   }
+  // OpenID discovery: the $connect authorizer finds the JWKS here, as on AWS.
+  if (url.pathname === '/local/.well-known/openid-configuration' && method === 'GET') {
+    return send(
+      res,
+      200,
+      JSON.stringify({
+        issuer: issuer.issuer,
+        jwks_uri: `${issuer.issuer}/.well-known/jwks.json`,
+        id_token_signing_alg_values_supported: ['RS256'],
+      }),
+    );
+  }
   if (url.pathname === '/local/token' && method === 'POST') {
     let input: { sub?: unknown; name?: unknown; expires_in?: unknown; groups?: unknown } = {};
     try {

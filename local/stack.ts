@@ -141,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     [ENV.wsEndpoint]: managementUrl,
     [ENV.jwtIssuer]: issuerUrl,
     [ENV.jwtAudience]: issuerHolder.issuer.audience,
-    [ENV.jwksUri]: `${issuerUrl}/.well-known/jwks.json`,
+    // No JWKS_URI: the authorizer reads it from the issuer's openid-configuration, as a stage without -c jwksUri does.
     [ENV.presenceGraceSeconds]: String(options.graceSeconds ?? 30),
     ...(options.rateLimits ? { [ENV.rateLimits]: JSON.stringify(options.rateLimits) } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',

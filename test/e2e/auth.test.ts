@@ -101,6 +101,19 @@ describe('tokens the gateway refuses', () => {
     expect(await upgrade(`${env.stack.wsUrl}?token=${good}`)).toBe(101);
     expect(await upgrade(env.stack.wsUrl, ['chat', good])).toBe(101);
   });
+
+  it('finds the keys by OpenID discovery, as a stage without -c jwksUri does on AWS', async () => {
+    const issuer = `${env.stack.httpUrl}/local`;
+    const discovery = await fetch(`${issuer}/.well-known/openid-configuration`);
+    expect(discovery.status).toBe(200);
+    const document = (await discovery.json()) as { issuer: string; jwks_uri: string };
+    expect(document).toMatchObject({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json` });
+    const jwks = (await (await fetch(document.jwks_uri)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(['local-dev-key']);
+    // The $connect authorizer runs with no JWKS_URI: the accepted upgrades above went through discovery.
+    expect(process.env.JWKS_URI).toBeUndefined();
+    expect(process.env.JWT_ISSUER).toBe(issuer);
+  });
 });
 
 describe('a socket whose token expires', () => {

@@ -52,6 +52,26 @@ describe('deploy context', () => {
     }
   });
 
+  it('takes -c jwksUri as an https override of OpenID discovery, and refuses anything else in one line', () => {
+    const build = (jwksUri: string) =>
+      buildApp(
+        new App({
+          context: {
+            stage: 'test',
+            region: 'eu-west-1',
+            ...real,
+            jwksUri,
+            'aws:cdk:bundling-stacks': [],
+          },
+        }),
+      );
+    expect(() => build('https://keys.acme.io/certs')).not.toThrow();
+    for (const jwksUri of ['http://keys.acme.io/certs', 'keys.acme.io/certs', 'https://']) {
+      expect(() => build(jwksUri), jwksUri).toThrow(UsageError);
+      expect(() => build(jwksUri), jwksUri).toThrow(/^-c jwksUri must be an https URL/);
+    }
+  });
+
   /** `bin/app.ts` as the CDK CLI runs it: cdk.json's context with the command line's on top. */
   const synth = (context: Record<string, unknown>) =>
     spawnSync(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), 'bin/app.ts'], {

@@ -25,6 +25,9 @@ const CONTEXT = {
   // A real-looking issuer: only the local stage may keep cdk.json's placeholder.
   jwtIssuer: 'https://auth.chat.acme.io',
   jwtAudience: 'chat-app',
+  // The explicit JWKS override, so every optional setting is present. Without it the
+  // authorizer gets no JWKS_URI and discovers it (stack.test.ts).
+  jwksUri: 'https://auth.chat.acme.io/keys',
   // iOS and Android, each its own SNS platform application.
   pushApnsArn: 'arn:aws:sns:eu-west-1:123456789012:app/APNS/chat',
   pushFcmArn: 'arn:aws:sns:eu-west-1:123456789012:app/GCM/chat',

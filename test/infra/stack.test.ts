@@ -103,20 +103,20 @@ describe('the synthesized stack', () => {
       expect(props.Architectures).toEqual(['arm64']);
     }
     // Each function's own environment is checked in least-privilege.test.ts.
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          JWT_ISSUER: CONTEXT.jwtIssuer,
-          JWKS_URI: `${CONTEXT.jwtIssuer}/.well-known/jwks.json`,
-        }),
-      },
-    });
-    const withIssuer = Object.values(template.findResources('AWS::Lambda::Function')).filter(
-      (fn) =>
-        (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
-          .Environment?.Variables?.JWT_ISSUER,
-    );
+    const withIssuer = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map(
+        (fn) =>
+          (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } })
+            .Properties.Environment?.Variables ?? {},
+      )
+      .filter((variables) => variables.JWT_ISSUER);
     expect(withIssuer).toHaveLength(1);
+    // No -c jwksUri: no guessed JWKS URL; the authorizer reads the issuer's openid-configuration.
+    expect(withIssuer[0]).toMatchObject({
+      JWT_ISSUER: CONTEXT.jwtIssuer,
+      JWT_AUDIENCE: CONTEXT.jwtAudience,
+    });
+    expect(withIssuer[0]).not.toHaveProperty('JWKS_URI');
   });
 
   it("pays per message for no trace and no platform log line: X-Ray pass-through, JSON logs with Lambda's own lines at WARN, memory from the sizing table", () => {

@@ -267,19 +267,28 @@ async function repairSend(
     content,
     at,
   );
-  if (
-    !(await moveSendReceipt(receipt, receipt.message_id, {
+  const moveAndStore = async () => {
+    const moved = await moveSendReceipt(receipt, receipt.message_id, {
       message_id: message.id,
       created_at: at,
-    }))
-  ) {
-    await abandon([message]);
-    return undefined;
-  }
-  await storeMessages([message]).catch(async (error: unknown) => {
-    await abandon([message]);
-    throw error;
-  });
-  await markReadUpTo(caller.userId, room.id, seq, message.id, at);
-  return message;
+    });
+    if (!moved) {
+      await abandon([message]);
+      return undefined;
+    }
+    await storeMessages([message]).catch(async (error: unknown) => {
+      await abandon([message]);
+      throw error;
+    });
+    return message;
+  };
+  // As in any send, the number taken marks the room read up to it, whatever becomes
+  // of it (the sender's own tombstone stays out of their unread count).
+  const [stored, marked] = await Promise.allSettled([
+    moveAndStore(),
+    markReadUpTo(caller.userId, room.id, seq, message.id, at),
+  ]);
+  if (stored.status === 'rejected') throw stored.reason;
+  if (marked.status === 'rejected') throw marked.reason;
+  return stored.value;
 }

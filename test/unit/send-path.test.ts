@@ -647,6 +647,10 @@ describe('sendMessage: a send that dies between its receipt and its message (fau
     expect(a.message.id).toBe(b.message.id);
     expect(visibleOfAlice()).toHaveLength(1);
     expect(get('USER#alice', 'TEMP#r1#t1')).toMatchObject({ message_id: a.message.id });
+    // Every number alice took (1, then one per retry) marks the room read, the
+    // loser's tombstone included: her own numbers never count as unread.
+    expect(get('ROOM#r1', 'HEAD')).toMatchObject({ seq: 3 });
+    expect(get('USER#alice', 'ROOM#r1')).toMatchObject({ read_seq: 3 });
   });
 
   it('an empty number older than the gap check is not filled again (it was purged): 404', async () => {

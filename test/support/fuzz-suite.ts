@@ -307,7 +307,9 @@ function stringsIn(value: unknown, out: string[] = [], depth = 0): string[] {
  * content, file_url and media (seen by every member of the room: both fuzz users
  * share every fixture room), and the caller's own temp_id, device and key ids.
  */
-const SHARED_TEXT = new Set(['name', 'content', 'file_url', 'media']);
+// `message_type` is the client's own label, stored and shown back as sent (a send of
+// `USER#fz_owner` as its type comes back as that type: an echo, not a key).
+const SHARED_TEXT = new Set(['name', 'content', 'file_url', 'media', 'message_type']);
 // A moderator's resolve note and suspension reason come back in the audit log and the
 // closed reports, which only moderators (here: the one moderator who wrote them) read.
 const OWN_TEXT = new Set([

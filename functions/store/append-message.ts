@@ -1,12 +1,12 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { attachmentBundle, type MessageRecord, type SendReceipt, tombstone } from '#model';
 import { ddb, tableName } from '#platform/clients.ts';
 import { StoreError } from '#platform/errors.ts';
 import { sleep } from '#platform/time.ts';
 import { carrierItems, claimItems } from './attachments.ts';
 import { putIf } from './conditional.ts';
-import { messageId, messageKey, messageToItem, sendReceiptItem } from './messages.ts';
+import { getMessage, messageId, messageKey, messageToItem, sendReceiptItem } from './messages.ts';
 
 export type StoreOutcome =
   | { kind: 'stored' }
@@ -154,17 +154,9 @@ async function putMessage(message: MessageRecord): Promise<void> {
     ConditionExpression: 'attribute_not_exists(pk)',
   });
   if (put) return;
-  const there = await ddb().send(
-    new GetCommand({
-      TableName: tableName(),
-      Key: messageKey(message.room_id, message.seq),
-      ConsistentRead: true,
-    }),
-  );
+  const there = await getMessage(message.id, { consistent: true });
   const same =
-    there.Item?.id === message.id &&
-    there.Item?.sender_id === message.sender_id &&
-    there.Item?.is_tombstone !== true;
+    there?.id === message.id && there.sender_id === message.sender_id && !there.is_tombstone;
   if (!same) throw new StoreError('Storing the message failed: its number was filled');
 }
 

@@ -1,7 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '#local/ports.ts';
 import { ChatClient, eventually } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
@@ -33,19 +32,26 @@ const alive = (pid: number) => {
   }
 };
 
-/** Runs `npm start`'s entry (or `entry`) as its own process and waits for its ready line. */
+/**
+ * Runs `npm start`'s entry (or `entry`) as its own process and waits for its ready line.
+ * Ports default to 0: the process binds what the OS gives it (a port chosen free here
+ * could be taken by another test's stack before the child binds it), and the ready line
+ * says which. stderr is kept too, so a start that fails says why.
+ */
 async function startProcess(env: Record<string, string> = {}, entry = 'local/main.ts') {
-  const httpPort = env.HTTP_PORT ?? String(await freePort());
-  const wsPort = env.WS_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), entry], {
-    env: { ...process.env, ...env, HTTP_PORT: httpPort, WS_PORT: wsPort },
+    env: { ...process.env, HTTP_PORT: '0', WS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  await new Promise<void>((done, fail) => {
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const ready = await new Promise<RegExpExecArray>((done, fail) => {
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (/^ready/m.test(output)) done();
+      const line = /^ready http=(\S+) ws=(\S+)/m.exec(output);
+      if (line) done(line);
     });
     child.once('exit', (code) => fail(new Error(`exited ${code}: ${output}`)));
   });
@@ -54,8 +60,8 @@ async function startProcess(env: Record<string, string> = {}, entry = 'local/mai
     pid: child.pid!,
     exited,
     kill: (signal: NodeJS.Signals) => child.kill(signal),
-    http: `http://127.0.0.1:${httpPort}`,
-    ws: `ws://127.0.0.1:${wsPort}`,
+    http: ready[1]!,
+    ws: ready[2]!,
     output: () => output,
     stop: () => {
       child.kill('SIGTERM');

@@ -2,7 +2,8 @@
  * The chat backend's TypeScript client: `ChatApi` (typed HTTP calls for every
  * route) and `RealtimeConnection` (the WebSocket protocol with reconnects,
  * heartbeats, rollover, resends, de-duplication and sync). No runtime
- * dependencies and no Node-only APIs.
+ * dependencies and no Node-only APIs: browsers, React Native, Node 22, and
+ * Node 20 with `ws` (`realtime: {webSocket: WebSocket}`).
  */
 import { type ApiOptions, ChatApi, ChatApiError, type TokenProvider } from './http.ts';
 import { RealtimeConnection, type RealtimeOptions } from './realtime.ts';
@@ -48,6 +49,17 @@ export function createChatClient(options: ChatClientOptions) {
         // The server's sync may not have landed yet (404): live delivery still works.
         if (error instanceof ChatApiError) return null;
         throw error;
+      }
+    },
+    // A refused upgrade says nothing in a browser: the same token over HTTP tells why.
+    authCheck: async () => {
+      try {
+        await api.sync();
+        return null;
+      } catch (error) {
+        if (error instanceof ChatApiError && (error.status === 401 || error.status === 403))
+          return error.code;
+        return null;
       }
     },
     ...options.realtime,

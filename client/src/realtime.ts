@@ -28,22 +28,73 @@ import type {
  *   one request whose answer is the confirmation, retried with the same
  *   `temp_id` until answered, one at a time per room so a room keeps their order;
  * - events are de-duplicated by id (the server delivers at least once);
- * - after a reconnect it catches up with `sync` from its last cursor.
+ * - after a reconnect it catches up with `sync` from its last cursor, and a
+ *   while after live events it syncs again so the cursor keeps up with them;
+ * - with `storage`, the cursor and the latest event ids survive a restart;
+ * - a refused upgrade (401/403) stops retrying: state `unauthorized`, event
+ *   `unauthorized`; every other give-up is a `failure` event.
  * Only `WebSocket`, timers and `JSON` are used: it runs in browsers, React
- * Native and Node 22 alike.
+ * Native, Node 22 and Node 20 with `ws` alike.
  */
+
+/**
+ * A handler whose parameter is checked both ways (as a method's is), so the
+ * WebSocket of a browser, React Native, Node 22 or `ws`, each with its own
+ * event types, is a `SocketLike` as it is.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
 
 /** The part of the WebSocket API used here (browsers, React Native, Node 22's global, `ws`). */
 export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onclose: ((event: { code?: number; reason?: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
+  onopen: Handler<unknown> | null;
+  onclose: Handler<{ code?: number; reason?: string }> | null;
+  onerror: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
 }
+/** Makes a socket: `(url, protocols) => new WebSocket(url, protocols)`. */
 export type SocketFactory = (url: string, protocols?: string[]) => SocketLike;
+/** A WebSocket class itself: the global one, or `WebSocket` from the `ws` package. */
+export type SocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike;
+
+/**
+ * Where the connection keeps its cursor and the ids it has shown, so an app
+ * restarted from a saved cursor shows nothing twice. `localStorage` and React
+ * Native's AsyncStorage fit as they are; any get/set of strings, sync or
+ * async, will do.
+ */
+export interface StorageLike {
+  getItem(key: string): string | null | Promise<string | null>;
+  setItem(key: string, value: string): void | Promise<void>;
+}
+
+/** What is kept in `storage`, as JSON under `storageKey`. */
+export interface StoredState {
+  v: 1;
+  cursor: string | null;
+  /** The latest event ids shown (de-duplication keys), oldest first. */
+  seen: string[];
+}
+
+/** Something given up on; the connection carries on unless the state says otherwise. */
+export interface RealtimeFailure {
+  /**
+   * - `CONNECT_FAILED`: a socket could not be made (a bad URL, a WebSocket that
+   *   throws); state `failed`, no more retries until `start()`.
+   * - `TOKEN_FAILED`: the token provider threw; retried with backoff.
+   * - `SYNC_FAILED`: a catch-up had no answer or an error; tried again on the
+   *   next reconnect or live event.
+   * - `OUTBOX_FULL`: a frame waiting for the connection (mark seen, archive)
+   *   was dropped, the oldest, to make room.
+   * - `STORAGE_FAILED`: `storage` could not be read or written.
+   */
+  code: 'CONNECT_FAILED' | 'TOKEN_FAILED' | 'SYNC_FAILED' | 'OUTBOX_FULL' | 'STORAGE_FAILED';
+  message: string;
+  /** The error thrown, when there was one. */
+  cause?: unknown;
+}
 
 /** Timers, injectable so tests can drive time. */
 export interface Clock {
@@ -80,20 +131,60 @@ export const DEFAULTS = {
   dedupeWindow: 5_000,
   /** Frames other than sends kept while disconnected (mark seen, archive). */
   outboxLimit: 100,
+  /** A sync this long after a live event moves the cursor past it. */
+  cursorFollowMs: 30_000,
+  /** How many event ids `storage` keeps (those after the saved cursor are what matter). */
+  storedSeen: 1_000,
+  /** Writes to `storage` are gathered for this long. */
+  storageDelayMs: 500,
+  storageKey: 'chat-client:realtime',
 } as const;
 
-export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/**
+ * - `unauthorized`: the server refused the upgrade (401/403, or `authCheck`
+ *   says so); nothing is retried. Refresh the token and call `start()`.
+ * - `failed`: no socket could be made (see the `failure` event); `start()` tries again.
+ */
+export type ConnectionState =
+  | 'idle'
+  | 'connecting'
+  | 'open'
+  | 'reconnecting'
+  | 'unauthorized'
+  | 'failed'
+  | 'closed';
 
 export interface RealtimeOptions {
   /** e.g. `ws://127.0.0.1:3001` or the stack's `WebSocketUrl`. */
   url: string;
   token: TokenProvider;
-  /** Defaults to the global WebSocket. */
-  webSocket?: SocketFactory;
+  /**
+   * The WebSocket class (e.g. `WebSocket` from `ws` on Node 20) or a factory;
+   * defaults to the global WebSocket. Without either, the constructor throws.
+   */
+  webSocket?: SocketFactory | SocketConstructor;
   /** `query` (default): `?token=`; `protocol`: `Sec-WebSocket-Protocol: chat, <token>`. */
   tokenIn?: 'query' | 'protocol';
-  /** The cursor to catch up from (a persisted `cursor`); without one, `firstCursor` is asked. */
+  /**
+   * The cursor to catch up from (a persisted `cursor`); without one, the one in
+   * `storage`, else `firstCursor` is asked.
+   */
   cursor?: string | null;
+  /** Keeps the cursor and the latest event ids across restarts (see `StorageLike`). */
+  storage?: StorageLike;
+  /** The key in `storage`; give each signed-in user their own. */
+  storageKey?: string;
+  /** How many event ids `storage` keeps (default 1,000). */
+  storedSeen?: number;
+  storageDelayMs?: number;
+  /** How long after a live event a sync moves the cursor past it (default 30 s; 0: never). */
+  cursorFollowMs?: number;
+  /**
+   * Asked when a connection closes before it opened: browsers and Node's own
+   * WebSocket do not say why. Answers the refusal (`UNAUTHORIZED`, `SUSPENDED`,
+   * …) when the token is refused, else null. createChatClient asks the HTTP API.
+   */
+  authCheck?: () => Promise<string | null>;
   /** Takes a first sync cursor (e.g. `api.sync()`); null when the server has no sync. */
   firstCursor?: () => Promise<string | null>;
   /** How often to ping (default 25 s); keep it well under the server's 60 s heartbeat timeout. */
@@ -132,12 +223,20 @@ interface PendingSend {
 interface Live {
   socket: SocketLike;
   generation: number;
+  /** It opened (a close before that is a refused or failed handshake). */
+  opened?: boolean;
+  /** The status a refused upgrade's error named, when it did (`ws`, React Native). */
+  refused?: number | undefined;
   heartbeat?: unknown;
   pongWait?: unknown;
   rollover?: unknown;
 }
 
-/** A refused frame (`error` event), or a send abandoned by `close()`. */
+/**
+ * A refused frame (`error` event), a send abandoned by `close()`, or (the
+ * `unauthorized` event) a refused upgrade: `code` `UNAUTHORIZED` (401),
+ * `FORBIDDEN` (403) or what `authCheck` answered, e.g. `SUSPENDED`.
+ */
 export class RealtimeError extends Error {
   override readonly name = 'RealtimeError';
   constructor(
@@ -150,6 +249,23 @@ export class RealtimeError extends Error {
 }
 
 const OPEN = 1;
+
+/** A WebSocket class rather than a factory: its instances have `send` (arrow functions have no prototype). */
+function isConstructor(f: SocketFactory | SocketConstructor): f is SocketConstructor {
+  const proto = (f as { prototype?: { send?: unknown } }).prototype;
+  return typeof proto?.send === 'function';
+}
+
+/** A status in a refused upgrade's error (`ws`: "Unexpected server response: 401"; React Native alike). */
+function refusedStatus(event: unknown): number | undefined {
+  const message = (event as { message?: unknown } | null)?.message;
+  const text =
+    typeof message === 'string'
+      ? message
+      : String((event as { error?: unknown } | null)?.error ?? '');
+  const status = /\b(401|403)\b/.exec(text)?.[1];
+  return status ? Number(status) : undefined;
+}
 
 function newTempId(random: () => number): string {
   const uuid = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto?.randomUUID;
@@ -177,9 +293,16 @@ function eventKey(frame: ServerFrame): string | undefined {
 
 export class RealtimeConnection {
   private readonly o: Required<
-    Omit<RealtimeOptions, 'cursor' | 'firstCursor' | 'webSocket' | 'tokenIn' | 'postMessage'>
-  > &
-    Pick<RealtimeOptions, 'firstCursor' | 'postMessage'>;
+    Omit<
+      RealtimeOptions,
+      'cursor' | 'firstCursor' | 'webSocket' | 'tokenIn' | 'postMessage' | 'storage' | 'authCheck'
+    >
+  > & {
+    firstCursor: RealtimeOptions['firstCursor'] | undefined;
+    postMessage: RealtimeOptions['postMessage'] | undefined;
+    storage: StorageLike | undefined;
+    authCheck: RealtimeOptions['authCheck'] | undefined;
+  };
   /** Per room, the HTTP send in flight (the next waits for it: a room keeps its order). */
   private readonly posting = new Map<string, Promise<unknown>>();
   private readonly socketFactory: SocketFactory;
@@ -199,6 +322,13 @@ export class RealtimeConnection {
   private _cursor: string | null;
   /** Actions the server answered with "Unknown action" (an older server may lack sync or typing). */
   private readonly unsupported = new Set<string>();
+  /** The app gave a cursor: it wins over the stored one. */
+  private readonly cursorGiven: boolean;
+  /** `storage` read (once, on the first start). */
+  private loaded: Promise<void> | undefined;
+  private saveTimer: unknown;
+  private writing: Promise<void> = Promise.resolve();
+  private followTimer: unknown;
 
   constructor(options: RealtimeOptions) {
     this.o = {
@@ -217,19 +347,28 @@ export class RealtimeConnection {
       clock: options.clock ?? systemClock,
       random: options.random ?? Math.random,
       postMessage: options.postMessage,
+      storage: options.storage,
+      storageKey: options.storageKey ?? DEFAULTS.storageKey,
+      storedSeen: options.storedSeen ?? DEFAULTS.storedSeen,
+      storageDelayMs: options.storageDelayMs ?? DEFAULTS.storageDelayMs,
+      cursorFollowMs: options.cursorFollowMs ?? DEFAULTS.cursorFollowMs,
+      authCheck: options.authCheck,
     };
     this._cursor = options.cursor ?? null;
+    this.cursorGiven = options.cursor != null;
     const tokenIn = options.tokenIn ?? 'query';
-    const factory =
+    const given =
       options.webSocket ??
-      ((url: string, protocols?: string[]) => {
-        const Ctor = (globalThis as { WebSocket?: new (u: string, p?: string[]) => SocketLike })
-          .WebSocket;
-        if (!Ctor)
-          throw new Error('No global WebSocket: pass `webSocket` (e.g. from the ws package)');
-        return new Ctor(url, protocols);
-      });
-    this.socketFactory = factory;
+      (globalThis as { WebSocket?: SocketConstructor | undefined }).WebSocket ??
+      undefined;
+    if (!given) {
+      throw new Error(
+        'No WebSocket: this runtime has no global WebSocket (Node 20), so pass `webSocket`, e.g. `WebSocket` from the ws package',
+      );
+    }
+    this.socketFactory = isConstructor(given)
+      ? (url, protocols) => new given(url, protocols)
+      : given;
     this.connectUrl = async () => {
       const token = await this.o.token();
       if (tokenIn === 'protocol') return { url: this.o.url, protocols: ['chat', token] };
@@ -258,6 +397,13 @@ export class RealtimeConnection {
   /** The server's sync cursor expired (410): reload rooms over HTTP. */
   on(event: 'resync-required', listener: Listener<undefined>): () => void;
   on(event: 'cursor', listener: Listener<string>): () => void;
+  /**
+   * The server refused the upgrade (401/403): state `unauthorized`, no more
+   * retries. Refresh the token, then call `start()`.
+   */
+  on(event: 'unauthorized', listener: Listener<RealtimeError>): () => void;
+  /** Something given up on (see `RealtimeFailure`). */
+  on(event: 'failure', listener: Listener<RealtimeFailure>): () => void;
   on(event: string, listener: Listener<never>): () => void {
     const set = this.listeners.get(event) ?? new Set();
     this.listeners.set(event, set);
@@ -282,18 +428,33 @@ export class RealtimeConnection {
     this.emit('state', state);
   }
 
-  /** Opens the connection (and keeps it open until `close()`). */
+  private fail(code: RealtimeFailure['code'], message: string, cause?: unknown) {
+    this.emit('failure', {
+      code,
+      message,
+      ...(cause === undefined ? {} : { cause }),
+    } satisfies RealtimeFailure);
+  }
+
+  /**
+   * Opens the connection (and keeps it open until `close()`). Also after
+   * `unauthorized` (with a fresh token) or `failed`: it tries again.
+   */
   start(): void {
-    if (this._state !== 'idle') return;
+    if (this._state !== 'idle' && this._state !== 'unauthorized' && this._state !== 'failed')
+      return;
+    this.attempt = 0;
     this.setState('connecting');
     void this.open(false);
   }
 
-  /** Closes for good; unconfirmed sends are rejected. */
+  /** Closes for good; unconfirmed sends are rejected. `storage` gets the last state. */
   close(): void {
     this.setState('closed');
     this.o.clock.clearTimeout(this.reconnectTimer);
     this.o.clock.clearTimeout(this.retryTimer);
+    this.o.clock.clearTimeout(this.followTimer);
+    void this.flush();
     for (const conn of [this.live, this.next]) if (conn) this.retire(conn, 1000);
     this.live = undefined;
     this.next = undefined;
@@ -396,7 +557,10 @@ export class RealtimeConnection {
       this.live.socket.send(text);
     } else if (action !== 'typing' && action !== 'ping') {
       this.outbox.push(text);
-      if (this.outbox.length > DEFAULTS.outboxLimit) this.outbox.shift();
+      if (this.outbox.length > DEFAULTS.outboxLimit) {
+        const dropped = this.outbox.shift();
+        this.fail('OUTBOX_FULL', `Dropped a frame waiting for the connection: ${dropped}`);
+      }
     }
   }
 
@@ -418,26 +582,46 @@ export class RealtimeConnection {
   /** Opens a socket: the live one, or (rollover) its successor. */
   private async open(rollover: boolean): Promise<void> {
     const generation = ++this.generation;
+    let target: { url: string; protocols?: string[] };
+    try {
+      await this.ready();
+      target = await this.connectUrl();
+    } catch (error) {
+      if (this._state === 'closed') return;
+      this.fail('TOKEN_FAILED', `The token provider failed: ${String(error)}`, error);
+      if (!rollover || !this.live) this.scheduleReconnect();
+      return;
+    }
+    if (this._state === 'closed') return;
     let socket: SocketLike;
     try {
-      const { url, protocols } = await this.connectUrl();
-      if (this._state === 'closed') return;
-      socket = this.socketFactory(url, protocols);
-    } catch {
-      if (!rollover || !this.live) this.scheduleReconnect();
+      socket = this.socketFactory(target.url, target.protocols);
+    } catch (error) {
+      // A bad URL or a WebSocket that cannot work here: retrying would not help.
+      this.fail('CONNECT_FAILED', `No WebSocket could be made: ${String(error)}`, error);
+      if (!rollover || !this.live) {
+        this.o.clock.clearTimeout(this.reconnectTimer);
+        this.setState('failed');
+      }
       return;
     }
     const conn: Live = { socket, generation };
     if (rollover) this.next = conn;
     else this.live = conn;
     socket.onmessage = (event) => this.onFrame(conn, event.data);
-    socket.onerror = () => undefined; // a close follows
+    // A refused upgrade's error may name its status. A close follows, except after a failed
+    // handshake on Node 22's WebSocket: before the open, an error ends the attempt.
+    socket.onerror = (event) => {
+      conn.refused ??= refusedStatus(event);
+      if (!conn.opened) this.onClose(conn);
+    };
     socket.onclose = () => this.onClose(conn);
     socket.onopen = () => this.onOpen(conn, rollover);
   }
 
   private onOpen(conn: Live, rollover: boolean) {
     if (this._state === 'closed') return this.retire(conn, 1000);
+    conn.opened = true;
     this.attempt = 0;
     this.armHeartbeat(conn);
     conn.rollover = this.o.clock.setTimeout(() => this.rollover(conn), this.o.rolloverMs);
@@ -533,9 +717,35 @@ export class RealtimeConnection {
     if (this.live !== conn || this._state === 'closed') return;
     this.live = undefined;
     this.syncWaiter?.(undefined);
+    this.o.clock.clearTimeout(this.followTimer);
+    this.followTimer = undefined;
     // A successor on its way takes over when it opens.
     if (this.next) this.setState('reconnecting');
+    else if (!conn.opened) void this.afterRefusal(conn);
     else this.scheduleReconnect();
+  }
+
+  /**
+   * A connection closed before it opened: a refused token stops the retries
+   * (state and event `unauthorized`), anything else is retried. The status
+   * comes from the socket's error when it names one, else from `authCheck`.
+   */
+  private async afterRefusal(conn: Live) {
+    let code: string | null =
+      conn.refused === 401 ? 'UNAUTHORIZED' : conn.refused === 403 ? 'FORBIDDEN' : null;
+    if (!code && this.o.authCheck) code = await this.o.authCheck().catch(() => null);
+    if (this._state === 'closed' || this.live || this.generation !== conn.generation) return;
+    if (!code) return this.scheduleReconnect();
+    this.o.clock.clearTimeout(this.reconnectTimer);
+    this.setState('unauthorized');
+    this.emit(
+      'unauthorized',
+      new RealtimeError(
+        code,
+        `The server refused the connection (${code}): refresh the token and call start()`,
+        '$connect',
+      ),
+    );
   }
 
   private scheduleRetry() {
@@ -575,10 +785,11 @@ export class RealtimeConnection {
     // Any frame proves the connection alive.
     this.o.clock.clearTimeout(conn.pongWait);
     conn.pongWait = undefined;
-    this.dispatch(frame);
+    this.dispatch(frame, true);
   }
 
-  private dispatch(frame: ServerFrame) {
+  /** `live`: pushed now, not replayed by a sync page. */
+  private dispatch(frame: ServerFrame, live: boolean) {
     switch (frame.event) {
       case 'message-confirmed': {
         const tempId = frame.data.temp_id;
@@ -612,10 +823,9 @@ export class RealtimeConnection {
         const key = eventKey(frame);
         if (key) {
           if (this.seen.has(key)) return;
-          this.seen.add(key);
-          if (this.seen.size > this.o.dedupeWindow) {
-            this.seen.delete(this.seen.values().next().value as string);
-          }
+          this.remember(key);
+          this.persist();
+          if (live) this.follow();
         }
       }
     }
@@ -632,27 +842,29 @@ export class RealtimeConnection {
     if (this.syncing || this.unsupported.has('sync')) return;
     this.syncing = true;
     try {
-      if (this._cursor === null) {
-        const first = await this.o.firstCursor?.().catch(() => null);
-        if (first) this.setCursor(first);
-        return;
-      }
+      if (this._cursor === null) return await this.takeFirstCursor();
       for (let page = 0; page < 1000; page++) {
         if (this.live !== conn || conn.socket.readyState !== OPEN) return;
         const answer = await this.request(conn, this._cursor);
-        if (!answer) return; // no answer in time: tried again after the next reconnect
+        if (!answer) {
+          // No answer in time (or the connection went): tried again after the next reconnect.
+          if (this.live === conn)
+            this.fail('SYNC_FAILED', `No sync-result within ${this.o.syncTimeoutMs} ms`);
+          return;
+        }
         if (answer.event === 'error') {
           if (answer.data.code === 'CURSOR_EXPIRED') {
-            this._cursor = null;
+            this.setCursor(null);
             this.emit('resync-required', undefined);
-            const first = await this.o.firstCursor?.().catch(() => null);
-            if (first) this.setCursor(first);
+            await this.takeFirstCursor();
+          } else if (!this.unsupported.has('sync')) {
+            this.fail('SYNC_FAILED', `sync refused: ${answer.data.code} ${answer.data.message}`);
           }
           return;
         }
         if (answer.event !== 'sync-result') return;
         const result: SyncPage = answer.data;
-        for (const event of result.events) this.dispatch(event as ServerFrame);
+        for (const event of result.events) this.dispatch(event as ServerFrame, false);
         this.setCursor(result.next_since);
         if (!result.has_more) return;
       }
@@ -661,9 +873,97 @@ export class RealtimeConnection {
     }
   }
 
-  private setCursor(cursor: string) {
+  private async takeFirstCursor() {
+    try {
+      const first = await this.o.firstCursor?.();
+      if (first) this.setCursor(first);
+    } catch (error) {
+      this.fail('SYNC_FAILED', `No first sync cursor: ${String(error)}`, error);
+    }
+  }
+
+  private setCursor(cursor: string | null) {
     this._cursor = cursor;
-    this.emit('cursor', cursor);
+    if (cursor !== null) this.emit('cursor', cursor);
+    this.persist();
+  }
+
+  private remember(key: string) {
+    this.seen.add(key);
+    if (this.seen.size > this.o.dedupeWindow)
+      this.seen.delete(this.seen.values().next().value as string);
+  }
+
+  /**
+   * A while after a live event, a sync from the cursor: it moves the cursor
+   * past what was shown live (whose replays de-duplication drops), so a
+   * restart does not start from long ago.
+   */
+  private follow() {
+    if (this.followTimer !== undefined || this.o.cursorFollowMs <= 0 || this._cursor === null)
+      return;
+    this.followTimer = this.o.clock.setTimeout(() => {
+      this.followTimer = undefined;
+      const conn = this.live;
+      if (conn && this._state === 'open' && conn.socket.readyState === OPEN)
+        void this.catchUp(conn);
+    }, this.o.cursorFollowMs);
+  }
+
+  /** Reads `storage` once, before the first connection. */
+  private ready(): Promise<void> {
+    this.loaded ??= this.load();
+    return this.loaded;
+  }
+
+  private async load() {
+    const storage = this.o.storage;
+    if (!storage) return;
+    try {
+      const text = await storage.getItem(this.o.storageKey);
+      const stored = text ? (JSON.parse(text) as Partial<StoredState>) : undefined;
+      if (stored?.v !== 1) return;
+      if (!this.cursorGiven && typeof stored.cursor === 'string') this._cursor = stored.cursor;
+      const before = [...this.seen];
+      this.seen.clear();
+      for (const key of [...(Array.isArray(stored.seen) ? stored.seen : []), ...before])
+        if (typeof key === 'string') this.remember(key);
+    } catch (error) {
+      this.fail('STORAGE_FAILED', `Could not read storage: ${String(error)}`, error);
+    }
+  }
+
+  private persist() {
+    if (!this.o.storage || this.saveTimer !== undefined) return;
+    this.saveTimer = this.o.clock.setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.flush();
+    }, this.o.storageDelayMs);
+  }
+
+  /**
+   * Writes the cursor and the latest event ids to `storage` now (writes are
+   * otherwise gathered for `storageDelayMs`): e.g. when the app goes to the
+   * background. `close()` does it too.
+   */
+  async flush(): Promise<void> {
+    const storage = this.o.storage;
+    if (!storage || !this.loaded) return;
+    this.o.clock.clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    await this.loaded;
+    const value: StoredState = {
+      v: 1,
+      cursor: this._cursor,
+      seen: [...this.seen].slice(-this.o.storedSeen),
+    };
+    const write = this.writing.then(() =>
+      storage.setItem(this.o.storageKey, JSON.stringify(value)),
+    );
+    this.writing = write.catch((error: unknown) =>
+      this.fail('STORAGE_FAILED', `Could not write storage: ${String(error)}`, error),
+    );
+    await this.writing;
   }
 
   private request(conn: Live, since: string): Promise<ServerFrame | undefined> {

@@ -542,6 +542,328 @@ describe('RealtimeConnection', () => {
   });
 });
 
+/** A `storage` like AsyncStorage: async get/set of strings, kept in a Map (what survives a restart). */
+class MemoryStorage {
+  items = new Map<string, string>();
+  async getItem(key: string) {
+    return this.items.get(key) ?? null;
+  }
+  async setItem(key: string, value: string) {
+    this.items.set(key, value);
+  }
+}
+
+describe('RealtimeConnection failures (issue 25 item 2)', () => {
+  it('gives up on a refused upgrade (401 named in the error): state and event unauthorized, no retries; start() with a fresh token connects', async () => {
+    let token = 'expired';
+    const { clock, conn, states, sockets, last } = setup({ token: () => token });
+    const refusals: { code: string; action?: string | undefined }[] = [];
+    conn.on('unauthorized', (e) => refusals.push({ code: e.code, action: e.action }));
+    conn.start();
+    await clock.advance(0);
+    // ws: "Unexpected server response: 401", then a close without an open.
+    last().onerror?.({ message: 'Unexpected server response: 401' });
+    last().drop();
+    await clock.advance(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(conn.state).toBe('unauthorized');
+    expect(states).toEqual(['connecting', 'unauthorized']);
+    expect(refusals).toEqual([{ code: 'UNAUTHORIZED', action: '$connect' }]);
+    // The app refreshes the token and starts again.
+    token = 'fresh';
+    conn.start();
+    await clock.advance(0);
+    expect(last().url).toContain('token=fresh');
+    last().accept();
+    expect(conn.state).toBe('open');
+  });
+
+  it('asks authCheck when a handshake fails without saying why (browsers, Node 22), and retries what it does not call a refusal', async () => {
+    let refused = false;
+    const checks: number[] = [];
+    const { clock, conn, sockets, last } = setup({
+      authCheck: async () => {
+        checks.push(sockets.length);
+        return refused ? 'UNAUTHORIZED' : null;
+      },
+    });
+    const refusals: string[] = [];
+    conn.on('unauthorized', (e) => refusals.push(e.code));
+    conn.start();
+    await clock.advance(0);
+    last().drop(); // a network failure: the token is fine
+    await clock.advance(250);
+    expect(sockets).toHaveLength(2);
+    expect(conn.state).toBe('reconnecting');
+    refused = true;
+    last().drop();
+    await clock.advance(60_000);
+    expect(sockets).toHaveLength(2);
+    expect(checks).toEqual([1, 2]);
+    expect(conn.state).toBe('unauthorized');
+    expect(refusals).toEqual(['UNAUTHORIZED']);
+    // A drop after the connection opened is not a refusal: no check, a reconnect.
+    refused = false;
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    last().drop();
+    await clock.advance(250);
+    expect(checks).toEqual([1, 2]);
+    expect(sockets).toHaveLength(4);
+  });
+
+  it('takes an error before the open as the end of the attempt (Node 22 fires no close after a refused upgrade)', async () => {
+    const { clock, conn, sockets, last } = setup();
+    conn.start();
+    await clock.advance(0);
+    last().onerror?.({ type: 'error', message: 'Received network error or non-101 status code.' });
+    expect(conn.state).toBe('reconnecting');
+    last().drop(); // a close that does follow changes nothing
+    await clock.advance(250);
+    expect(sockets).toHaveLength(2);
+    last().accept();
+    expect(conn.state).toBe('open');
+  });
+
+  it('throws at construction when there is no WebSocket, and takes a WebSocket class as it is', () => {
+    const global = globalThis as { WebSocket?: unknown };
+    const saved = global.WebSocket;
+    delete global.WebSocket;
+    try {
+      expect(() => new RealtimeConnection({ url: 'ws://x', token: () => 't' })).toThrow(
+        /No WebSocket.*ws package/,
+      );
+    } finally {
+      global.WebSocket = saved;
+    }
+    const made: FakeSocket[] = [];
+    class Socket extends FakeSocket {
+      constructor(url: string) {
+        super(url);
+        made.push(this);
+      }
+    }
+    const conn = new RealtimeConnection({ url: 'ws://x', token: () => 't', webSocket: Socket });
+    conn.start();
+    return flush().then(async () => {
+      await flush();
+      expect(made.map((s) => s.url)).toEqual(['ws://x?token=t']);
+    });
+  });
+
+  it('reports every other give-up as a failure event', async () => {
+    // A socket that cannot be made (a bad URL): no retries, state failed.
+    const bad = setup({
+      webSocket: () => {
+        throw new SyntaxError('Invalid URL');
+      },
+    });
+    const failures: string[] = [];
+    bad.conn.on('failure', (f) => failures.push(`${f.code}: ${f.message}`));
+    bad.conn.start();
+    await bad.clock.advance(60_000);
+    expect(bad.conn.state).toBe('failed');
+    expect(failures).toEqual([
+      'CONNECT_FAILED: No WebSocket could be made: SyntaxError: Invalid URL',
+    ]);
+
+    // A token provider that throws: reported, and retried.
+    let calls = 0;
+    const tok = setup({
+      token: async () => {
+        if (++calls === 1) throw new Error('offline');
+        return 'tok';
+      },
+    });
+    const codes: string[] = [];
+    tok.conn.on('failure', (f) => codes.push(f.code));
+    tok.conn.start();
+    await tok.clock.advance(1_000);
+    expect(tok.sockets).toHaveLength(1);
+    tok.last().accept();
+    expect(tok.conn.state).toBe('open');
+
+    // A sync with no answer, then one refused.
+    const s = setup({ cursor: 'c1', cursorFollowMs: 0 });
+    s.conn.on('failure', (f) => codes.push(f.code));
+    s.conn.start();
+    await s.clock.advance(0);
+    s.last().accept();
+    await s.clock.advance(10_000);
+    s.last().drop();
+    await s.clock.advance(250);
+    s.last().accept();
+    await flush();
+    s.last().push('error', { code: 'INTERNAL_ERROR', message: 'boom', action: 'sync' });
+    await flush();
+
+    // Frames waiting for a connection beyond the outbox's room: the oldest is dropped.
+    for (let i = 0; i <= DEFAULTS.outboxLimit; i++) s.conn.markSeen('r1', [`m${i}`]);
+    s.last().drop();
+    for (let i = 0; i <= DEFAULTS.outboxLimit; i++) s.conn.markSeen('r1', [`m${i}`]);
+    expect(codes).toEqual(['TOKEN_FAILED', 'SYNC_FAILED', 'SYNC_FAILED', 'OUTBOX_FULL']);
+  });
+});
+
+describe('RealtimeConnection storage (issue 25 item 3)', () => {
+  it('a restarted app with the saved cursor and seen ids shows no message twice', async () => {
+    const storage = new MemoryStorage();
+    const shown: string[] = [];
+    // First run: m1 and m2 arrive live; the cursor is still c1 when the app is killed.
+    const first = setup({
+      cursor: null,
+      storage,
+      storageKey: 'chat:u_bob',
+      firstCursor: async () => 'c1',
+    });
+    first.conn.on('new-chat-message', (d) => shown.push(d.message.id));
+    first.conn.start();
+    await first.clock.advance(0);
+    first.last().accept();
+    await flush();
+    first.last().push('new-chat-message', message('m1'));
+    first.last().push('new-chat-message', message('m2'));
+    await first.clock.advance(DEFAULTS.storageDelayMs);
+    const saved = JSON.parse(storage.items.get('chat:u_bob')!);
+    expect(saved).toEqual({ v: 1, cursor: 'c1', seen: ['m:m1', 'm:m2'] });
+    // (killed: no close)
+
+    // Second run, a new instance on the same storage: sync from c1 replays m1, m2 and brings m3.
+    const second = setup({ storage, storageKey: 'chat:u_bob' });
+    second.conn.on('new-chat-message', (d) => shown.push(d.message.id));
+    second.conn.start();
+    await second.clock.advance(0);
+    second.last().accept();
+    await flush();
+    expect(second.last().actions('sync')).toEqual([{ action: 'sync', since: 'c1' }]);
+    second.last().push('sync-result', {
+      events: ['m1', 'm2', 'm3'].map((id) => ({ event: 'new-chat-message', data: message(id) })),
+      next_since: 'c2',
+      has_more: false,
+    });
+    second.last().push('new-chat-message', message('m3'));
+    await flush();
+    expect(shown).toEqual(['m1', 'm2', 'm3']);
+    second.conn.close();
+    await flush();
+    expect(JSON.parse(storage.items.get('chat:u_bob')!)).toEqual({
+      v: 1,
+      cursor: 'c2',
+      seen: ['m:m1', 'm:m2', 'm:m3'],
+    });
+
+    // Without the saved ids (a plain cursor), the replay would have shown m1 and m2 again.
+    const bare = setup({ cursor: 'c1' });
+    const again: string[] = [];
+    bare.conn.on('new-chat-message', (d) => again.push(d.message.id));
+    bare.conn.start();
+    await bare.clock.advance(0);
+    bare.last().accept();
+    await flush();
+    bare.last().push('sync-result', {
+      events: ['m1', 'm2'].map((id) => ({ event: 'new-chat-message', data: message(id) })),
+      next_since: 'c2',
+      has_more: false,
+    });
+    await flush();
+    expect(again).toEqual(['m1', 'm2']);
+  });
+
+  it('keeps only the latest storedSeen ids, and a cursor given by the app wins over the stored one', async () => {
+    const storage = new MemoryStorage();
+    const { clock, conn, last } = setup({
+      cursor: 'c1',
+      storage,
+      storedSeen: 2,
+      cursorFollowMs: 0,
+    });
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await flush();
+    last().push('sync-result', {
+      events: ['m1', 'm2', 'm3'].map((id) => ({ event: 'new-chat-message', data: message(id) })),
+      next_since: 'c2',
+      has_more: false,
+    });
+    await clock.advance(DEFAULTS.storageDelayMs);
+    expect(JSON.parse(storage.items.get(DEFAULTS.storageKey)!)).toEqual({
+      v: 1,
+      cursor: 'c2',
+      seen: ['m:m2', 'm:m3'],
+    });
+    const next = setup({ cursor: 'c9', storage });
+    next.conn.start();
+    await next.clock.advance(0);
+    next.last().accept();
+    await flush();
+    expect(next.last().actions('sync')).toEqual([{ action: 'sync', since: 'c9' }]);
+  });
+
+  it('moves the cursor as sync pages and live events arrive, not only on reconnect', async () => {
+    const storage = new MemoryStorage();
+    const { clock, conn, last } = setup({ cursor: 'c1', storage });
+    const cursors: string[] = [];
+    conn.on('cursor', (c) => cursors.push(c));
+    conn.start();
+    await clock.advance(0);
+    last().autoPong = true;
+    last().accept();
+    await flush();
+    last().push('sync-result', { events: [], next_since: 'c2', has_more: true });
+    await flush();
+    expect(conn.cursor).toBe('c2'); // each page moves it
+    last().push('sync-result', { events: [], next_since: 'c3', has_more: false });
+    await flush();
+    // A live message: a while later, a sync from c3 moves the cursor past it.
+    last().push('new-chat-message', message('m1'));
+    await clock.advance(DEFAULTS.cursorFollowMs - 1);
+    expect(last().actions('sync')).toHaveLength(2);
+    await clock.advance(1);
+    expect(last().actions('sync').at(-1)).toEqual({ action: 'sync', since: 'c3' });
+    last().push('sync-result', {
+      events: [{ event: 'new-chat-message', data: message('m1') }],
+      next_since: 'c4',
+      has_more: false,
+    });
+    await clock.advance(DEFAULTS.storageDelayMs);
+    expect(cursors).toEqual(['c2', 'c3', 'c4']);
+    expect(JSON.parse(storage.items.get(DEFAULTS.storageKey)!).cursor).toBe('c4');
+    // Quiet (pings only): no more syncs, on the same connection.
+    await clock.advance(10 * DEFAULTS.cursorFollowMs);
+    expect(last().actions('ping').length).toBeGreaterThan(5);
+    expect(last().actions('sync')).toHaveLength(3);
+  });
+
+  it('reports storage that cannot be read or written, and carries on', async () => {
+    const failures: string[] = [];
+    const { clock, conn, last } = setup({
+      cursor: 'c1',
+      storage: {
+        getItem: () => {
+          throw new Error('locked');
+        },
+        setItem: async () => {
+          throw new Error('full');
+        },
+      },
+    });
+    conn.on('failure', (f) => failures.push(f.message));
+    conn.start();
+    await clock.advance(0);
+    last().accept();
+    await flush();
+    last().push('new-chat-message', message('m1'));
+    await clock.advance(DEFAULTS.storageDelayMs);
+    expect(conn.state).toBe('open');
+    expect(failures).toEqual([
+      'Could not read storage: Error: locked',
+      'Could not write storage: Error: full',
+    ]);
+  });
+});
+
 describe('client package', () => {
   it('has a typed call for every route of functions/routes.ts', () => {
     for (const route of httpRoutes) {
@@ -555,13 +877,13 @@ describe('client package', () => {
     }
   });
 
-  it('uses no Node-only API and imports nothing of the server at run time', () => {
+  it('uses no Node-only API and imports nothing outside itself, not even types (the wire types are generated into it)', () => {
     const dir = resolve(import.meta.dirname, '../../client/src');
     for (const file of readdirSync(dir)) {
       const source = readFileSync(resolve(dir, file), 'utf8');
       expect(source, file).not.toMatch(/from 'node:|require\(|\bprocess\.|\bBuffer\b/);
-      for (const m of source.matchAll(/^import (type )?.* from '(.+)';$/gm))
-        if (!m[2]!.startsWith('./')) expect(m[1], `${file}: ${m[2]}`).toBe('type ');
+      for (const m of source.matchAll(/(?:from|import\()\s*'([^']+)'/g))
+        expect(m[1], `${file}: ${m[1]}`).toMatch(/^\.\/[\w-]+\.ts$/);
     }
   });
 });

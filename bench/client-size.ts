@@ -4,8 +4,8 @@ import { build } from 'esbuild';
 
 /**
  * What the TypeScript client (client/) adds to an app: its whole entry point
- * bundled for the browser, minified, and gzipped (type-only imports of the
- * server's schemas leave nothing behind).
+ * bundled for the browser, minified, and gzipped (its wire types are types
+ * only and leave nothing behind).
  */
 export async function measureClient() {
   const result = await build({

@@ -44,20 +44,29 @@ export async function forwardMessage(
     requireUnblockedRoom(room);
   }
   const at = nowIso();
-  // Each target room hands out its own next number (one `ADD` each, in parallel).
+  // Each target room hands out its own next number (one `ADD` each, in parallel). Forwarding
+  // into a room marks it read for the forwarder, as sending does: a direct room's ADD does it
+  // (head.sent_seqs), a group's member item is written.
+  const onHead = (id: string) => rooms.get(id)?.type === 'direct';
   const copies = await Promise.all(
     targets.map(async (id) => {
-      const seq = await takeSequence(id, headSummary(caller, source, at), at);
+      const seq = await takeSequence(
+        id,
+        headSummary(caller, source, at),
+        at,
+        onHead(id) ? caller.userId : undefined,
+      );
       return forwardedCopy(source, { id: messageId(id, seq), room_id: id, seq }, caller, at);
     }),
   );
-  // Forwarding into a room marks it read for the forwarder, as sending does.
   const [outcome] = await Promise.all([
     storeMessages(copies, { forwardedFrom: source }).catch(async (error: unknown) => {
       await abandon(copies);
       throw error;
     }),
-    ...copies.map((c) => markReadUpTo(caller.userId, c.room_id, c.seq, c.id, at)),
+    ...copies
+      .filter((c) => !onHead(c.room_id))
+      .map((c) => markReadUpTo(caller.userId, c.room_id, c.seq, c.id, at)),
   ]);
   if (outcome.kind !== 'stored') {
     await abandon(copies);

@@ -35,6 +35,13 @@ export interface RoomHead {
   deleted_seqs: number[];
   /** When the room's event log last grew (sync reads the logs of rooms that changed). */
   last_event_at: string | null;
+  /**
+   * Direct rooms: each member's newest own number, taken in the same write as
+   * the number (store/room-head.ts takeSequence). A send is also a read up to
+   * it, so this is the sender's read position without a write to their member
+   * item (domain/unread.ts ownReadSeq). Empty for groups: the head stays small.
+   */
+  sent_seqs: Record<string, number>;
 }
 
 export const emptyHead = (roomId: string): RoomHead => ({
@@ -44,6 +51,7 @@ export const emptyHead = (roomId: string): RoomHead => ({
   last_message: null,
   deleted_seqs: [],
   last_event_at: null,
+  sent_seqs: {},
 });
 
 export interface RoomRecord {
@@ -179,7 +187,10 @@ export interface MemberState {
   user_id: string;
   room_id: string;
   joined_at: string;
-  /** Highest message seq the user has read (or sent). */
+  /**
+   * Highest message seq the user has read (or sent, in a group). In a direct room
+   * the user's own sends are on the head instead: read with ownReadSeq.
+   */
   read_seq: number;
   last_read_message_id: string | null;
   last_read_at: string | null;
@@ -194,6 +205,8 @@ export interface MemberState {
   cleared_seq: number;
   cleared_at: string | null;
   manual_unread: boolean;
+  /** The room's seq when it was marked unread: a later own send (head.sent_seqs) ends the mark. */
+  manual_unread_seq: number;
 }
 
 export interface ForwardMetadata {
@@ -430,6 +443,7 @@ export function newMemberState(
     cleared_seq: readSeq,
     cleared_at: null,
     manual_unread: false,
+    manual_unread_seq: 0,
   };
 }
 

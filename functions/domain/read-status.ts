@@ -16,7 +16,7 @@ import { fanOut } from './delivery.ts';
 import { events } from './events.ts';
 import { requireMember, requireMembership } from './membership.ts';
 import type { MemberState, RoomHead } from './model.ts';
-import { isHidden, unreadCount } from './unread.ts';
+import { isHidden, isMarkedUnread, lastReadMessageId, ownReadSeq, unreadCount } from './unread.ts';
 
 /** GET /unread-count?room_id=: one room's count, from its counters. */
 export async function getRoomUnreadCount(caller: Caller, roomId: string) {
@@ -24,7 +24,7 @@ export async function getRoomUnreadCount(caller: Caller, roomId: string) {
   return {
     room_id: roomId,
     unread_count: unreadCount(member, room, head),
-    last_read_message_id: member.last_read_message_id,
+    last_read_message_id: lastReadMessageId(member, head),
   };
 }
 
@@ -46,7 +46,7 @@ export async function getAllUnreadCounts(caller: Caller) {
       {
         room_id: m.room_id,
         unread_count: unreadCount(m, room, head),
-        last_read_message_id: m.last_read_message_id,
+        last_read_message_id: lastReadMessageId(m, head),
         last_message_timestamp: head.last_message?.created_at ?? null,
       },
     ];
@@ -66,16 +66,17 @@ function readTarget(head: RoomHead, messageId: string | null | undefined) {
 
 async function readUpTo(
   member: MemberState,
+  head: RoomHead,
   target: { seq: number; id: string | null },
   at: string,
 ) {
   const advanced =
-    target.seq > member.read_seq
+    target.seq > ownReadSeq(member, head)
       ? await markReadUpTo(member.user_id, member.room_id, target.seq, target.id, at)
       : undefined;
   const state =
     advanced ??
-    (member.manual_unread
+    (isMarkedUnread(member, head)
       ? await clearManualUnread(member.user_id, member.room_id, at)
       : undefined);
   return state ?? member;
@@ -90,14 +91,14 @@ export async function setReadStatus(
   const { room, member, head } = await requireMembership(roomId, caller.userId);
   const at = nowIso();
   const state = input.is_read
-    ? await readUpTo(member, readTarget(head, input.last_read_message_id), at)
-    : ((await markUnread(caller.userId, roomId)) ?? member);
+    ? await readUpTo(member, head, readTarget(head, input.last_read_message_id), at)
+    : ((await markUnread(caller.userId, roomId, head.seq)) ?? member);
   const count = unreadCount(state, room, head);
   await fanOut([caller.userId], events.unreadCountUpdate(roomId, count));
   return {
     room_id: roomId,
     unread_count: count,
-    last_read_message_id: state.last_read_message_id,
+    last_read_message_id: lastReadMessageId(state, head),
     read_at: at,
   };
 }
@@ -121,7 +122,7 @@ export async function markRoomsRead(caller: Caller, roomIds: readonly string[]) 
     ids.map((id) =>
       limit(async () => {
         const head = heads.get(id)!;
-        const state = await readUpTo(members.get(id)!, readTarget(head, null), at);
+        const state = await readUpTo(members.get(id)!, head, readTarget(head, null), at);
         return { room_id: id, unread_count: unreadCount(state, rooms.get(id)!, head) };
       }),
     ),

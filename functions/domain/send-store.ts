@@ -100,7 +100,13 @@ export async function storeSend(
   }
   const attachments = await files;
   const at = nowIso();
-  const seq = await takeSequence(roomId, headSummary(caller, input, at), at);
+  const readOnHead = room.type === 'direct';
+  const seq = await takeSequence(
+    roomId,
+    headSummary(caller, input, at),
+    at,
+    readOnHead ? caller.userId : undefined,
+  );
   const message = newMessage(
     { id: messageId(room.id, seq), room_id: room.id, seq },
     caller,
@@ -122,14 +128,16 @@ export async function storeSend(
         }
       : undefined,
   });
-  // Sending marks the room read for the sender (a max: a slower, older send can't undo it).
-  // Both settle before anything is rethrown: no write is left running in a frozen function.
+  // Sending marks the room read for the sender (a max: a slower, older send can't undo it):
+  // in a direct room the number's own write did (head.sent_seqs), in a group their member
+  // item is written. Both settle before anything is rethrown: no write is left running in
+  // a frozen function.
   const [stored, marked] = await Promise.allSettled([
     storing.catch(async (error: unknown) => {
       await abandon([message]);
       throw error;
     }),
-    markReadUpTo(caller.userId, roomId, seq, message.id, at),
+    readOnHead ? undefined : markReadUpTo(caller.userId, roomId, seq, message.id, at),
   ]);
   if (stored.status === 'rejected') throw stored.reason;
   if (marked.status === 'rejected') throw marked.reason;

@@ -7,7 +7,7 @@ import type {
   RoomHead,
   RoomRecord,
 } from './model.ts';
-import { isHidden, unreadCount } from './unread.ts';
+import { isHidden, lastReadMessageId, unreadCount } from './unread.ts';
 
 /** The wire Message (docs/openapi.json): the record less internal fields. */
 export function messageView(m: MessageRecord) {
@@ -104,6 +104,6 @@ export function roomView(room: RoomRecord, member: MemberState, head: RoomHead) 
     is_muted: isMutedNow(member, nowMs()),
     muted_until: member.muted_until,
     unread_count: unreadCount(member, room, head),
-    last_read_message_id: member.last_read_message_id,
+    last_read_message_id: lastReadMessageId(member, head),
   };
 }

@@ -38,6 +38,7 @@ export function memberFromItem(item: Item): MemberState {
     cleared_seq: Number(item.cleared_seq ?? 0),
     cleared_at: (item.cleared_at as string | null | undefined) ?? null,
     manual_unread: item.manual_unread === true,
+    manual_unread_seq: Number(item.manual_unread_seq ?? 0),
   };
 }
 
@@ -109,9 +110,15 @@ export const clearManualUnread = (userId: string, roomId: string, at: string) =>
     ':at': at,
   });
 
-/** Manual "unread": the count shows at least 1 until the room is read. */
-export const markUnread = (userId: string, roomId: string) =>
-  updateMember(userId, roomId, 'SET manual_unread = :yes', { ':yes': true });
+/**
+ * Manual "unread": the count shows at least 1 until the room is read, or the
+ * user sends past `seq` (the room's seq now).
+ */
+export const markUnread = (userId: string, roomId: string, seq: number) =>
+  updateMember(userId, roomId, 'SET manual_unread = :yes, manual_unread_seq = :seq', {
+    ':yes': true,
+    ':seq': seq,
+  });
 
 export const setMute = (userId: string, roomId: string, muted: boolean, until: string | null) =>
   updateMember(userId, roomId, 'SET is_muted = :muted, muted_until = :until', {

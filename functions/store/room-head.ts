@@ -10,8 +10,9 @@ import { messageId } from './messages.ts';
  * The room's hot items, apart from the room item and its member map:
  * - head, pk ROOM#<room_id> / sk HEAD: `seq` (taken with `ADD seq 1`, which
  *   never conflicts: concurrent senders each get the next number in one round
- *   trip), `last_activity` and `last_message`. It stays under 1 KB, so a send
- *   writes 1 unit here whatever the room's size;
+ *   trip), `last_activity` and `last_message`, and in a direct room each
+ *   member's newest own seq (`sent#<user_id>`, two at most). It stays under
+ *   1 KB, so a send writes 1 unit here whatever the room's size;
  * - deletions, pk ROOM#<room_id> / sk DELETED: the set of deleted and
  *   tombstoned seqs that unread counts skip, trimmed to the newest `keep`.
  *   Kept apart so the head a send rewrites stays small.
@@ -22,22 +23,31 @@ export const roomDeletionsKey = (roomId: string): Key => ({
   sk: 'DELETED',
 });
 
+/** The head attribute holding a direct room member's newest own seq (RoomHead.sent_seqs). */
+const SENT_PREFIX = 'sent#';
+
 /**
  * Takes the room's next sequence number and makes the message the room's
  * latest: both in one update, so `last_message` always belongs to `seq`.
+ * With `sentBy` (direct rooms) the same update records the number as that
+ * user's newest own one: their read position moves with no write of its own.
+ * Both sides of the SET read the item before the update, so they agree.
  */
 export async function takeSequence(
   roomId: string,
   summary: HeadSummary,
   at: string,
+  sentBy?: string,
 ): Promise<number> {
+  const next = 'if_not_exists(seq, :zero) + :n';
   const out = await ddb().send(
     new UpdateCommand({
       TableName: tableName(),
       Key: roomHeadKey(roomId),
-      UpdateExpression:
-        'ADD seq :n SET entity = :entity, room_id = :room, last_activity = :at, last_message = :summary',
+      UpdateExpression: `SET seq = ${next}, ${sentBy ? `#sent = ${next}, ` : ''}entity = :entity, room_id = :room, last_activity = :at, last_message = :summary`,
+      ExpressionAttributeNames: sentBy ? { '#sent': `${SENT_PREFIX}${sentBy}` } : undefined,
       ExpressionAttributeValues: {
+        ':zero': 0,
         ':n': 1,
         ':entity': 'room-head',
         ':room': roomId,
@@ -48,6 +58,14 @@ export async function takeSequence(
     }),
   );
   return Number(out.Attributes?.seq);
+}
+
+function sentSeqs(head: Item | undefined): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const [name, value] of Object.entries(head ?? {})) {
+    if (name.startsWith(SENT_PREFIX)) found[name.slice(SENT_PREFIX.length)] = Number(value);
+  }
+  return found;
 }
 
 function headFromItems(roomId: string, head: Item | undefined, deletions: Item | undefined) {
@@ -71,6 +89,7 @@ function headFromItems(roomId: string, head: Item | undefined, deletions: Item |
       : null,
     deleted_seqs: [...((deletions?.seqs as Set<number> | undefined) ?? [])].map(Number),
     last_event_at: (head?.last_event_at as string | undefined) ?? null,
+    sent_seqs: sentSeqs(head),
   };
   return result;
 }

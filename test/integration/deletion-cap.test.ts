@@ -47,7 +47,13 @@ it('keeps the newest deleted seqs only, and counts stay at least safe beyond the
   for (let read = 0; read <= top; read++) {
     const truth = top - read - deleted.filter((s) => s > read).length;
     const count = unreadCount(
-      { read_seq: read, cleared_seq: 0, manual_unread: false },
+      {
+        user_id: 'u_reader',
+        read_seq: read,
+        cleared_seq: 0,
+        manual_unread: false,
+        manual_unread_seq: 0,
+      },
       { cleared_seq: 0 },
       head,
     );

@@ -99,7 +99,7 @@ function labelOf(command: string, input: Record<string, unknown>): string {
   const key = (input.Key ?? {}) as Key;
   if (command === 'Get') return `Get ${key.sk.split('#')[0]}`;
   if (command === 'Update' && key.sk === 'HEAD')
-    return String(input.UpdateExpression).startsWith('ADD seq') ? 'ADD HEAD' : 'Update HEAD';
+    return String(input.UpdateExpression).startsWith('SET seq =') ? 'ADD HEAD' : 'Update HEAD';
   if (command === 'Update' && key.sk.startsWith('ROOM#')) return 'Update read marker';
   if (command === 'Update') return `Update ${key.sk.split('#')[0]}`;
   if (command === 'Put') {
@@ -132,12 +132,18 @@ function applyUpdate(input: Record<string, unknown>): Item | undefined {
   const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
   const expression = String(input.UpdateExpression);
   const current = table.get(id(key));
-  if (key.sk === 'HEAD' && expression.startsWith('ADD seq')) {
+  if (key.sk === 'HEAD' && expression.startsWith('SET seq = if_not_exists(seq, :zero) + :n')) {
     hooks.add?.();
+    const seq = Number(current?.seq ?? 0) + Number(values[':n']);
+    // A direct room's send records the number as the sender's own (`#sent`), in the same write.
+    const sent = (input.ExpressionAttributeNames as Record<string, string> | undefined)?.['#sent'];
     const head = {
       ...key,
       ...current,
-      seq: Number(current?.seq ?? 0) + Number(values[':n']),
+      seq,
+      ...(sent && expression.includes('#sent = if_not_exists(seq, :zero) + :n')
+        ? { [sent]: seq }
+        : {}),
       last_message: values[':summary'],
     };
     put(head);
@@ -366,6 +372,20 @@ describe('sendMessage: round trips and sequence numbers', () => {
       ['ADD HEAD'],
       ['Put MSG', 'Update read marker'],
     ]);
+  });
+
+  it("in a direct room writes no read marker: the head's ADD records the sender's own number (4 write units with a temp_id, not 5)", async () => {
+    givenRoom('dm1', ['alice', 'bob']);
+    const meta = get('ROOM#dm1', 'META')!;
+    put({ ...meta, type: 'direct', admins: {} });
+    table.set('ROOM#dm1|HEAD', { pk: 'ROOM#dm1', sk: 'HEAD', seq: 4, 'sent#bob': 4 });
+    const result = await sendMessage(alice, 'dm1', { ...input, temp_id: 't1' });
+    expect(result.message.id).toBe('dm1.5');
+    expect(count('Update read marker')).toBe(0);
+    expect(writes().sort()).toEqual(['ADD HEAD', 'Put MSG', 'Put TEMP']);
+    // The member item is untouched; the head holds each member's own newest number.
+    expect(get('USER#alice', 'ROOM#dm1')).toMatchObject({ read_seq: 0 });
+    expect(get('ROOM#dm1', 'HEAD')).toMatchObject({ seq: 5, 'sent#alice': 5, 'sent#bob': 4 });
   });
 
   it("reads a send's files beside the room (BatchGet ∥ HEADs in round 1): still 3 rounds, and claims them in the transaction", async () => {

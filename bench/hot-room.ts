@@ -8,7 +8,7 @@ import { startLocalAws } from '#local/stack.ts';
  *
  * DynamoDB Local has no per-partition throughput limit, so this measures the
  * design's own contention (retries, conflicts, serialized writes) rather than
- * AWS's 1,000 WCU/s per partition; the README's scale section covers that.
+ * AWS's 1,000 WCU/s per partition; docs/scale-plan.md covers that.
  */
 export interface HotRoomResult {
   senders: number;

@@ -22,7 +22,7 @@ export interface AttachmentStorageProps {
 }
 
 /**
- * The private bucket of attachment files (CONTRACT §8, README "Attachments"):
+ * The private bucket of attachment files (CONTRACT §8, docs/attachments.md):
  * no public access, S3-managed encryption, TLS only, no versioning (a deleted
  * file is gone, not a noncurrent version), and lifecycle rules so nothing
  * stays that no message carries:

@@ -77,7 +77,7 @@ export class Monitoring extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'The presence sweep found most connections silent and closed none: GetConnection lastActiveAt may not count heartbeats (README, Real-time delivery)',
+        'The presence sweep found most connections silent and closed none: GetConnection lastActiveAt may not count heartbeats (docs/architecture.md, Real-time delivery)',
     }).addAlarmAction(this.action);
   }
 

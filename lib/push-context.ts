@@ -7,7 +7,7 @@ import {
   SNS_PLATFORM,
 } from '#platform/push-applications.ts';
 
-/** The context key of each platform application (README "Push notifications"). */
+/** The context key of each platform application (docs/deploy.md "Push notifications"). */
 export const PUSH_CONTEXT_KEYS: Record<PushApplicationKind, string> = {
   apns: 'pushApnsArn',
   apns_sandbox: 'pushApnsSandboxArn',

@@ -4,7 +4,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
 /**
- * What an operator needs to act on abuse (CONTRACT §9, README "Reports"): a
+ * What an operator needs to act on abuse (CONTRACT §9, docs/safety.md "Reports"): a
  * topic that hears of every new report. Subscribe an email address at deploy
  * time (`-c reportsEmail=…`), or anything SNS delivers to (a ticketing
  * webhook over HTTPS, a queue) afterwards. Encrypted with the account's

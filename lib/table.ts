@@ -10,7 +10,7 @@ import {
 import { Construct } from 'constructs';
 import { tableSchema } from '#store/table-schema.ts';
 
-/** How the table is billed: `-c capacity=provisioned` for steady traffic (README, "Cost"). */
+/** How the table is billed: `-c capacity=provisioned` for steady traffic (docs/benchmarks.md). */
 export type Capacity = 'on-demand' | 'provisioned';
 
 /**

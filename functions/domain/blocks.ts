@@ -21,7 +21,7 @@ import { userList } from './user-list.ts';
  * Blocks (CONTRACT §9): per user pair. While A blocks B, neither can send into
  * their direct room, B cannot open one with A nor add A to a group, and
  * neither sees the other's presence or typing; groups they share are
- * otherwise unaffected. What each check costs (README "Blocks"): a send or a
+ * otherwise unaffected. What each check costs (docs/safety.md "Blocks"): a send or a
  * direct room's typing none (the room carries `blocked_by`), a group's typing
  * frame and a presence broadcast one Query of the actor's own partition, a new
  * direct room one BatchGet of two keys, an add one BatchGet beside the consent

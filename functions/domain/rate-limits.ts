@@ -6,7 +6,7 @@ import { closeConnections } from './close-connections.ts';
 import { userList } from './user-list.ts';
 
 /**
- * Per-user caps (README "Caps"; the limits in functions/platform/limits.ts). The
+ * Per-user caps (docs/limits.md "Caps"; the limits in functions/platform/limits.ts). The
  * rate buckets of routes and frames are charged by the http/ws wrappers; these
  * are the ones that depend on what the request turns out to do.
  */

@@ -380,7 +380,7 @@ function eventFrame<N extends keyof typeof serverEventData>(name: N) {
   return z.object({ event: z.literal(name), data: serverEventData[name] });
 }
 
-/** Events a sync page may carry: what a device would have received live (README "Sync"). */
+/** Events a sync page may carry: what a device would have received live (docs/architecture.md "Sync"). */
 const syncEvent = z.discriminatedUnion('event', [
   eventFrame('new-chat-message'),
   eventFrame('message-deleted'),

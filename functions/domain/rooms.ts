@@ -69,7 +69,7 @@ export async function createRoom(caller: Caller, input: CreateRoomInput) {
   const members = memberIds.map((u) => newMemberState(u, room.id, now));
   if (!(await storeCreateRoom(room, members)))
     throw conflict('The room could not be created; try again');
-  // The people the creator put in hear of it live, as if added (README "Membership events").
+  // The people the creator put in hear of it live, as if added (docs/architecture.md "Membership events").
   if (invited.length > 0) {
     const added = events.roomMemberAdded(room.id, invited, caller.userId);
     await Promise.all([announce(memberIds, added), recordRoomEvent(room.id, added, now)]);

@@ -330,7 +330,7 @@ export const verifyKeyBody = z.object({
 
 const syncCursor = z.string().check(z.minLength(1), z.maxLength(2048));
 
-/** GET /api/chat/sync (the HTTP API, docs/openapi.json; README "Sync"). */
+/** GET /api/chat/sync (the HTTP API, docs/openapi.json; docs/architecture.md "Sync"). */
 export const syncQuery = z.object({
   since: z.optional(syncCursor),
   limit: z._default(

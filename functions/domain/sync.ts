@@ -17,7 +17,7 @@ import { seesMessage } from './unread.ts';
 import { messageView } from './views.ts';
 
 /**
- * Sync (README "Sync"): a device that was away catches up from its own cursor.
+ * Sync (docs/architecture.md "Sync"): a device that was away catches up from its own cursor.
  *
  * Nothing is written per recipient for it. Messages are their own log (read
  * per room since the cursor's time); the rarer events are logged once where

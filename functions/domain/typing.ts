@@ -13,7 +13,7 @@ import { requireInRoomWithPeers } from './membership.ts';
  * member states, and the head when one side deleted the room (neither side of
  * a deleted direct room reaches the other; the deleter gets NOT_FOUND). A
  * member who is offline simply misses it; the client clears a stale indicator
- * itself (README "Typing indicators"). A block between two users hides it both
+ * itself (docs/architecture.md "Typing indicators"). A block between two users hides it both
  * ways (CONTRACT §9).
  */
 export async function sendTyping(caller: Caller, roomId: string, isTyping: boolean) {

@@ -29,7 +29,7 @@ export const ENV = {
   /** The private bucket of uploaded files (CONTRACT §8). */
   attachmentsBucket: 'ATTACHMENTS_BUCKET',
   pushTopicArn: 'PUSH_TOPIC_ARN',
-  /** New reports go here, for whoever the operator subscribes (README "Reports"). */
+  /** New reports go here, for whoever the operator subscribes (docs/safety.md "Reports"). */
   reportsTopicArn: 'REPORTS_TOPIC_ARN',
   /**
    * Optional: the SNS platform applications for device endpoints, JSON kind → ARN

@@ -4,7 +4,7 @@ import { ENV, requireEnv } from './env.ts';
 /**
  * Operator notifications: a new report goes to the stack's reports topic,
  * to whatever the operator subscribed (email, a ticketing webhook, a queue;
- * README "Reports"). One Publish per report.
+ * docs/safety.md "Reports"). One Publish per report.
  */
 let client: SNSClient | undefined;
 export async function notifyOperators(subject: string, body: unknown): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Per-user rate limits (README "Limits"): the buckets, their defaults, and how a
+ * Per-user rate limits (docs/limits.md): the buckets, their defaults, and how a
  * stage overrides them. Pure data and parsing, so CDK (lib/) can validate an
  * override at synth time with the same code the functions run.
  *

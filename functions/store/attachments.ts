@@ -8,7 +8,7 @@ import { sortableSeq } from './messages.ts';
 import { queryPage } from './query.ts';
 
 /**
- * Attachment items (README "Table design"):
+ * Attachment items (docs/table-design.md):
  * - the file: pk ATT#<attachment_id>, sk META. `pending` with a TTL from its
  *   upload slot until a send claims it, then `sent` with no TTL;
  * - a carrier: pk FILES#<bundle>, sk IN#<room_id>#<seq>, one per message that

@@ -4,7 +4,7 @@ import { putIf } from './conditional.ts';
 import { queryPageWhole } from './query.ts';
 
 /**
- * The moderators' audit log (README "Table design"): pk AUDIT#<audit_id>, sk
+ * The moderators' audit log (docs/table-design.md): pk AUDIT#<audit_id>, sk
  * AUDIT, one item per action, never changed. Listed newest first through the
  * GSI (gsi1pk `AUDIT`, gsi1sk `<at>#<audit_id>`): moderator actions are few
  * (people acting on reports), so one index partition holds them.

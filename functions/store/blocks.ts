@@ -7,7 +7,7 @@ import { queryAll } from './query.ts';
 import { directPairKey, roomKey } from './rooms.ts';
 
 /**
- * Blocks (README "Table design"), one pair of items per block, each in one
+ * Blocks (docs/table-design.md), one pair of items per block, each in one
  * user's partition:
  * - `USER#<blocker> / BLOCK#<blocked>`: the blocker's list;
  * - `USER#<blocked> / BLOCKEDBY#<blocker>`: so the blocked user's presence and

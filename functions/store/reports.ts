@@ -7,7 +7,7 @@ import { putIf, updateIf } from './conditional.ts';
 import { queryPageWhole } from './query.ts';
 
 /**
- * Reports (README "Table design"): pk REPORT#<report_id>, sk REPORT, the
+ * Reports (docs/table-design.md): pk REPORT#<report_id>, sk REPORT, the
  * report with its evidence (a copy of the message as it was). Listed for
  * moderators through the GSI: gsi1pk `REPORTS#<status>`, gsi1sk
  * `<created_at>#<report_id>`, oldest first; resolving a report moves it to

@@ -5,7 +5,7 @@ import type { Key } from './batch.ts';
 import { userPk } from './keys.ts';
 
 /**
- * Suspensions (README "Table design"): pk USER#<user_id> / sk SUSPENSION, one
+ * Suspensions (docs/table-design.md): pk USER#<user_id> / sk SUSPENSION, one
  * small item per suspended user. A suspension with an end also expires by TTL a
  * day after it (readers compare `until` themselves, since TTL deletes late).
  * Erasing an account leaves it: a suspension outlives the account it judged.

@@ -31,7 +31,7 @@ function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 const config = fetch('/playground/config.json').then((r) => r.json() as Promise<{ wsUrl: string }>);
-/** README "Typing indicators": refresh every 3 s while typing, stop after 3 s idle. */
+/** docs/architecture.md "Typing indicators": refresh every 3 s while typing, stop after 3 s idle. */
 const TYPING_REFRESH_MS = 3000;
 const TYPING_IDLE_MS = 3000;
 /** A `user-typing` with no update for this long clears itself (the sender may have gone). */

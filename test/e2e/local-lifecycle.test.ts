@@ -241,7 +241,7 @@ describe('duplicate delivery (every stream and queue batch delivered twice)', ()
     // by id). No upper bound is asserted: in this mode a flush that found the socket
     // still inside $connect queues its retry, the retry is delivered twice too, and
     // each copy retries again, so copies grow with the retries (10 of one id seen, in
-    // a run where the socket took a while to register); the README lists it.
+    // a run where the socket took a while to register); docs/architecture.md lists it.
     counts.delete(marker);
     expect([...counts.keys()].sort()).toEqual(ids.slice(1).sort());
   });

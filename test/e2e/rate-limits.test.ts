@@ -4,8 +4,7 @@ import type { ChatClient, Frame } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
- * Per-user rate limits and caps over real HTTP and WebSocket clients (README
- * "Limits"). Sends keep their defaults (the contract's promise is about them); the
+ * Per-user rate limits and caps over real HTTP and WebSocket clients (docs/limits.md). Sends keep their defaults (the contract's promise is about them); the
  * other buckets are made small through the stack's RATE_LIMITS so a test needs
  * a dozen requests, not hundreds. Buckets are per user: each test has its own.
  */

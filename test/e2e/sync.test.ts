@@ -5,7 +5,7 @@ import type { ChatClient, Frame } from '../support/chat-client.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
- * Sync (README "Sync"): one user's tablet is away while their phone is online;
+ * Sync (docs/architecture.md "Sync"): one user's tablet is away while their phone is online;
  * sends in two rooms, a deletion, a clear and an archive happen meanwhile. The
  * tablet catches up from its own cursor, page by page, and ends in the state
  * the server (and so the online phone) has.

@@ -18,7 +18,7 @@ const real = { jwtIssuer: 'https://auth.chat.acme.io', jwtAudience: 'chat-mobile
 
 /**
  * Each context that yields a different template, as the other infra tests and the
- * README's deploy guide use them. Bundling is skipped (placeholder assets): the
+ * docs/deploy.md uses them. Bundling is skipped (placeholder assets): the
  * templates then differ only in asset hashes, which cfn-lint does not read.
  */
 const VARIANTS: Record<string, { region: string; context: Record<string, unknown> }> = {

@@ -133,7 +133,7 @@ it('pages every visible message since any cursor exactly once (counted), nothing
           }
           // Where this cursor reads from: after its position, or 5 s before it for a
           // "tail" cursor (a page that caught up), which is the contract's only repeat
-          // (at least once across syncs; README "Sync"). Within one paging from one
+          // (at least once across syncs; docs/architecture.md "Sync"). Within one paging from one
           // cursor nothing repeats: each next page starts strictly after the last.
           const opened = openCursor('sync', a.userId, cursor.token, 'since') as {
             k: string;

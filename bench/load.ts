@@ -13,8 +13,16 @@ export interface LoadReport {
   expectedDeliveries: number;
   delivered: number;
   lost: number;
+  /** new-chat-message frames a client got for a message it already had (any of its sockets). */
   duplicatesRaw: number;
   duplicatesAfterDedup: number;
+  /** Clients that went away mid-run and came back (--offline). */
+  offlineClients: number;
+  /**
+   * Of the messages sent while those were away, how many reached them after a
+   * later message of the same room (send order is the room's seq).
+   */
+  offlineOutOfOrder: number;
   unconfirmed: number;
   p50: number;
   p95: number;
@@ -25,16 +33,41 @@ export interface LoadReport {
   deliveriesPerSecond: number;
 }
 
-export async function runLoad(
-  options: { clients?: number; rooms?: number; messages?: number; ratePerSecond?: number } = {},
-): Promise<LoadReport> {
+export interface LoadOptions {
+  clients?: number;
+  rooms?: number;
+  messages?: number;
+  ratePerSecond?: number;
+  /**
+   * Closed loop instead of a rate: this many sends unconfirmed at once, the next
+   * one written as soon as one is confirmed (the outside check's "5 in flight").
+   * It runs the stack as fast as it goes, so saturated.
+   */
+  inFlight?: number;
+  /**
+   * This many clients (the last member of as many rooms) close their socket
+   * after a fifth of the messages and connect again after three fifths: what
+   * was sent meanwhile reaches them through the pending flush, in send order.
+   * They do not send while away.
+   */
+  offline?: number;
+  /** Wait after the last socket opened before the first send (default 5 s; 0: send at once). */
+  settleMs?: number;
+  /** Each message that reaches a returning client out of send order is printed (stderr). */
+  verbose?: boolean;
+  /** Extra environment for the stack process. */
+  env?: Record<string, string>;
+}
+
+export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   const clients = options.clients ?? 200;
   const roomCount = options.rooms ?? 20;
   const messages = options.messages ?? 5000;
   // DynamoDB Local (~750 writes/s, ~200 transactions/s here) bounds the local rate:
   // about 25 messages/s to rooms of 10 saturate it (measured), so the run offers 20.
   const rate = options.ratePerSecond ?? 20;
-  const stack = await startStackProcess();
+  const inFlight = options.inFlight;
+  const stack = await startStackProcess(options.env);
   try {
     const users = Array.from({ length: clients }, (_, i) => `load_u${i}`);
     const tokens = await Promise.all(
@@ -60,53 +93,83 @@ export async function runLoad(
     const seen = users.map(() => new Set<string>());
     let duplicatesRaw = 0;
     let delivered = 0;
-    const sockets = await Promise.all(
-      users.map(
-        (_, i) =>
-          new Promise<WebSocket>((done, fail) => {
-            const socket = new WebSocket(`${stack.ws}?token=${tokens[i]}`);
-            socket.on('message', (raw) => {
-              const frame = JSON.parse(raw.toString()) as {
-                event: string;
-                data: Record<string, unknown>;
-              };
-              if (frame.event === 'message-confirmed') {
-                messageIdOf.set(frame.data.temp_id as string, frame.data.message_id as string);
-              } else if (frame.event === 'new-chat-message') {
-                const message = frame.data.message as { id: string; content: string };
-                if (seen[i]!.has(message.id)) {
-                  duplicatesRaw++;
-                  return;
-                }
-                seen[i]!.add(message.id);
-                delivered++;
-                const started = sentAt.get(message.content);
-                if (started !== undefined) latencies.push(performance.now() - started);
-              }
-            });
-            socket.once('open', () => {
-              // The app's heartbeat (every 25 s); without it the sweeper rightly drops the socket.
-              const timer = setInterval(
-                () => socket.send(JSON.stringify({ action: 'ping' })),
-                25_000,
-              );
-              socket.once('close', () => clearInterval(timer));
-              done(socket);
-            });
-            socket.once('error', fail);
-          }),
+    /** Closed loop: the confirmation of a temp_id frees its slot. */
+    const confirmed = new Map<string, () => void>();
+    const away = new Set(
+      Array.from(
+        { length: Math.min(options.offline ?? 0, roomCount) },
+        (_, r) => (r + 1) * perRoom - 1,
       ),
     );
+    /** When an away client came back (performance.now()). */
+    const backAt = new Map<number, number>();
+    /** Per away client and room: the highest seq it got of what was sent while it was away. */
+    const highestAway = new Map<string, number>();
+    let offlineOutOfOrder = 0;
+    const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('.') + 1));
+    const connect = (i: number) =>
+      new Promise<WebSocket>((done, fail) => {
+        const socket = new WebSocket(`${stack.ws}?token=${tokens[i]}`);
+        socket.on('message', (raw) => {
+          const frame = JSON.parse(raw.toString()) as {
+            event: string;
+            data: Record<string, unknown>;
+          };
+          if (frame.event === 'message-confirmed') {
+            messageIdOf.set(frame.data.temp_id as string, frame.data.message_id as string);
+            confirmed.get(frame.data.temp_id as string)?.();
+          } else if (frame.event === 'new-chat-message') {
+            const message = frame.data.message as { id: string; content: string };
+            if (seen[i]!.has(message.id)) {
+              duplicatesRaw++;
+              return;
+            }
+            seen[i]!.add(message.id);
+            delivered++;
+            const started = sentAt.get(message.content);
+            const back = backAt.get(i);
+            if (back !== undefined && started !== undefined && started < back) {
+              // Sent while this client was away: it came through the pending flush.
+              const room = `${i}|${message.id.slice(0, message.id.lastIndexOf('.'))}`;
+              const seq = seqOf(message.id);
+              if (seq < (highestAway.get(room) ?? 0)) {
+                offlineOutOfOrder++;
+                if (options.verbose)
+                  console.error(
+                    `inversion client ${i} ${message.id} after seq ${highestAway.get(room)}; sent ${(started - back).toFixed(0)} ms before back, got ${(performance.now() - back).toFixed(0)} ms after`,
+                  );
+              } else highestAway.set(room, seq);
+            } else if (started !== undefined) latencies.push(performance.now() - started);
+          }
+        });
+        socket.once('open', () => {
+          // The app's heartbeat (every 25 s); without it the sweeper rightly drops the socket.
+          const timer = setInterval(() => socket.send(JSON.stringify({ action: 'ping' })), 25_000);
+          socket.once('close', () => clearInterval(timer));
+          done(socket);
+        });
+        socket.once('error', fail);
+      });
+    const sockets = await Promise.all(users.map((_, i) => connect(i)));
 
     // Let the connect storm (presence broadcasts, pending flushes) settle first.
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, options.settleMs ?? 5000));
     const started = performance.now();
-    for (let n = 0; n < messages; n++) {
-      const sender = n % clients;
+    const leaveAt = Math.floor(messages / 5);
+    const returnAt = Math.floor((messages * 3) / 5);
+    const send = (n: number) => {
+      if (away.size > 0 && n === leaveAt) for (const i of away) sockets[i]!.terminate();
+      if (away.size > 0 && n === returnAt)
+        for (const i of away) {
+          backAt.set(i, performance.now());
+          void connect(i).then((socket) => {
+            sockets[i] = socket;
+          });
+        }
+      let sender = n % clients;
+      // An away client does not send (its socket is closed): the room's first member does.
+      if (away.has(sender) && n >= leaveAt) sender -= perRoom - 1;
       const tempId = `t${n}`;
-      const due = started + (n * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       sentAt.set(tempId, performance.now());
       sockets[sender]!.send(
         JSON.stringify({
@@ -116,6 +179,34 @@ export async function runLoad(
           temp_id: tempId,
         }),
       );
+    };
+    if (inFlight) {
+      let next = 0;
+      // Each lane sends, waits for that send's confirmation (30 s at most), sends the next.
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next < messages) {
+            const n = next++;
+            const done = new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 30_000);
+              confirmed.set(`t${n}`, () => {
+                clearTimeout(timer);
+                confirmed.delete(`t${n}`);
+                resolve();
+              });
+            });
+            send(n);
+            await done;
+          }
+        }),
+      );
+    } else {
+      for (let n = 0; n < messages; n++) {
+        const due = started + (n * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        send(n);
+      }
     }
     const expectedDeliveries = messages * (perRoom - 1);
     const deadline = performance.now() + 60_000;
@@ -127,6 +218,8 @@ export async function runLoad(
     }
     const seconds = (performance.now() - started) / 1000;
     for (const s of sockets) s.terminate();
+    // An away client's socket may still be opening when the run ends.
+    await new Promise((r) => setTimeout(r, 100));
     const sorted = latencies.sort((a, b) => a - b);
     return {
       clients,
@@ -137,6 +230,8 @@ export async function runLoad(
       lost: expectedDeliveries - delivered,
       duplicatesRaw,
       duplicatesAfterDedup: 0,
+      offlineClients: away.size,
+      offlineOutOfOrder,
       unconfirmed: messages - messageIdOf.size,
       p50: percentile(sorted, 50),
       p95: percentile(sorted, 95),

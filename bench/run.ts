@@ -2,7 +2,11 @@
 // at once, before esbuild, DynamoDB Local or the stack are loaded.
 const BUNDLE_LIMIT_BYTES = 300 * 1024;
 const IMPORT_LIMIT_MS = 150;
-const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+/** Flags that take a value (`--in-flight 5`): the value is not a benchmark's name. */
+const VALUE_FLAGS = new Set(['--in-flight', '--rate', '--settle', '--offline']);
+const only = process.argv
+  .slice(2)
+  .find((a, i, args) => !a.startsWith('--') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const json = process.argv.includes('--json');
 const verbose = process.argv.includes('--verbose');
 
@@ -24,14 +28,49 @@ async function bundles() {
   );
 }
 
+/** `--name value` from the command line, as a number. */
+function numberFlag(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
 async function load() {
-  console.log('## End to end: 200 clients, 20 rooms, 5,000 messages (local stack)');
+  // --in-flight N: a closed loop of N unconfirmed sends (the outside check ran 5), not a rate.
+  const inFlight = numberFlag('in-flight');
+  const ratePerSecond = numberFlag('rate');
+  // --offline N: N clients (one per room) go away for two fifths of the run and come back.
+  const offline = numberFlag('offline');
+  // --settle MS: the wait between the connect storm and the first send (default 5000; 0 allowed).
+  const settleIndex = process.argv.indexOf('--settle');
+  const settleMs = settleIndex >= 0 ? Number(process.argv[settleIndex + 1]) : undefined;
+  const offered =
+    (inFlight ? `${inFlight} in flight` : `${ratePerSecond ?? 20} messages/s`) +
+    (offline ? `, ${offline} clients away and back` : '');
+  if (!json)
+    console.log(`## End to end: 200 clients, 20 rooms, 5,000 messages, ${offered} (local stack)`);
   const { runLoad } = await import('./load.ts');
-  const r = await runLoad();
+  const r = await runLoad({
+    ...(inFlight ? { inFlight } : {}),
+    ...(ratePerSecond ? { ratePerSecond } : {}),
+    ...(offline ? { offline } : {}),
+    verbose,
+    ...(settleMs !== undefined && Number.isFinite(settleMs) ? { settleMs } : {}),
+  });
+  if (json) {
+    console.log(JSON.stringify({ offered, ...r }));
+    return;
+  }
   console.log(
     [
       `messages ${r.messages}, deliveries expected ${r.expectedDeliveries}, delivered ${r.delivered}`,
-      `lost ${r.lost} (target 0), duplicates after de-dup ${r.duplicatesAfterDedup} (raw ${r.duplicatesRaw}), unconfirmed sends ${r.unconfirmed}`,
+      `raw duplicates ${r.duplicatesRaw} (target 0: new-chat-message frames a socket got for a message it already had), after de-dup ${r.duplicatesAfterDedup}`,
+      `lost ${r.lost} (target 0), unconfirmed sends ${r.unconfirmed}`,
+      ...(r.offlineClients > 0
+        ? [
+            `away and back: ${r.offlineClients} clients; messages flushed to them out of send order ${r.offlineOutOfOrder} (target 0)`,
+          ]
+        : []),
       `latency p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms (target ≤ 250), max ${r.max.toFixed(1)} ms`,
       `throughput ${r.messagesPerSecond.toFixed(0)} messages/s, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s over ${r.seconds.toFixed(1)} s`,
     ].join('\n'),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ENV, requireEnv } from '#platform/env.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { postToConnection } from '#platform/post-to-connection.ts';
@@ -7,11 +8,18 @@ import { nowMs } from '#platform/time.ts';
 import { getConnection, getConnections } from '#store/connections.ts';
 import { getMember } from '#store/members.ts';
 import { getMessagesByIds } from '#store/messages.ts';
-import { deletePending, listPending, putPending } from '#store/pending.ts';
+import {
+  claimFlush,
+  deletePending,
+  listPending,
+  putPending,
+  releaseFlush,
+  wantFlush,
+} from '#store/pending.ts';
 import { claimPushSlot, confirmPushSent, listDevices } from '#store/push.ts';
 import { attachmentsPushText } from './attachment-rules.ts';
 import { events } from './events.ts';
-import type { MessageRecord, PendingMessage } from './model.ts';
+import type { MessageRecord } from './model.ts';
 import { isMutedNow, type MessageView, messageView } from './views.ts';
 
 /*
@@ -90,20 +98,57 @@ export async function acceptOfflineDelivery(
 }
 
 /**
- * Delivers a user's pending messages to the given connections, oldest first, and
- * removes each once at least one connection took it. It stops at the first
+ * Delivers a user's pending messages to the given connections, in send order,
+ * and removes each once at least one connection took it. It stops at the first
  * message no connection took, so order is kept and nothing is dropped.
  * Each message is re-read first (one BatchGet per batch): one deleted, cleared
  * or purged since it was queued is dropped instead of delivered, and the rest go
  * out as they are now.
+ *
+ * One flush per user at a time (store/pending.ts claimFlush): two at once
+ * would each post every pending message. A flush that finds another running
+ * asks it for one more pass and returns; the one running delivers what this
+ * one would have, to the connections it was given.
  */
-export async function flushPending(userId: string, connectionIds: readonly string[]) {
+export async function flushPending(
+  userId: string,
+  connectionIds: readonly string[],
+): Promise<{ delivered: number; blocked: boolean }> {
+  const owner = randomUUID();
+  for (let tries = 0; !(await claimFlush(userId, owner, nowMs())); tries++) {
+    if (await wantFlush(userId, nowMs())) return { delivered: 0, blocked: false };
+    // The holder let go between the two: take it now (a queue consumer is retried).
+    if (tries >= 5) throw new Error('Flush lease kept changing hands');
+  }
   let delivered = 0;
-  for (;;) {
+  try {
+    for (;;) {
+      const { delivered: n, blocked } = await flushPages(userId, connectionIds, owner);
+      delivered += n;
+      if (blocked) {
+        await releaseFlush(userId, owner, true);
+        return { delivered, blocked };
+      }
+      // Another flush asked meanwhile: what it came for may have been stored after the last page.
+      if ((await releaseFlush(userId, owner)) !== 'again') return { delivered, blocked };
+    }
+  } catch (error) {
+    // Let the next flush (a retry of this one, the next connection) start at once.
+    await releaseFlush(userId, owner, true).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function flushPages(userId: string, connectionIds: readonly string[], owner: string) {
+  let delivered = 0;
+  for (let page = 0; ; page++) {
+    // A long backlog renews the lease page by page; one lost (it ran out) leaves the rest to its taker.
+    if (page > 0 && !(await claimFlush(userId, owner, nowMs())))
+      return { delivered, blocked: false };
     const batch = await listPending(userId, LIMITS.pendingFlushBatch, nowMs());
     if (batch.length === 0) return { delivered, blocked: false };
     const current = new Map((await getMessagesByIds(batch.map((m) => m.id))).map((m) => [m.id, m]));
-    const done: PendingMessage[] = [];
+    const done: typeof batch = [];
     let blocked = false;
     for (const queued of batch) {
       const now = current.get(queued.id);

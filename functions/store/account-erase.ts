@@ -156,6 +156,7 @@ const ACCOUNT_ITEMS = [
   'BLOCKEDBY#',
   'EVT#',
   'PENDING#',
+  'FLUSHING',
   'TEMP#',
   'SETTINGS',
 ];

@@ -10,6 +10,7 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -66,6 +67,8 @@ describe('flush after $connect (fault injected: the connection is still connecti
     pending.clear();
     pending.set(`${pendingItem.pk}|${pendingItem.sk}`, pendingItem);
     ddb.on(QueryCommand).callsFake(() => ({ Items: [...pending.values()] }));
+    // The user's flush lease (store/pending.ts): taken and let go, nobody else flushing.
+    ddb.on(UpdateCommand).resolves({});
     ddb.on(BatchGetCommand).resolves({ Responses: { 'chat-test': [message] } });
     ddb
       .on(BatchWriteCommand)
@@ -131,6 +134,6 @@ describe('flush after $connect (fault injected: the connection is still connecti
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
     // Read back through the store's own reader: the message is still pending for ann.
     const still = await listPending('ann', 10, Date.now());
-    expect(still).toEqual([pendingItem.message]);
+    expect(still).toEqual([{ ...pendingItem.message, sk: pendingItem.sk }]);
   });
 });

@@ -451,7 +451,62 @@ async function asyncApiDocument() {
     },
   };
   pruneSchemas(doc);
+  for (const message of Object.values(messages)) {
+    message.examples = [
+      { name: 'frame', payload: exampleOf(message.payload as Json, doc.components.schemas) },
+    ];
+  }
   return doc;
+}
+
+/**
+ * An example frame for a message, made from its schema so it cannot drift from
+ * it: constants, enums and defaults where the schema has them, a plausible value
+ * by type and name elsewhere. Top-level and second-level fields all appear (an
+ * app developer sees the optional ones too); deeper objects show their required
+ * fields only.
+ */
+function exampleOf(schema: Json, schemas: Record<string, Json>, name = '', depth = 0): unknown {
+  const ref = schema.$ref as string | undefined;
+  if (ref) return exampleOf(schemas[ref.split('/').pop()!] ?? {}, schemas, name, depth);
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum)) return schema.enum[0];
+  const options = (schema.anyOf ?? schema.oneOf) as Json[] | undefined;
+  if (options) {
+    const chosen = options.find((o) => o.type !== 'null') ?? options[0]!;
+    return exampleOf(chosen, schemas, name, depth);
+  }
+  const type = Array.isArray(schema.type)
+    ? (schema.type as string[]).find((t) => t !== 'null')
+    : (schema.type as string | undefined);
+  if (schema.default !== undefined && schema.default !== '' && type !== 'object')
+    return schema.default;
+  if (type === 'object' || schema.properties) {
+    const properties = (schema.properties ?? {}) as Record<string, Json>;
+    const required = new Set((schema.required as string[] | undefined) ?? []);
+    return Object.fromEntries(
+      Object.entries(properties)
+        .filter(([key]) => depth < 2 || required.has(key))
+        .map(([key, value]) => [key, exampleOf(value, schemas, key, depth + 1)]),
+    );
+  }
+  if (type === 'array') {
+    const items = (schema.items ?? {}) as Json;
+    return depth < 3 ? [exampleOf(items, schemas, name.replace(/s$/, ''), depth + 1)] : [];
+  }
+  if (type === 'integer' || type === 'number') return Math.max(1, Number(schema.minimum ?? 1));
+  if (type === 'boolean') return false;
+  if (type === 'string') {
+    if (schema.format === 'date-time' || /(_at|_until|timestamp|time)$/.test(name))
+      return '2026-01-01T12:00:00.000Z';
+    if (schema.format === 'uri') return 'https://example.com/file';
+    if (name === 'message_id' || name === 'id' || name.endsWith('message_id'))
+      return '01J0000000000000000000ROOM.1';
+    if (name.endsWith('_id') || name === 'cursor') return `${name.replace(/_id$/, '')}_1`;
+    if (name === 'content') return 'hello';
+    return name || 'text';
+  }
+  return null;
 }
 
 const asText = (doc: unknown) => `${JSON.stringify(doc, null, 2)}\n`;

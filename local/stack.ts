@@ -134,7 +134,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const wsUrl = `ws://127.0.0.1:${wsPort}`;
   const managementUrl = `http://127.0.0.1:${managementPort}`;
-  configureSite({ wsUrl });
+  configureSite({ httpUrl, wsUrl });
   const issuerUrl = `${httpUrl}/local`;
   issuerHolder.issuer = await createIssuer(issuerUrl, options.dataDir);
   Object.assign(process.env, {

@@ -368,5 +368,27 @@ describe.skipIf(!available)('playground in headless Chromium', () => {
     await expect
       .poll(() => page.locator('#ws section h3').allTextContents(), { timeout: 5_000 })
       .toEqual(expect.arrayContaining([expect.stringContaining('sync-result')]));
+    // The WebSocket page is rendered: a field table and an example frame per message,
+    // Markdown's backticks as code, and the servers this stack listens on.
+    const send = page.locator('#ws-send-message');
+    expect(await send.locator('table td code').allTextContents()).toEqual(
+      expect.arrayContaining(['room_id', 'content', 'temp_id']),
+    );
+    expect(JSON.parse((await send.locator('pre').textContent())!)).toMatchObject({
+      action: 'send-message',
+    });
+    expect(await page.locator('#ws').textContent()).not.toContain('`');
+    expect(await page.locator('#ws').textContent()).toContain(
+      `local: ${env.stack.wsUrl.replace(/\/$/, '')}`,
+    );
+    const openapi = (await (await fetch(`${env.stack.httpUrl}/docs/openapi.json`)).json()) as {
+      servers: { url: string }[];
+    };
+    expect(openapi.servers[0]!.url).toBe(env.stack.httpUrl);
+    // `/` points to both.
+    await page.goto(`${env.stack.httpUrl}/`);
+    expect(
+      await page.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))),
+    ).toEqual(expect.arrayContaining(['/docs/', '/playground/']));
   }, 30_000);
 });

@@ -90,3 +90,30 @@ it('documents what issue 15 added: key is_active, the typing frame from its hand
     { $ref: '#/channels/socket/messages/pong' },
   ]);
 });
+
+it('gives every WebSocket message an example frame that its own schema accepts', async () => {
+  const { allServerEventData, contractActions } = await import('#domain/responses.ts');
+  const asyncapi = JSON.parse(fresh.asyncapi) as {
+    channels: { socket: { messages: Record<string, { examples?: { payload: Json }[] }> } };
+  };
+  const messages = asyncapi.channels.socket.messages;
+  for (const [name, message] of Object.entries(messages)) {
+    expect(message.examples?.length, name).toBe(1);
+    const frame = message.examples![0]!.payload;
+    if (name in allServerEventData) {
+      expect(frame.event).toBe(name);
+      const schema = allServerEventData[name as keyof typeof allServerEventData];
+      const parsed = schema.safeParse(frame.data);
+      expect(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+    } else {
+      expect(frame.action).toBe(name);
+      const schema = contractActions[name as keyof typeof contractActions];
+      if (!schema) continue;
+      const { action: _action, ...fields } = frame;
+      const parsed = schema.safeParse(fields);
+      expect(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+    }
+  }
+});
+
+type Json = Record<string, unknown>;

@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -18,6 +19,8 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './ports.ts';
  * batch twice.
  */
 const POLLERS_PER_QUEUE = 2;
+/** Each second a batch runs, its records stay invisible this much longer. */
+const VISIBILITY_HEARTBEAT_SECONDS = 3;
 
 export function startQueuePoller(options: {
   endpoint: string;
@@ -69,7 +72,13 @@ export function startQueuePoller(options: {
         return [];
       }
     });
-    const failed = records.length > 0 ? await invokeBatch(records) : new Set<string>();
+    const stopHeartbeat = keepInvisible(messages);
+    let failed: Set<string>;
+    try {
+      failed = records.length > 0 ? await invokeBatch(records) : new Set<string>();
+    } finally {
+      stopHeartbeat();
+    }
     if (options.duplicate && records.length > 0) await invokeBatch(records);
     const delivered = new Set(records.map((r) => r.messageId));
     const done = messages.filter((m) => delivered.has(m.MessageId!) && !failed.has(m.MessageId!));
@@ -81,6 +90,34 @@ export function startQueuePoller(options: {
         }),
       );
     }
+  }
+
+  /**
+   * The queues' visibility timeout is short locally (local/messaging.ts), so a
+   * failed record comes back in seconds. A batch still running must not come
+   * back meanwhile: on AWS the timeout is 6× the function's, so a consumer that
+   * runs is never handed its own records again, and on a busy machine this
+   * batch can take longer than 2 s (a second poller then ran the offline
+   * deliveries again, re-queued messages the flush had already delivered, and
+   * the load bench counted them twice). So its records are kept invisible
+   * while it runs.
+   */
+  function keepInvisible(messages: readonly Message[]): () => void {
+    const timer = setInterval(() => {
+      client
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: messages.map((m, i) => ({
+              Id: String(i),
+              ReceiptHandle: m.ReceiptHandle!,
+              VisibilityTimeout: VISIBILITY_HEARTBEAT_SECONDS,
+            })),
+          }),
+        )
+        .catch(() => undefined);
+    }, 1000);
+    return () => clearInterval(timer);
   }
 
   async function invokeBatch(records: SQSRecord[]): Promise<Set<string>> {

@@ -4,7 +4,7 @@ import { enqueue } from '#platform/queues.ts';
 import { chunk } from '#store/batch.ts';
 import { getConnections } from '#store/connections.ts';
 import { getMessage } from '#store/messages.ts';
-import { type FanOutResult, postToUsers } from './delivery.ts';
+import { type FanOutResult, postToUsers, sendersConnections } from './delivery.ts';
 import { events } from './events.ts';
 import type { LiveConnection, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
@@ -27,14 +27,15 @@ export async function fanOutMessage(
   userIds: readonly string[],
   message: MessageRecord,
 ): Promise<FanOutResult> {
-  const connections = await getConnections(userIds);
-  const online = userIds.filter((u) => (connections.get(u)?.length ?? 0) > 0);
+  // Connections opened around the message are the stream's to post to (delivery.ts RECENT_CONNECT_MS).
+  const { older, opening } = sendersConnections(await getConnections(userIds), message.created_at);
+  const online = userIds.filter((u) => older.has(u));
   const chunks: FanOutChunk[] = chunk(online, LIMITS.fanOutChunkMembers).map((users) => ({
     message_id: message.id,
-    targets: users.map((user_id) => ({ user_id, connections: connections.get(user_id)! })),
+    targets: users.map((user_id) => ({ user_id, connections: older.get(user_id)! })),
   }));
   await enqueue(requireEnv(ENV.fanOutQueueUrl), chunks);
-  const deliveredTo = new Set(online);
+  const deliveredTo = new Set([...online, ...opening]);
   return {
     deliveredTo,
     unreachable: new Set(userIds.filter((u) => !deliveredTo.has(u))),

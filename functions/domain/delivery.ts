@@ -26,6 +26,46 @@ export interface FanOutResult {
  */
 const CONNECTING_GRACE_MS = 10_000;
 
+/**
+ * The send reads the members' connections after storing the message, and
+ * $connect registers a connection a write after taking its `connected_at`, so
+ * only a connection registered within about one write of the send can be
+ * missed by the send's read; 3 s leaves room for a slow write. Such a young
+ * connection is not posted to by the send at all: the table stream's outbox
+ * (domain/room-activity.ts), which reads connections after the send, posts to
+ * it, and to it alone. The two read the same `connected_at` against the same
+ * `created_at`, so each (connection, message) has exactly one poster. When both
+ * posted (before issue 24 B9), a socket's first seconds got every message twice:
+ * 48 and 105 extra frames for 20 reconnects in two runs of the load bench
+ * (`--in-flight 5 --offline 20`).
+ */
+export const RECENT_CONNECT_MS = 3_000;
+
+/** Whether a connection opened around a message's send: the stream's to post it to, not the send's. */
+export const openedAround = (connectedAt: string, createdAt: string) =>
+  Date.parse(connectedAt) > Date.parse(createdAt) - RECENT_CONNECT_MS;
+
+/**
+ * The connections the send posts a message to (those opened before it), and the
+ * users with a connection opened around it: the stream reaches those (posted,
+ * or through their pending flush), so the send counts them as reached and never
+ * queues them itself (a second queue message for the same member and message
+ * could re-create a pending copy their flush had already delivered).
+ */
+export function sendersConnections(
+  connections: ReadonlyMap<string, readonly LiveConnection[]>,
+  createdAt: string,
+): { older: Map<string, LiveConnection[]>; opening: Set<string> } {
+  const older = new Map<string, LiveConnection[]>();
+  const opening = new Set<string>();
+  for (const [userId, conns] of connections) {
+    const kept = conns.filter((c) => !openedAround(c.connected_at, createdAt));
+    if (kept.length > 0) older.set(userId, kept);
+    if (kept.length < conns.length) opening.add(userId);
+  }
+  return { older, opening };
+}
+
 /** Whether a connection that answered 410 may still be inside its $connect. */
 export const mayStillBeConnecting = (connectedAt: string, now: number) =>
   now - Date.parse(connectedAt) <= CONNECTING_GRACE_MS;

@@ -14,7 +14,7 @@ import {
 } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { fanOutMessage } from './big-room.ts';
-import { fanOut, postToUsers } from './delivery.ts';
+import { postToUsers, sendersConnections } from './delivery.ts';
 import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
 import type { MessageRecord, RoomRecord } from './model.ts';
@@ -65,9 +65,9 @@ export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
       ? // The message is stored: if the fan-out queue refuses the chunks, post from here instead.
         await fanOutMessage(others, message).catch((error: unknown) => {
           logger.warn('Fan-out queue refused; posting inline', { error: error as Error });
-          return fanOut(others, events.newChatMessage(view));
+          return postToOlder(others, message, view);
         })
-      : await fanOut(others, events.newChatMessage(view));
+      : await postToOlder(others, message, view);
   // Members with no connection are queued by the stream's outbox from the stored
   // message (streams/room-activity.ts), once. Those this fan-out missed still
   // look online to the outbox, so they are queued here, as the big-room consumer
@@ -77,6 +77,22 @@ export async function deliverMessage(room: RoomRecord, message: MessageRecord) {
     await queueForOffline(result.missed, view).catch((error: unknown) =>
       logger.warn('Queueing unreachable members failed', { error: error as Error }),
     );
+  return result;
+}
+
+/**
+ * Posts to the members' connections opened before the message; those opened
+ * around it are the stream's (delivery.ts RECENT_CONNECT_MS), and a member
+ * with one counts as reached, never as missed.
+ */
+async function postToOlder(others: readonly string[], message: MessageRecord, view: MessageView) {
+  const { older, opening } = sendersConnections(await getConnections(others), message.created_at);
+  const result = await postToUsers(others, older, events.newChatMessage(view));
+  for (const userId of opening) {
+    result.unreachable.delete(userId);
+    result.missed.delete(userId);
+    result.deliveredTo.add(userId);
+  }
   return result;
 }
 

@@ -7,7 +7,7 @@ import { getRoomMemberStates } from '#store/members.ts';
 import { getMessagesBySeq } from '#store/messages.ts';
 import { recordDeletedSeqs } from '#store/room-head.ts';
 import { getRoom } from '#store/rooms.ts';
-import { postToUsers } from './delivery.ts';
+import { openedAround, postToUsers } from './delivery.ts';
 import { events } from './events.ts';
 import type { LiveConnection, MemberState, MessageRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
@@ -28,21 +28,13 @@ export interface PurgeRequest {
  * - members with no live connection are queued for offline delivery (pending
  *   copy + push), whether or not the send's request lived to do it;
  * - connections opened around or after the send (connected less than
- *   RECENT_CONNECT_MS before it) may have missed the live fan-out: they get it
- *   now, and clients de-duplicate by id.
+ *   RECENT_CONNECT_MS before it, delivery.ts) may have been missed by its read
+ *   of connections: the send posts to none of them, and they get it here, once:
+ *   through the pending flush when they are all the member has (a member just
+ *   back, whose backlog it must not overtake), else posted directly.
  * One room read and one connection read per room per stream batch, however
  * many of its messages the batch holds. Nothing is written per recipient.
  */
-/**
- * The send reads the members' connections after storing the message, and
- * $connect registers a connection a write after taking its `connected_at`, so
- * only a connection registered within about one write of the send can be
- * missed; 3 s leaves room for a slow write. (One that the send's post found
- * still inside $connect, 410, was queued by the send and reaches it through
- * the flush after $connect.) A wider window sends every message of a socket's
- * first seconds twice: 10 s did, in the load bench.
- */
-const RECENT_CONNECT_MS = 3_000;
 /**
  * A member who joined this long before a message was stamped joined before it
  * took its number, so may see it; one who joined later may not (joining sets
@@ -78,24 +70,29 @@ export async function deliverStoredMessages(
   for (const message of messages) {
     const others = members.filter((u) => u !== message.sender_id && sees(u, message));
     const view = messageView(message);
-    const youngSince = Date.parse(message.created_at) - RECENT_CONNECT_MS;
     const offline: string[] = [];
     const young = new Map<string, LiveConnection[]>();
     const hasOlder = new Set<string>();
     for (const userId of others) {
       const conns = connections.get(userId) ?? [];
       if (conns.length === 0) offline.push(userId);
-      const fresh = conns.filter((c) => Date.parse(c.connected_at) > youngSince);
+      // Opened around the send: the send left these to this post (delivery.ts RECENT_CONNECT_MS).
+      const fresh = conns.filter((c) => openedAround(c.connected_at, message.created_at));
       if (fresh.length > 0) young.set(userId, fresh);
       if (fresh.length < conns.length) hasOlder.add(userId);
     }
     // The stream may run long after the send: a message deleted since then must not
     // reach a connection as live (sync gives it as message-deleted). Re-read only
     // when there is someone to post to, which is rare (a connection of the last 3 s).
-    if (young.size > 0 && (await wasDeleted(message))) continue;
-    const late = await postToUsers([...young.keys()], young, events.newChatMessage(view));
-    for (const userId of late.unreachable) if (!hasOlder.has(userId)) offline.push(userId);
-    await queueForOffline(offline, view);
+    // A member whose only connections are this young has just come back, and their
+    // backlog is being flushed (the flush after $connect): the message joins that
+    // backlog (pending, then the same serialized flush, in send order) instead of
+    // overtaking it. Another device's young connection is posted to directly.
+    const returning = [...young.keys()].filter((u) => !hasOlder.has(u));
+    const beside = new Map([...young].filter(([u]) => hasOlder.has(u)));
+    if (beside.size > 0 && !(await wasDeleted(message)))
+      await postToUsers([...beside.keys()], beside, events.newChatMessage(view));
+    await queueForOffline([...offline, ...returning], view);
   }
 }
 

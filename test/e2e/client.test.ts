@@ -243,6 +243,10 @@ describe('client', () => {
     const room = await alice.api.createRoom({ type: 'direct', member_ids: ['u_st_bob'] });
     await Promise.all([opened(alice.realtime), opened(bob1.realtime)]);
     await eventually(async () => expect(bob1.realtime.cursor).not.toBeNull(), 5000, 20);
+    // Past its first 3 s (functions/domain/delivery.ts RECENT_CONNECT_MS), so the
+    // sends below reach bob live from the send, not through the stream and the
+    // pending flush, whose spacing can let the follow sync show them instead.
+    await new Promise((r) => setTimeout(r, 3100));
     const shownBy = (c: { events: { event: string; data: unknown }[] }) =>
       c.events
         .filter((e) => e.event === 'new-chat-message')

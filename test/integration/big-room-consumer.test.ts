@@ -131,8 +131,17 @@ it("the stream's late fan-out posts nothing to a young connection once the messa
     connected_at: new Date().toISOString(),
   });
   posts.length = 0;
+  await drainOffline();
   // The stream runs late, with the images it recorded at the sends.
   await deliverStoredMessages(room.id, [kept, deleted]);
+  // That young socket is all lf_y has: they are just back, so the messages join
+  // their backlog (issue 24 B9) and reach the socket through the pending flush,
+  // which re-reads each message first.
+  expect(posts.filter((p) => p.connectionId === 'conn-young')).toEqual([]);
+  const queued = (await drainOffline()).filter((b) => b.user_id === 'lf_y');
+  const { acceptOfflineDelivery } = await import('#domain/offline-delivery.ts');
+  for (const [i, body] of queued.entries())
+    await acceptOfflineDelivery(body as Parameters<typeof acceptOfflineDelivery>[0], `lf-y-${i}`);
   const got = posts
     .filter((p) => p.connectionId === 'conn-young' && p.frame.event === 'new-chat-message')
     .map((p) => (p.frame.data.message as { id: string }).id);

@@ -277,3 +277,63 @@ describe('offline flush order (issue 24 B9)', () => {
     expect(await pendingCount(away)).toBe(0);
   });
 });
+
+/**
+ * Issue 24 B9: a connection opened around a send is posted the message by the
+ * table stream's outbox, which reads connections after the send; the send's
+ * own fan-out posts to the older ones. Before, both posted to a young socket,
+ * and the load bench's reconnecting clients got their first seconds twice.
+ */
+describe('one poster per connection and message', () => {
+  it('posts to older connections from the send, to young ones from the stream, once each', async () => {
+    const { addConnection } = await import('#store/connections.ts');
+    const { getMessage } = await import('#store/messages.ts');
+    const { deliverStoredMessages } = await import('#domain/room-activity.ts');
+    const { drainOffline } = await import('./support.ts');
+    const room = (
+      await domain.createRoom(caller('fo_y'), {
+        type: 'group',
+        name: 'young',
+        member_ids: ['fo_settled', 'fo_back', 'fo_two'],
+      })
+    ).room;
+    const at = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
+    const connect = (user: string, id: string, msAgo: number) =>
+      addConnection({ connection_id: id, user_id: user, name: user, connected_at: at(msAgo) });
+    await connect('fo_settled', 'conn-settled', 60_000);
+    // Just back: this young connection is all the member has.
+    await connect('fo_back', 'conn-back', 500);
+    // A second device opened beside an older one.
+    await connect('fo_two', 'conn-two-old', 60_000);
+    await connect('fo_two', 'conn-two-new', 500);
+    await drainOffline();
+    const sent = await domain.sendMessage(caller('fo_y'), room.id, {
+      content: 'hello all',
+      message_type: 'text',
+      is_encrypted: false,
+    });
+    const id = sent.message.id;
+    // Everyone is reached: the older connections by the send, the young ones through the stream.
+    expect(sent.delivered_to_count).toBe(3);
+    expect(received.get('conn-settled')).toEqual([id]);
+    expect(received.get('conn-two-old')).toEqual([id]);
+    expect(received.get('conn-back') ?? []).toEqual([]);
+    expect(received.get('conn-two-new') ?? []).toEqual([]);
+    // The table stream's outbox, as it runs for the stored message.
+    const stored = await getMessage(id, { consistent: true });
+    await deliverStoredMessages(room.id, [stored!]);
+    expect(received.get('conn-two-new')).toEqual([id]);
+    // The member just back gets it through the offline queue and the pending flush.
+    const queued = await drainOffline();
+    expect(queued.map((b) => b.user_id)).toEqual(['fo_back']);
+    await queueOffline(
+      'fo_back',
+      queued.map((b) => b.message),
+      'fo-young',
+    );
+    expect(received.get('conn-back')).toEqual([id]);
+    expect(received.get('conn-settled')).toEqual([id]);
+    expect(received.get('conn-two-old')).toEqual([id]);
+    expect(await pendingCount('fo_back')).toBe(0);
+  });
+});

@@ -22,6 +22,7 @@ export interface PolicyStatement {
   Effect: 'Allow' | 'Deny';
   Action: string | string[];
   Resource: string | string[];
+  NotResource?: string | string[];
   Condition?: Record<string, Record<string, Json>>;
 }
 

@@ -64,6 +64,8 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
   if (!storageEndpoint)
     throw new Error('test:deployed: no local S3 (AWS_ENDPOINT_URL_S3) to record');
   const cursorSecretArn = `arn:aws:secretsmanager:${region}:${account}:secret:${CURSOR_SECRET_NAME}`;
+  // The workers start once the proxies' endpoints are known; calls are checked from then on.
+  let checkCall: (fn: string, request: string) => void = () => undefined;
   const recorder = await startRecorder({
     region,
     account,
@@ -74,6 +76,7 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
       ? { [cursorSecretArn]: options.settings[ENV.cursorKey]! }
       : {},
     dynamoAccessKeyId: options.dynamoAccessKeyId,
+    observe: (fn, request) => checkCall(fn, request),
     // As on AWS: a missing key read by a role without s3:ListBucket (none has it) is 403
     // AccessDenied, not 404. The send's HEAD counts both as "not uploaded"
     // (store/file-requests.ts); a deleted file's download URL answers 403.
@@ -126,6 +129,7 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
     };
   };
   const workers = startWorkers(assembly.functions, envOf, account, region);
+  checkCall = workers.checkCall;
 
   return {
     assembly,
@@ -144,6 +148,11 @@ export async function startDeployedRuntime(options: DeployedRuntimeOptions) {
             calls: aggregate(recorder.calls),
             grants: assembly.functions.flatMap((f) => grantsOf(f, new Set(f.eventSourceArns))),
             coldStarts: Object.fromEntries(workers.coldStarts),
+            timeouts: workers.violations,
+            longest: Object.fromEntries(workers.longest),
+            timeoutSeconds: Object.fromEntries(
+              assembly.functions.map((f) => [f.handler, f.timeoutSeconds]),
+            ),
           }),
         );
       }

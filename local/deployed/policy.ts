@@ -1,5 +1,5 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import type { DeployedFunction, PolicyDocument } from './assembly.ts';
+import type { DeployedFunction, PolicyDocument, PolicyStatement } from './assembly.ts';
 
 /**
  * Judges each recorded AWS call against the calling function's synthesized IAM
@@ -26,8 +26,11 @@ export interface AwsCall {
 export interface Judged extends AwsCall {
   decision: Decision;
   /**
-   * The resource the evaluator used: `*` for actions that AWS authorizes
-   * without a resource (SNS CreatePlatformEndpoint, Publish to a TargetArn).
+   * The resource the call was judged on: always the real ARN. An action AWS
+   * authorizes without a resource type (SNS CreatePlatformEndpoint, Publish to
+   * a TargetArn, endpoint attributes) is judged on `*` by the evaluator, but
+   * only against the statements granted on `Resource: "*"`: a grant on the
+   * reports topic does not let a function publish to a device endpoint.
    */
   evaluated: string;
   error?: string;
@@ -36,18 +39,58 @@ export interface Judged extends AwsCall {
 /** Errors iam-simulate gives when the action takes no resource of that type: AWS then evaluates `*`. */
 const WILDCARD_ERRORS = /must\.use\.wildcard|no\.resource\.types|resource.*type/i;
 
+/** What the recorder reports for a request it could not turn into IAM action and ARN. */
+export const UNPARSED_ACTION = '(unparsed request)';
+
+/** A refused call for a request that could not be parsed: never let through unjudged. */
+export function unparsed(
+  fn: string | undefined,
+  service: string,
+  request: string,
+  why = 'no IAM action and resource ARN could be read from it',
+): Judged {
+  return {
+    fn: fn ?? '(unsigned)',
+    service,
+    action: UNPARSED_ACTION,
+    resource: request,
+    evaluated: request,
+    decision: 'ImplicitlyDenied',
+    error: `unparsed request: ${why}`,
+  };
+}
+
+/** A resource the judge accepts: a full ARN with no wildcard (the real resource of one call). */
+export function isRealArn(resource: string): boolean {
+  return (
+    /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+/.test(resource) && !/[*?]/.test(resource)
+  );
+}
+
+/** An Allow on `Resource: "*"`: what AWS requires of an action with no resource type. */
+const grantsEverything = (s: PolicyStatement) =>
+  s.NotResource === undefined && [s.Resource ?? []].flat().includes('*');
+
+/** Whether a statement's Resource (or NotResource) covers this ARN. */
+export function statementCovers(statement: PolicyStatement, arn: string): boolean {
+  if (statement.NotResource !== undefined)
+    return ![statement.NotResource].flat().some((r) => glob(r).test(arn));
+  return [statement.Resource ?? []].flat().some((r) => glob(r).test(arn));
+}
+
 export function policyJudge(functions: readonly DeployedFunction[], account: string) {
   const byId = new Map(functions.map((f) => [f.logicalId, f]));
   const cache = new Map<string, Promise<Judged>>();
 
   async function simulate(
-    fn: DeployedFunction,
+    policies: DeployedFunction['policies'],
+    fn: string,
     action: string,
     resource: string,
   ): Promise<{ decision: Decision; error?: string }> {
     const response = await runSimulation(
       {
-        identityPolicies: fn.policies.map((p) => ({
+        identityPolicies: policies.map((p) => ({
           name: p.name,
           policy: p.document as unknown as Record<string, unknown>,
         })),
@@ -55,7 +98,7 @@ export function policyJudge(functions: readonly DeployedFunction[], account: str
         resourceControlPolicies: [],
         request: {
           action,
-          principal: `arn:aws:iam::${account}:role/${fn.logicalId}`,
+          principal: `arn:aws:iam::${account}:role/${fn}`,
           resource: { accountId: account, resource },
           contextVariables: {},
         },
@@ -70,21 +113,36 @@ export function policyJudge(functions: readonly DeployedFunction[], account: str
 
   async function judgeUncached(call: AwsCall): Promise<Judged> {
     const fn = byId.get(call.fn);
-    if (!fn) {
-      return {
-        ...call,
-        decision: 'ImplicitlyDenied',
-        evaluated: call.resource,
-        error: 'unknown function',
-      };
+    const refused = (error: string): Judged => ({
+      ...call,
+      decision: 'ImplicitlyDenied',
+      evaluated: call.resource,
+      error,
+    });
+    if (!fn) return refused('unknown function');
+    // `*`, an empty or a partial resource is a request the recorder did not read:
+    // the evaluator would allow it wherever the action is granted on anything.
+    if (!isRealArn(call.resource)) return refused(`not a resource ARN: "${call.resource}"`);
+    const result = await simulate(fn.policies, fn.logicalId, call.action, call.resource);
+    if (!result.error || !WILDCARD_ERRORS.test(result.error)) {
+      return { ...call, ...result, evaluated: call.resource };
     }
-    let evaluated = call.resource;
-    let result = await simulate(fn, call.action, evaluated);
-    if (result.error && evaluated !== '*' && WILDCARD_ERRORS.test(result.error)) {
-      evaluated = '*';
-      result = await simulate(fn, call.action, evaluated);
-    }
-    return { ...call, ...result, evaluated };
+    // The action has no resource type for this ARN (SNS endpoint actions, Publish
+    // to a TargetArn): AWS matches it only by a statement whose Resource is `*`,
+    // not by one scoped to some other resource (the evaluator, given `*`, would
+    // take any statement granting the action). So: the Allow statements on `*`,
+    // and every Deny that covers the real ARN, evaluated on `*`.
+    const covering = fn.policies.map((p) => ({
+      name: p.name,
+      document: {
+        ...p.document,
+        Statement: p.document.Statement.filter((s) =>
+          s.Effect === 'Allow' ? grantsEverything(s) : statementCovers(s, call.resource),
+        ),
+      },
+    }));
+    const onWildcard = await simulate(covering, fn.logicalId, call.action, '*');
+    return { ...call, ...onWildcard, evaluated: call.resource };
   }
 
   return {

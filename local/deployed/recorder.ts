@@ -13,7 +13,7 @@ import { checkPresigned, isPresigned, parseQuery } from '../s3-auth.ts';
 import { type PostForm, parsePostForm } from '../s3-post-policy.ts';
 import { upstreamCall } from '../s3-upload.ts';
 import { errorXml, escapeXml, S3Error } from '../s3-xml.ts';
-import type { AwsCall, Judged } from './policy.ts';
+import { type AwsCall, type Judged, unparsed } from './policy.ts';
 import {
   bucketArn,
   credentialKey,
@@ -68,6 +68,12 @@ export interface RecorderOptions {
   missingObjects?: 'as-s3' | 'not-found';
   /** Credentials DynamoDB Local files the local data under (it keys databases by access key). */
   dynamoAccessKeyId: string;
+  /**
+   * Told of every request a function makes with its own credentials, as it
+   * arrives (not the URLs and forms it signs for clients, which run later).
+   * The deployed runtime checks it against the function's timeout.
+   */
+  observe?: (fn: string, request: string) => void;
 }
 
 interface Parsed {
@@ -75,7 +81,27 @@ interface Parsed {
   calls: { action: string; resource: string }[];
 }
 
+/** Thrown by a parser for a request it cannot read: the request is refused and reported. */
+class Unparsed extends Error {}
+
+/** A parser answers the calls a request is, or throws Unparsed (undefined: not a call at all). */
 type Parser = (req: IncomingMessage, body: string) => Parsed | undefined;
+
+const jsonBody = (body: string): Record<string, unknown> => {
+  try {
+    const value = JSON.parse(body || '{}') as unknown;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new Unparsed('its body is not a JSON object');
+};
+/** A name or ARN the request must carry; its absence makes it unparsed. */
+const required = (value: unknown, what: string): string => {
+  if (typeof value !== 'string' || value === '') throw new Unparsed(`it names no ${what}`);
+  return value;
+};
 
 const accessKeyOf = (headers: IncomingHttpHeaders) =>
   /Credential=([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1];
@@ -85,22 +111,31 @@ type ServerName = 'dynamodb' | 'sqs' | 'sns' | 'secrets' | 'connections' | 's3';
 export async function startRecorder(options: RecorderOptions) {
   const { region, account } = options;
   const calls: Judged[] = [];
+  const recorded = calls;
   const arn = (service: string, resource: string) =>
     `arn:aws:${service}:${region}:${account}:${resource}`;
-  const tableArn = (name: string) =>
-    name.startsWith('arn:') ? name : arn('dynamodb', `table/${name}`);
-  const queueArn = (url: string) => arn('sqs', url.split('/').pop() ?? '');
+  const tableArn = (name: unknown) => {
+    const table = required(name, 'table');
+    return table.startsWith('arn:') ? table : arn('dynamodb', `table/${table}`);
+  };
+  const queueArn = (url: unknown) => {
+    const name = required(url, 'queue').split('/').pop();
+    return arn('sqs', required(name, 'queue'));
+  };
 
   const dynamodb: Parser = (req, body) => {
     const op = String(req.headers['x-amz-target'] ?? '').split('.')[1];
-    if (!op) return undefined;
-    const input = JSON.parse(body || '{}') as Record<string, unknown>;
+    if (!op) throw new Unparsed('no X-Amz-Target operation');
+    const input = jsonBody(body);
     const action = (name: string) => `dynamodb:${name}`;
     const out: Parsed['calls'] = [];
     if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
       // No Transact* permission exists: AWS authorizes each item's own action.
-      for (const item of input.TransactItems as Record<string, { TableName: string }>[]) {
-        const [kind, detail] = Object.entries(item)[0]!;
+      const items = input.TransactItems;
+      if (!Array.isArray(items) || items.length === 0) throw new Unparsed('no TransactItems');
+      for (const item of items as Record<string, { TableName: string }>[]) {
+        const [kind, detail] = Object.entries(item ?? {})[0] ?? [];
+        if (!kind || !detail) throw new Unparsed('an empty transaction item');
         const name =
           {
             Put: 'PutItem',
@@ -112,10 +147,11 @@ export async function startRecorder(options: RecorderOptions) {
         out.push({ action: action(name), resource: tableArn(detail.TableName) });
       }
     } else if (op === 'BatchGetItem' || op === 'BatchWriteItem') {
-      for (const table of Object.keys(input.RequestItems as object))
-        out.push({ action: action(op), resource: tableArn(table) });
+      const tables = Object.keys((input.RequestItems as object | undefined) ?? {});
+      if (tables.length === 0) throw new Unparsed('no RequestItems');
+      for (const table of tables) out.push({ action: action(op), resource: tableArn(table) });
     } else {
-      const table = tableArn(String(input.TableName ?? input.TableArn ?? ''));
+      const table = tableArn(input.TableName ?? input.TableArn);
       const index = input.IndexName ? `${table}/index/${String(input.IndexName)}` : table;
       out.push({ action: action(op), resource: index });
     }
@@ -134,40 +170,42 @@ export async function startRecorder(options: RecorderOptions) {
     let queueUrl: string | undefined;
     if (target) {
       op = target.split('.')[1];
-      queueUrl = (JSON.parse(body || '{}') as { QueueUrl?: string }).QueueUrl;
+      queueUrl = jsonBody(body).QueueUrl as string | undefined;
     } else {
       const form = new URLSearchParams(body);
       op = form.get('Action') ?? undefined;
       queueUrl = form.get('QueueUrl') ?? undefined;
     }
-    if (!op) return undefined;
-    const resource = queueUrl ? queueArn(queueUrl) : '*';
+    if (!op) throw new Unparsed('no SQS action');
+    const resource = queueArn(queueUrl);
     return { service: 'sqs', calls: [{ action: `sqs:${sqsActions[op] ?? op}`, resource }] };
   };
 
   const sns: Parser = (_req, body) => {
     const form = new URLSearchParams(body);
     const op = form.get('Action');
-    if (!op) return undefined;
-    const resource =
+    if (!op) throw new Unparsed('no SNS action');
+    // The ARN the request acts on (a phone number, or no ARN at all, is not read here).
+    const resource = required(
       form.get('TopicArn') ??
-      form.get('TargetArn') ??
-      form.get('EndpointArn') ??
-      form.get('PlatformApplicationArn') ??
-      '*';
+        form.get('TargetArn') ??
+        form.get('EndpointArn') ??
+        form.get('PlatformApplicationArn'),
+      'topic, endpoint or application ARN',
+    );
     return { service: 'sns', calls: [{ action: `sns:${op}`, resource }] };
   };
 
   const secrets: Parser = (req, body) => {
     const op = String(req.headers['x-amz-target'] ?? '').split('.')[1];
-    if (!op) return undefined;
-    const id = String((JSON.parse(body || '{}') as { SecretId?: string }).SecretId ?? '*');
+    if (!op) throw new Unparsed('no X-Amz-Target operation');
+    const id = required(jsonBody(body).SecretId, 'SecretId');
     return { service: 'secretsmanager', calls: [{ action: `secretsmanager:${op}`, resource: id }] };
   };
 
   const connections: Parser = (req) => {
     const match = /^\/([^/]+)\/@connections\/([^/?]+)/.exec(req.url ?? '');
-    if (!match) return undefined;
+    if (!match) throw new Unparsed('not a /<stage>/@connections/<id> path');
     const { apiId } = options.webSocket;
     const resource = arn(
       'execute-api',
@@ -203,10 +241,29 @@ export async function startRecorder(options: RecorderOptions) {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         (async () => {
+          // Every request here is a function's call: one that is unsigned, or that
+          // cannot be read as IAM action and ARN, is refused and reported, never forwarded.
           const fn = accessKeyOf(req.headers);
-          const parsed = fn ? parse(req, body) : undefined;
-          if (fn && parsed) {
-            const results = await judged(fn, parsed);
+          const request = `${req.method} ${req.url}`;
+          if (fn) options.observe?.(fn, `${name} ${request}`);
+          let parsed: Parsed | undefined;
+          let why: string | undefined = fn ? undefined : 'unsigned (no function named it)';
+          if (fn) {
+            try {
+              parsed = parse(req, body);
+              if (!parsed?.calls.length) why = 'no call in it';
+            } catch (error) {
+              if (!(error instanceof Unparsed)) throw error;
+              why = error.message;
+            }
+          }
+          if (!parsed?.calls.length) {
+            const refused = unparsed(fn, name, request, why);
+            calls.push(refused);
+            return deny(res, refused);
+          }
+          {
+            const results = await judged(fn!, parsed);
             const refused = results.find((r) => r.decision !== 'Allowed');
             if (refused) return deny(res, refused);
           }
@@ -246,10 +303,16 @@ export async function startRecorder(options: RecorderOptions) {
     const key = credentialKey(credential);
     return key && key !== LOCAL_CREDENTIALS.accessKeyId ? key : undefined;
   };
-  const refusedCall = async (fn: string, calls: Parsed['calls']) =>
-    (await judged(fn, { service: 's3', calls: dedupe(calls) })).find(
+  const refusedCall = async (fn: string, calls: Parsed['calls'], request = 's3') => {
+    if (calls.length === 0) {
+      const refused = unparsed(fn, 's3', request, 'no object or bucket call in it');
+      recorded.push(refused);
+      return refused;
+    }
+    return (await judged(fn, { service: 's3', calls: dedupe(calls) })).find(
       (r) => r.decision !== 'Allowed',
     );
+  };
 
   async function s3(req: IncomingMessage, body: Buffer, res: ServerResponse, upstream: string) {
     const method = req.method ?? 'GET';
@@ -288,6 +351,11 @@ export async function startRecorder(options: RecorderOptions) {
      * deleted the others.
      */
     const deleteObjects = async (fn: string, calls: Parsed['calls']) => {
+      if (calls.length === 0) {
+        const refused = unparsed(fn, 's3', `${method} ${url}`, 'a DeleteObjects with no key');
+        recorded.push(refused);
+        return deny(refused);
+      }
       const results = await judged(fn, { service: 's3', calls: dedupe(calls) });
       const keyOf = (r: Judged) => r.resource.slice(bucketArn(bucket).length + 1);
       const refused = results.filter((r) => r.decision !== 'Allowed').map(keyOf);
@@ -324,6 +392,7 @@ export async function startRecorder(options: RecorderOptions) {
       // A function's own call (SDK, Authorization header).
       const caller = accessKeyOf(req.headers);
       if (caller) {
+        options.observe?.(caller, `s3 ${method} ${url}`);
         const calls = s3Calls({ method, bucket, key, query, headers: req.headers, body });
         if (!key && method === 'POST' && query.some(([n]) => n === 'delete'))
           return deleteObjects(caller, calls);

@@ -69,13 +69,34 @@ export class FunctionError extends Error {
  * function's timeout; only the time in a container does.
  */
 const PER_CONTAINER = 16;
-const LOCAL_TIMEOUT_FLOOR_SECONDS = 30;
 const MAX_CONTAINERS = 4;
+/**
+ * Timeouts. Each function's template timeout is enforced as Lambda enforces it:
+ * the invocation's context counts down from it, an invocation still running at
+ * its timeout is failed ("Task timed out", as Lambda answers) and reported, and
+ * an AWS call a function makes once its invocations are past their timeout, or
+ * when none of them is running at all (after it returned or timed out, which on
+ * Lambda would be frozen or killed), is reported (checkCall). Calls made while
+ * a container is loading its bundle are the init phase's, not an invocation's.
+ */
+export interface TimeoutViolation {
+  /** Logical id and route-table handler. */
+  fn: string;
+  handler: string;
+  kind: 'invocation' | 'call';
+  /** How long the invocation had run (`invocation`), or how long its youngest had (`call`). */
+  ms: number;
+  limitMs: number;
+  detail: string;
+}
 
 interface Container {
   worker: Worker;
   /** The invocations it is running. */
-  running: Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
+  running: Map<
+    string,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void; settle: () => void }
+  >;
   /** Settles when the bundle has been imported (Lambda's init phase). */
   ready: Promise<void>;
 }
@@ -102,7 +123,16 @@ export function startWorkers(
   const pools = new Map<string, Container[]>();
   const queues = new Map<string, Waiting[]>();
   const coldStarts = new Map<string, number>();
+  const byLogicalId = new Map(functions.map((f) => [f.logicalId, f]));
+  /** Start times of the invocations running now, by logical id. */
+  const inFlight = new Map<string, Map<string, number>>();
+  /** Containers still loading their bundle (init phase), by logical id. */
+  const initializing = new Map<string, number>();
+  const violations: TimeoutViolation[] = [];
+  /** The longest invocation of each handler, in ms. */
+  const longest = new Map<string, number>();
   let stopping = false;
+  const limitOf = (fn: DeployedFunction) => fn.timeoutSeconds * 1000;
 
   function start(fn: DeployedFunction): Container {
     const n = (coldStarts.get(fn.handler) ?? 0) + 1;
@@ -118,14 +148,22 @@ export function startWorkers(
         functionName: fn.logicalId,
         functionArn: `arn:aws:lambda:${region}:${account}:function:${fn.logicalId}`,
         memoryMb: fn.memoryMb,
-        // DynamoDB Local on a shared laptop is far slower than DynamoDB: the same 30 s
-        // floor the source runtime gives every function (local/lambda-runtime.ts).
-        timeoutMs: Math.max(fn.timeoutSeconds, LOCAL_TIMEOUT_FLOOR_SECONDS) * 1000,
+        // The template's timeout, as the deployed function's context counts it.
+        timeoutMs: limitOf(fn),
       },
     });
+    initializing.set(fn.logicalId, (initializing.get(fn.logicalId) ?? 0) + 1);
     let initDone: (error?: unknown) => void = () => undefined;
+    let initialized = false;
     const ready = new Promise<void>((resolve, reject) => {
-      initDone = (error) => (error ? reject(error) : resolve());
+      initDone = (error) => {
+        if (!initialized) {
+          initialized = true;
+          initializing.set(fn.logicalId, (initializing.get(fn.logicalId) ?? 1) - 1);
+        }
+        if (error) reject(error);
+        else resolve();
+      };
     });
     ready.catch(() => undefined);
     const container: Container = { worker, ready, running: new Map() };
@@ -137,7 +175,11 @@ export function startWorkers(
         fn.handler,
         (pools.get(fn.handler) ?? []).filter((c) => c !== container),
       );
-      for (const r of container.running.values()) r.reject(error);
+      initDone(error);
+      for (const r of container.running.values()) {
+        r.settle();
+        r.reject(error);
+      }
       container.running.clear();
       pump(fn.handler);
     };
@@ -149,6 +191,7 @@ export function startWorkers(
       const current = container.running.get(m.id);
       if (!current) return;
       container.running.delete(m.id);
+      current.settle();
       if (m.ok) current.resolve(m.result);
       else current.reject(new FunctionError(fn.logicalId, m.error ?? { message: 'failed' }));
       pump(fn.handler);
@@ -183,7 +226,41 @@ export function startWorkers(
       if (!free) return;
       const next = waiting.shift()!;
       const id = randomUUID();
-      free.running.set(id, { resolve: next.resolve, reject: next.reject });
+      const started = Date.now();
+      const running = inFlight.get(fn.logicalId) ?? new Map<string, number>();
+      inFlight.set(fn.logicalId, running);
+      running.set(id, started);
+      const limitMs = limitOf(fn);
+      // Lambda ends an invocation at its timeout: the caller gets the failure; what the
+      // code still does in this container is late (checkCall reports its AWS calls).
+      const timer = setTimeout(() => {
+        if (!free.running.has(id)) return;
+        free.running.delete(id);
+        running.delete(id);
+        violations.push({
+          fn: fn.logicalId,
+          handler: fn.handler,
+          kind: 'invocation',
+          ms: Date.now() - started,
+          limitMs,
+          detail: `timed out: still running at its ${fn.timeoutSeconds} s timeout`,
+        });
+        next.reject(
+          new FunctionError(fn.logicalId, {
+            name: 'Sandbox.Timedout',
+            message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+          }),
+        );
+        pump(handler);
+      }, limitMs);
+      timer.unref();
+      const settle = () => {
+        clearTimeout(timer);
+        running.delete(id);
+        const ms = Date.now() - started;
+        longest.set(fn.handler, Math.max(longest.get(fn.handler) ?? 0, ms));
+      };
+      free.running.set(id, { resolve: next.resolve, reject: next.reject, settle });
       free.worker.postMessage({ id, event: next.event });
     }
   }
@@ -210,6 +287,43 @@ export function startWorkers(
       await Promise.all(handlers.flatMap((h) => (pools.get(h) ?? []).map((c) => c.ready)));
     },
     coldStarts,
+    violations,
+    longest,
+    /**
+     * Whether an AWS call the function `logicalId` makes now is late: every one of
+     * its running invocations is past its timeout, or none is running and no
+     * container of it is loading (the call outlived its invocation). Conservative:
+     * one fresh invocation anywhere covers every call of that function.
+     */
+    checkCall(logicalId: string, detail: string): void {
+      const fn = byLogicalId.get(logicalId);
+      if (!fn || stopping) return;
+      const now = Date.now();
+      const limitMs = limitOf(fn);
+      const running = [...(inFlight.get(logicalId)?.values() ?? [])];
+      if (running.length > 0) {
+        const youngest = now - Math.max(...running);
+        if (youngest > limitMs)
+          violations.push({
+            fn: logicalId,
+            handler: fn.handler,
+            kind: 'call',
+            ms: youngest,
+            limitMs,
+            detail: `${detail}: made ${youngest} ms into an invocation, past its ${fn.timeoutSeconds} s timeout`,
+          });
+        return;
+      }
+      if ((initializing.get(logicalId) ?? 0) > 0) return;
+      violations.push({
+        fn: logicalId,
+        handler: fn.handler,
+        kind: 'call',
+        ms: 0,
+        limitMs,
+        detail: `${detail}: made while no invocation of it was running (after it returned or timed out)`,
+      });
+    },
     async stop() {
       stopping = true;
       for (const waiting of queues.values())

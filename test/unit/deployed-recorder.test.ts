@@ -75,7 +75,11 @@ describe('policy judge (@cloud-copilot/iam-simulate)', () => {
       resource: `arn:aws:sns:${REGION}:${ACCOUNT}:app/GCM/chat`,
     });
     const allowed = await judge.judge(register);
-    expect(allowed).toMatchObject({ decision: 'Allowed', evaluated: '*' });
+    // Judged on its real ARN, by the statements granted on "*".
+    expect(allowed).toMatchObject({
+      decision: 'Allowed',
+      evaluated: `arn:aws:sns:${REGION}:${ACCOUNT}:app/GCM/chat`,
+    });
     // A grant scoped to the application's ARN does not cover it on AWS.
     expect((await judge.judge({ ...register, fn: 'Scoped' })).decision).toBe('ImplicitlyDenied');
   });

@@ -3,7 +3,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { limitsFromContext } from '#platform/limits.ts';
 import { rateLimitsFromContext } from '#platform/rate-limit-rules.ts';
 import { ChatStack } from './chat-stack.ts';
-import { deployContextProblem, PLACEHOLDER_STAGE } from './deploy-context.ts';
+import {
+  cognitoContextProblem,
+  corsOriginsFromContext,
+  deployContextProblem,
+  PLACEHOLDER_STAGE,
+} from './deploy-context.ts';
 import { acknowledgeReviewedFindings } from './nag-suppressions.ts';
 import { pushApplicationsFromContext } from './push-context.ts';
 
@@ -44,12 +49,29 @@ export function synthesize(app: App) {
 export function buildApp(app = new App()) {
   const context = (key: string, fallback = '') => String(app.node.tryGetContext(key) ?? fallback);
   const stage = context('stage', 'dev');
+  const auth = context('auth', 'issuer');
+  if (auth !== 'issuer' && auth !== 'cognito')
+    throw new UsageError(
+      `-c auth must be "issuer" (your identity provider) or "cognito" (a user pool in the stack) (got "${auth}")`,
+    );
   const jwtIssuer = context('jwtIssuer');
-  if (!jwtIssuer)
-    throw new UsageError('Set the jwtIssuer context value (cdk.json or -c jwtIssuer=...)');
+  if (auth === 'issuer' && !jwtIssuer)
+    throw new UsageError(
+      'Set the jwtIssuer context value (cdk.json or -c jwtIssuer=...), or -c auth=cognito',
+    );
   // Before anything is built: only the local stage keeps cdk.json's placeholders.
-  const problem = deployContextProblem({ stage, jwtIssuer, jwtAudience: context('jwtAudience') });
+  const problem =
+    auth === 'cognito'
+      ? cognitoContextProblem({ jwtIssuer, jwtAudience: context('jwtAudience') })
+      : deployContextProblem({ stage, jwtIssuer, jwtAudience: context('jwtAudience') });
   if (problem) throw new UsageError(problem);
+  const corsOrigins = corsOriginsFromContext(context('corsOrigins', '*'));
+  if (typeof corsOrigins === 'string') throw new UsageError(corsOrigins);
+  const cognitoDomain = context('cognitoDomain') || undefined;
+  if (cognitoDomain && auth !== 'cognito')
+    throw new UsageError(
+      "-c cognitoDomain needs -c auth=cognito (the hosted sign-in belongs to the stack's user pool)",
+    );
   // The override of OpenID discovery: a key URL the functions fetch, so https (aws-jwt-verify's fetcher).
   const jwksUri = context('jwksUri') || undefined;
   if (jwksUri && stage !== PLACEHOLDER_STAGE && !/^https:\/\/[^/]/.test(jwksUri))
@@ -66,6 +88,14 @@ export function buildApp(app = new App()) {
   const region = regionFor(app, stage);
   const stack = new ChatStack(app, `Chat-${stage}`, {
     stage,
+    cognito:
+      auth === 'cognito'
+        ? {
+            hostedDomainPrefix: cognitoDomain,
+            callbackUrls: context('cognitoCallbackUrls').split(',').filter(Boolean),
+          }
+        : undefined,
+    corsOrigins,
     jwtIssuer,
     // Unset, the authorizer reads jwks_uri from the issuer's openid-configuration.
     jwksUri,

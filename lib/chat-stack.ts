@@ -26,6 +26,7 @@ import { leftOutOf } from './bundling.ts';
 import { ChatFunction, idFor } from './chat-function.ts';
 import { CONSUMER_TIMEOUT, Delivery } from './delivery.ts';
 import { ChatHttpApi } from './http-api.ts';
+import { ChatUserPool } from './identity.ts';
 import { Monitoring } from './monitoring.ts';
 import { Schedules } from './presence.ts';
 import { Safety } from './safety.ts';
@@ -34,6 +35,13 @@ import { ChatWebSocketApi } from './websocket-api.ts';
 
 export interface ChatStackProps extends StackProps {
   stage: string;
+  /**
+   * `-c auth=cognito`: a user pool and app client in this stack are the identity
+   * provider (lib/identity.ts); jwtIssuer, jwtAudience and jwksUri are then unused.
+   */
+  cognito?: { hostedDomainPrefix?: string | undefined; callbackUrls?: string[] } | undefined;
+  /** Browser origins the HTTP API and the attachment bucket allow (`-c corsOrigins`; default any). */
+  corsOrigins?: string[] | undefined;
   jwtIssuer: string;
   /** The JWKS URL (`-c jwksUri`); unset, the authorizer reads it from the issuer's OpenID discovery document. */
   jwksUri?: string | undefined;
@@ -85,15 +93,29 @@ export class ChatStack extends Stack {
       stageName: props.stage,
       retainLogs: retain,
     });
+    const identity = props.cognito
+      ? new ChatUserPool(this, 'Identity', {
+          retain,
+          moderatorGroup: props.moderatorGroup ?? DEFAULT_MODERATOR_GROUP,
+          hostedDomainPrefix: props.cognito.hostedDomainPrefix,
+          callbackUrls: props.cognito.callbackUrls ?? [],
+        })
+      : undefined;
+    const jwtIssuer = identity?.issuer ?? props.jwtIssuer;
+    const jwtAudience = identity?.audience ?? props.jwtAudience;
     const http = new ChatHttpApi(this, 'Http', {
-      jwtIssuer: props.jwtIssuer,
-      jwtAudience: props.jwtAudience,
+      jwtIssuer,
+      jwtAudience,
+      corsOrigins: props.corsOrigins ?? ['*'],
       retainLogs: retain,
     });
     const monitoring = new Monitoring(this, 'Monitoring', { alarmEmail: props.alarmEmail, retain });
     const scheduled = new Schedules(this, 'Schedules');
 
-    const files = new AttachmentStorage(this, 'Attachments', { retain });
+    const files = new AttachmentStorage(this, 'Attachments', {
+      retain,
+      allowedOrigins: props.corsOrigins ?? ['*'],
+    });
     const safety = new Safety(this, 'Safety', { reportsEmail: props.reportsEmail });
     this.nagScope = {
       table,
@@ -122,10 +144,10 @@ export class ChatStack extends Stack {
       attachments: files.bucket,
       reportsTopic: safety.reportsTopic,
       settings: {
-        [ENV.jwtIssuer]: props.jwtIssuer,
+        [ENV.jwtIssuer]: jwtIssuer,
         // Empty (left out) without -c jwksUri: the authorizer discovers it (platform/auth.ts).
-        [ENV.jwksUri]: props.jwksUri ?? '',
-        [ENV.jwtAudience]: props.jwtAudience,
+        [ENV.jwksUri]: identity ? '' : (props.jwksUri ?? ''),
+        [ENV.jwtAudience]: jwtAudience,
         [ENV.pushApplications]: props.pushApplications,
         [ENV.presenceGraceSeconds]: String(props.presenceGraceSeconds),
         [ENV.heartbeatTimeoutSeconds]: String(props.heartbeatTimeoutSeconds ?? 60),

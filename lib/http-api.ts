@@ -40,6 +40,8 @@ export interface ChatHttpApiProps {
   jwtIssuer: string;
   /** `aud` the tokens must carry (required outside the local stage: lib/deploy-context.ts). */
   jwtAudience: string;
+  /** Origins a browser app may call from (`-c corsOrigins`); `*` allows any. */
+  corsOrigins: readonly string[];
   /** Keep the access-log group when the stack is deleted (every stage but dev). */
   retainLogs: boolean;
 }
@@ -58,7 +60,7 @@ export class ChatHttpApi extends Construct {
     super(scope, id);
     this.api = new HttpApi(this, 'Api', {
       corsPreflight: {
-        allowOrigins: ['*'],
+        allowOrigins: [...props.corsOrigins],
         allowHeaders: ['authorization', 'content-type'],
         allowMethods: [
           CorsHttpMethod.GET,

@@ -53,6 +53,19 @@ const VARIANTS: Record<string, { region: string; context: Record<string, unknown
     region: 'eu-west-1',
     context: { stage: 'dev', region: 'eu-west-1', ...real, apiGatewayCloudWatchRole: 'false' },
   },
+  // A first deploy (docs/deploy.md): the stack's own user pool with its hosted sign-in,
+  // and one browser origin.
+  first: {
+    region: 'eu-west-1',
+    context: {
+      stage: 'first',
+      region: 'eu-west-1',
+      auth: 'cognito',
+      cognitoDomain: 'acme-chat-first',
+      cognitoCallbackUrls: 'acmechat://signed-in,https://app.acme.io/signed-in',
+      corsOrigins: 'https://app.acme.io',
+    },
+  },
 };
 
 type Finding = {

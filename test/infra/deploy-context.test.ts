@@ -95,6 +95,92 @@ describe('deploy context', () => {
       expect(lines[0]).toContain(`Stage "${stage}"`);
       expect(lines[0]).toContain('jwtIssuer');
       expect(lines[0]).toContain('jwtAudience');
+      expect(lines[0]).toContain('auth=cognito');
     }
+  });
+});
+
+describe('-c auth=cognito (issue 25: a first deploy without an identity provider of its own)', () => {
+  const build = (context: Record<string, unknown>) =>
+    buildApp(
+      new App({
+        context: {
+          stage: 'test',
+          region: 'eu-west-1',
+          jwtIssuer: 'https://issuer.example.com',
+          jwtAudience: '',
+          'aws:cdk:bundling-stacks': [],
+          ...context,
+        },
+      }),
+    );
+
+  it('creates a user pool, a public app client and the moderators group, and wires both authorizers to them', async () => {
+    const { Template, Match } = await import('aws-cdk-lib/assertions');
+    const { app, stack } = build({ auth: 'cognito' });
+    app.synth(); // cdk-nag runs here: a finding would throw
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Cognito::UserPool', 1);
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'moderators' });
+    const pool = Object.keys(template.findResources('AWS::Cognito::UserPool'))[0]!;
+    const client = Object.keys(template.findResources('AWS::Cognito::UserPoolClient'))[0]!;
+    const issuer = {
+      'Fn::Join': ['', ['https://cognito-idp.eu-west-1.amazonaws.com/', { Ref: pool }]],
+    };
+    // The HTTP API's JWT authorizer and every function's settings name the pool and client.
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: issuer, Audience: [{ Ref: client }] },
+    });
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Environment?: { Variables?: Record<string, unknown> } };
+    }[];
+    const authorizer = functions.filter((f) => f.Properties.Environment?.Variables?.JWT_ISSUER);
+    expect(authorizer.length).toBeGreaterThan(0);
+    for (const f of authorizer) {
+      expect(f.Properties.Environment!.Variables!.JWT_ISSUER).toEqual(issuer);
+      expect(f.Properties.Environment!.Variables!.JWT_AUDIENCE).toEqual({ Ref: client });
+    }
+    template.hasOutput('UserPoolId', { Value: { Ref: pool } });
+    template.hasOutput('UserPoolClientId', { Value: { Ref: client } });
+  });
+
+  it('refuses an issuer of its own beside it, and a hosted domain without it, in one line', () => {
+    expect(() => build({ auth: 'cognito', jwtIssuer: 'https://auth.chat.acme.io/' })).toThrow(
+      /^-c auth=cognito makes the stack's user pool the issuer; drop -c jwtIssuer=/,
+    );
+    expect(() => build({ auth: 'okta' })).toThrow(/^-c auth must be "issuer"/);
+    expect(() =>
+      build({
+        cognitoDomain: 'acme-chat',
+        jwtIssuer: 'https://auth.chat.acme.io/',
+        jwtAudience: 'x',
+      }),
+    ).toThrow(/^-c cognitoDomain needs -c auth=cognito/);
+  });
+
+  it('takes -c corsOrigins for the HTTP API and the attachment bucket, and refuses a path or a bad origin', async () => {
+    const { Template } = await import('aws-cdk-lib/assertions');
+    const origins = 'https://app.acme.io,http://localhost:5173';
+    const template = Template.fromStack(build({ auth: 'cognito', corsOrigins: origins }).stack);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: { AllowOrigins: ['https://app.acme.io', 'http://localhost:5173'] },
+    });
+    const buckets = Object.values(template.findResources('AWS::S3::Bucket')) as {
+      Properties: { CorsConfiguration?: { CorsRules: { AllowedOrigins: string[] }[] } };
+    }[];
+    const withCors = buckets.filter((b) => b.Properties.CorsConfiguration);
+    expect(
+      withCors.map((b) => b.Properties.CorsConfiguration!.CorsRules[0]!.AllowedOrigins),
+    ).toEqual([['https://app.acme.io', 'http://localhost:5173']]);
+    for (const bad of ['https://app.acme.io/path', 'app.acme.io', 'ftp://x.io'])
+      expect(() => build({ auth: 'cognito', corsOrigins: bad }), bad).toThrow(
+        /^-c corsOrigins takes/,
+      );
   });
 });

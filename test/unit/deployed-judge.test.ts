@@ -105,6 +105,8 @@ describe('the recorder (local/deployed/recorder.ts) fails requests it cannot rea
   let upstream: Server;
   const forwarded: string[] = [];
   let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  /** What the recorder told the runtime (its timeout check) of each function's call. */
+  const observed: string[] = [];
   const signed = (fnId: string) =>
     `AWS4-HMAC-SHA256 Credential=${fnId}/20260101/${REGION}/dynamodb/aws4_request, SignedHeaders=host, Signature=x`;
 
@@ -124,6 +126,7 @@ describe('the recorder (local/deployed/recorder.ts) fails requests it cannot rea
       webSocket: { apiId: 'api1' },
       secrets: {},
       dynamoAccessKeyId: 'local',
+      observe: (fnId) => observed.push(fnId),
     });
   });
   afterAll(async () => {
@@ -197,6 +200,18 @@ describe('the recorder (local/deployed/recorder.ts) fails requests it cannot rea
       expect(r.error).toMatch(/^unparsed request: /);
     }
     expect(refused[0]!.fn).toBe('(unsigned)');
+  });
+
+  it('tells the runtime of every signed call as it arrives (for the timeout check)', async () => {
+    observed.length = 0;
+    await (
+      await send(
+        'dynamodb',
+        { 'x-amz-target': 'DynamoDB_20120810.GetItem', authorization: signed('Reporter') },
+        JSON.stringify({ TableName: 'chat', Key: {} }),
+      )
+    ).arrayBuffer();
+    expect(observed).toEqual(['Reporter']);
   });
 
   it('reads a Query of an index as a call on the index ARN', async () => {

@@ -17,6 +17,13 @@ export type Message = {
   file_url: string | null;
   media: unknown;
   reply_to_message_id: string | null;
+  reply_to: {
+    message_id: string;
+    sender_id: string;
+    preview: string;
+    is_deleted: boolean;
+  } | null;
+  mentions: string[];
   forwarded_from: string | null;
   metadata: {
     forwarded_from?:
@@ -92,6 +99,13 @@ export type SentMessage = {
   file_url: string | null;
   media: unknown;
   reply_to_message_id: string | null;
+  reply_to: {
+    message_id: string;
+    sender_id: string;
+    preview: string;
+    is_deleted: boolean;
+  } | null;
+  mentions: string[];
   forwarded_from: string | null;
   metadata: {
     forwarded_from?:
@@ -191,6 +205,7 @@ export interface Operations {
       temp_id?: string | undefined;
       message_type?: string | undefined;
       reply_to_message_id?: string | null | undefined;
+      mentions?: string[] | undefined;
       file_url?: string | null | undefined;
       media?: unknown;
       is_encrypted?: undefined | boolean;
@@ -813,6 +828,7 @@ export interface ClientActions {
     temp_id?: string | undefined;
     message_type?: string | undefined;
     reply_to_message_id?: string | null | undefined;
+    mentions?: string[] | undefined;
     file_url?: string | null | undefined;
     media?: unknown;
     is_encrypted?: undefined | boolean;

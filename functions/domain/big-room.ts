@@ -19,7 +19,7 @@ export interface FanOutChunk {
 /**
  * A big room's fan-out, off the request path: the send reads the members'
  * connections (one BatchGet per 100 members, in parallel), answers with who was
- * online when the message was stored (a big room's `delivered_to_count`, README
+ * online when the message was stored (a big room's `delivered_to_count`, docs/architecture.md
  * "Real-time delivery"), and hands the posting to the fan-out queue in chunks
  * that consumers work in parallel.
  */

@@ -19,6 +19,7 @@ import { events } from './events.ts';
 import { requireMembership } from './membership.ts';
 import type { MessageRecord, RoomRecord } from './model.ts';
 import { queueForOffline } from './offline-delivery.ts';
+import { deletedOriginals } from './replies.ts';
 import type { SendMessageInput } from './schemas.ts';
 import { storeSend } from './send-store.ts';
 import { recordRoomEvent } from './sync-log.ts';
@@ -125,7 +126,8 @@ export async function listMessages(
     beforeSeq = where.seq;
   }
   const page = await storeListMessages(roomId, floor, beforeSeq, options.limit);
-  const views = page.messages.map(messageView);
+  const gone = await deletedOriginals(page.messages);
+  const views = page.messages.map((m) => messageView(m, gone));
   return { messages: views, next_cursor: page.more ? (views.at(-1)?.id ?? null) : null };
 }
 

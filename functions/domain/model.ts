@@ -226,6 +226,14 @@ export interface MessageRecord {
   file_url: string | null;
   media: unknown;
   reply_to_message_id: string | null;
+  /**
+   * The quoted original (CONTRACT §10), taken at send time. Whether it was
+   * deleted since is joined in when the reply is read (domain/replies.ts), so a
+   * deletion rewrites no reply.
+   */
+  reply_to: ReplyQuote | null;
+  /** Members the message mentions (CONTRACT §10); [] for none. */
+  mentions: string[];
   forwarded_from: string | null;
   /** forward_depth: hops from the first original; clients label 5+ "forwarded many times". */
   metadata: { forwarded_from?: ForwardMetadata; forward_depth?: number } | null;
@@ -240,6 +248,26 @@ export interface MessageRecord {
   attachments: AttachmentRef[];
   created_at: string;
 }
+
+/** A reply's quote of its original, as stored with the reply. */
+export interface ReplyQuote {
+  message_id: string;
+  sender_id: string;
+  /** The original's first REPLY_PREVIEW_CHARS characters ('' for an encrypted original). */
+  preview: string;
+}
+
+/** How much of the original a reply quotes (CONTRACT §10). */
+export const REPLY_PREVIEW_CHARS = 100;
+
+/** A reply's quote of `original`: its first characters, never ciphertext. */
+export const replyQuote = (original: MessageRecord): ReplyQuote => ({
+  message_id: original.id,
+  sender_id: original.sender_id,
+  preview: original.is_encrypted
+    ? ''
+    : [...original.content].slice(0, REPLY_PREVIEW_CHARS).join(''),
+});
 
 /** An attachment as a message carries it (the wire Attachment). */
 export interface AttachmentRef {
@@ -320,6 +348,9 @@ export interface MessageContent {
   file_url?: string | null | undefined;
   media?: unknown;
   reply_to_message_id?: string | null | undefined;
+  /** Resolved by the send from reply_to_message_id. */
+  reply_to?: ReplyQuote | null | undefined;
+  mentions?: readonly string[] | undefined;
   is_encrypted: boolean;
   encryption_key_id?: string | null | undefined;
   encrypted_content?: string | null | undefined;
@@ -348,6 +379,8 @@ export function newMessage(
     file_url: input.file_url ?? null,
     media: input.media ?? null,
     reply_to_message_id: input.reply_to_message_id ?? null,
+    reply_to: input.reply_to ?? null,
+    mentions: [...(input.mentions ?? [])],
     forwarded_from: null,
     metadata: null,
     forwarded_count: 0,
@@ -400,6 +433,9 @@ export function forwardedCopy(
     sender_id: sender.userId,
     sender_name: sender.name,
     reply_to_message_id: null,
+    reply_to: null,
+    // A copy mentions no one: the original's mentions were members of another room.
+    mentions: [],
     forwarded_from: source.id,
     metadata: {
       forwarded_from: original,

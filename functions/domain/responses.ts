@@ -143,6 +143,17 @@ export const message = z.object({
   file_url: z.nullable(z.string()),
   media: z.unknown(),
   reply_to_message_id: z.nullable(z.string()),
+  /** The quoted original (§10): its first 100 characters, emptied once it is deleted for everyone. */
+  reply_to: z.nullable(
+    z.object({
+      message_id: z.string(),
+      sender_id: z.string(),
+      preview: z.string(),
+      is_deleted: z.boolean(),
+    }),
+  ),
+  /** Members the message mentions (§10). */
+  mentions: z.array(z.string()),
   forwarded_from: z.nullable(z.string()),
   metadata: z.nullable(
     z.object({

@@ -175,6 +175,8 @@ const sendFields = {
   temp_id: z.optional(id(1, 128)),
   message_type: z._default(z.string().check(z.minLength(1), z.maxLength(32)), 'text'),
   reply_to_message_id: z.nullish(messageId),
+  /** Members of the room the message mentions (CONTRACT §10). */
+  mentions: z.optional(z.array(userId).check(z.maxLength(LIMITS.mentionsPerMessage))),
   file_url: z.nullish(z.url().check(z.maxLength(2048))),
   media: z.optional(mediaJson),
   is_encrypted: z._default(z.boolean(), false),
@@ -222,14 +224,11 @@ function checkSendRules(body: SendFields, ctx: { addIssue: (issue: Issue) => voi
 }
 
 function checkDistinctFiles(body: SendFields, ctx: { addIssue: (issue: Issue) => void }) {
-  const ids = body.attachment_ids ?? [];
-  if (new Set(ids).size !== ids.length) {
-    ctx.addIssue({
-      code: 'custom',
-      input: body,
-      path: ['attachment_ids'],
-      message: 'must be distinct',
-    });
+  for (const field of ['attachment_ids', 'mentions'] as const) {
+    const ids = body[field] ?? [];
+    if (new Set(ids).size !== ids.length) {
+      ctx.addIssue({ code: 'custom', input: body, path: [field], message: 'must be distinct' });
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { conflict, notFound, validationError } from '#platform/errors.ts';
 import { LIMITS } from '#platform/limits.ts';
 import { nowIso } from '#platform/time.ts';
 import { putTombstones, storeMessages } from '#store/append-message.ts';
-import { markReadUpTo } from '#store/members.ts';
+import { getMember, markReadUpTo } from '#store/members.ts';
 import {
   getMessage,
   getSendReceipt,
@@ -19,12 +19,17 @@ import { requireUnblockedRoom } from './blocks.ts';
 import { requireConversationPartner, requireInRoom } from './membership.ts';
 import {
   type HeadSummary,
+  isMember,
+  type MemberState,
   type MessageRecord,
   newMessage,
+  type ReplyQuote,
   type RoomRecord,
+  replyQuote,
   type SendReceipt,
 } from './model.ts';
 import type { SendMessageInput } from './schemas.ts';
+import { seesMessage } from './unread.ts';
 
 /**
  * The stored part of a send: the checks, the number, the message and its
@@ -59,6 +64,7 @@ export function requestHash(roomId: string, input: SendMessageInput): string {
     input.content,
     input.message_type,
     input.reply_to_message_id ?? null,
+    input.mentions ?? [],
     input.file_url ?? null,
     input.media ?? null,
     input.is_encrypted,
@@ -87,6 +93,14 @@ export async function storeSend(
   // their answer is awaited only once the sender is known to be a member.
   const files = resolveAttachments(caller, roomId, input.attachment_ids ?? [], input.is_encrypted);
   files.catch(() => undefined);
+  if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
+    throw validationError('reply_to_message_id must be a message of this room');
+  }
+  // The original and the sender's clear marker are read beside the room (no extra round trip).
+  const replying = input.reply_to_message_id
+    ? Promise.all([getMessage(input.reply_to_message_id), getMember(caller.userId, roomId)])
+    : undefined;
+  replying?.catch(() => undefined);
   const [loaded, receipt] = await Promise.all([
     getRoom(roomId),
     input.temp_id ? getSendReceipt(caller.userId, roomId, input.temp_id) : undefined,
@@ -95,9 +109,10 @@ export async function storeSend(
   if (receipt) return replayed(caller, room, receipt, hash, input);
   requireConversationPartner(room);
   requireUnblockedRoom(room);
-  if (input.reply_to_message_id && parseMessageId(input.reply_to_message_id)?.roomId !== roomId) {
-    throw validationError('reply_to_message_id must be a message of this room');
-  }
+  const mentioned = input.mentions ?? [];
+  if (mentioned.some((userId) => !isMember(room, userId)))
+    throw validationError('mentions must name members of this room');
+  const reply_to = replying ? quoteFor(room, ...(await replying)) : null;
   const attachments = await files;
   const at = nowIso();
   const readOnHead = room.type === 'direct';
@@ -110,7 +125,7 @@ export async function storeSend(
   const message = newMessage(
     { id: messageId(room.id, seq), room_id: room.id, seq },
     caller,
-    { ...input, attachments },
+    { ...input, attachments, reply_to },
     at,
   );
   const storing = storeMessages([message], {
@@ -154,6 +169,26 @@ export async function storeSend(
     return replayed(caller, room, winner, hash, input);
   }
   return { room, message, duplicate: false };
+}
+
+/**
+ * The quote of the message a send replies to: one of this room that the sender
+ * can see (after their clear markers, not deleted), else 400 (CONTRACT §10).
+ */
+function quoteFor(
+  room: RoomRecord,
+  original: MessageRecord | undefined,
+  member: MemberState | undefined,
+): ReplyQuote {
+  const visible =
+    original &&
+    member &&
+    !original.is_deleted &&
+    !original.is_tombstone &&
+    seesMessage(member, room, original.seq);
+  if (!visible)
+    throw validationError('reply_to_message_id must be a message of this room that you can see');
+  return replyQuote(original);
 }
 
 /**

@@ -12,6 +12,7 @@ import { getRoomHeads } from '#store/room-head.ts';
 import { getRooms } from '#store/rooms.ts';
 import { events } from './events.ts';
 import type { LoggedEvent, MemberState, MessageRecord, RoomHead, RoomRecord } from './model.ts';
+import { deletedOriginals } from './replies.ts';
 import type { syncPage } from './responses.ts';
 import { seesMessage } from './unread.ts';
 import { messageView } from './views.ts';
@@ -210,9 +211,11 @@ async function roomEventsSince(
       ? roomEventsAfter(room.id, after, limit + 1, now)
       : ([] as LoggedEvent[]),
   ]);
-  const fromMessages = messages.messages
-    .filter((m) => !m.is_tombstone)
-    .map((m): Positioned => ({ key: messagePosition(m), frame: messageFrame(m) }));
+  const shown = messages.messages.filter((m) => !m.is_tombstone);
+  const gone = await deletedOriginals(shown);
+  const fromMessages = shown.map(
+    (m): Positioned => ({ key: messagePosition(m), frame: messageFrame(m, gone) }),
+  );
   const fromLog = log
     .filter((e) => e.at >= member.joined_at && !deletesUnseen(e, member, room))
     .map(logged);
@@ -234,5 +237,7 @@ function deletesUnseen(e: LoggedEvent, member: MemberState, room: RoomRecord): b
   return !where || !seesMessage(member, room, where.seq);
 }
 
-const messageFrame = (m: MessageRecord): ServerEvent =>
-  m.is_deleted ? events.messageDeleted(m.room_id, m.id) : events.newChatMessage(messageView(m));
+const messageFrame = (m: MessageRecord, gone: ReadonlySet<string>): ServerEvent =>
+  m.is_deleted
+    ? events.messageDeleted(m.room_id, m.id)
+    : events.newChatMessage(messageView(m, gone));

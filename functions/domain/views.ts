@@ -9,8 +9,13 @@ import type {
 } from './model.ts';
 import { isHidden, lastReadMessageId, unreadCount } from './unread.ts';
 
-/** The wire Message (docs/openapi.json): the record less internal fields. */
-export function messageView(m: MessageRecord) {
+/**
+ * The wire Message (docs/openapi.json): the record less internal fields.
+ * `deletedOriginals`: ids of originals deleted since (domain/replies.ts); a
+ * reply to one shows `is_deleted` and no preview.
+ */
+export function messageView(m: MessageRecord, deletedOriginals?: ReadonlySet<string>) {
+  const quoteGone = m.reply_to !== null && (deletedOriginals?.has(m.reply_to.message_id) ?? false);
   return {
     id: m.id,
     room_id: m.room_id,
@@ -21,6 +26,13 @@ export function messageView(m: MessageRecord) {
     file_url: m.file_url,
     media: m.media,
     reply_to_message_id: m.reply_to_message_id,
+    reply_to: m.reply_to && {
+      message_id: m.reply_to.message_id,
+      sender_id: m.reply_to.sender_id,
+      preview: quoteGone ? '' : m.reply_to.preview,
+      is_deleted: quoteGone,
+    },
+    mentions: m.mentions,
     forwarded_from: m.forwarded_from,
     metadata: m.metadata,
     forwarded_count: m.forwarded_count,

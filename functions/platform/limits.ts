@@ -73,6 +73,8 @@ const DEFAULTS = {
   tempIdTtlSeconds: 7 * 24 * 3600,
   /** Files one message carries (CONTRACT §7). */
   attachmentsPerMessage: 10,
+  /** Members one message may mention (CONTRACT §10). */
+  mentionsPerMessage: 50,
   /** Largest file per kind, in bytes (MB = 1,000,000 bytes; CONTRACT §7). */
   imageBytes: 16_000_000,
   audioBytes: 16_000_000,

@@ -76,6 +76,8 @@ export function messageFromItem(item: Item): MessageRecord {
     file_url: (item.file_url as string | null | undefined) ?? null,
     media: item.media ?? null,
     reply_to_message_id: (item.reply_to_message_id as string | null | undefined) ?? null,
+    reply_to: (item.reply_to as MessageRecord['reply_to'] | undefined) ?? null,
+    mentions: (item.mentions as string[] | undefined) ?? [],
     forwarded_from: (item.forwarded_from as string | null | undefined) ?? null,
     metadata: (item.metadata as MessageRecord['metadata'] | undefined) ?? null,
     forwarded_count: Number(item.forwarded_count ?? 0),

@@ -118,6 +118,8 @@ const message = (id: string) => ({
     file_url: null,
     media: null,
     reply_to_message_id: null,
+    reply_to: null,
+    mentions: [],
     forwarded_from: null,
     metadata: null,
     forwarded_count: 0,

@@ -93,7 +93,7 @@ export class ChatUserPool extends Construct {
     );
     ack(
       'AwsSolutions-COG8',
-      "The Plus feature plan (threat protection) is billed per monthly active user; a first deploy uses Essentials, and production turns Plus on in the console or brings its own identity provider.",
+      'The Plus feature plan (threat protection) is billed per monthly active user; a first deploy uses Essentials, and production turns Plus on in the console or brings its own identity provider.',
     );
   }
 }

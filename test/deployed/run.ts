@@ -230,14 +230,19 @@ if (unexplained.length > 0) {
     for (const g of list) console.log(`  ${g.action}  ${g.resource}  (key "${survivorKey(g)}")`);
   }
 }
-// An explanation for a grant a call did use, or that no longer exists, is stale.
-const stale = full
-  ? Object.keys(SURVIVORS).filter((key) => !unused.some((g) => survivorKey(g) === key))
-  : [];
-if (stale.length > 0) {
+// An explanation for a grant that no longer exists is stale; one for a grant this
+// run happened to use stays (its path is taken in some runs only).
+const granted = new Set([...grants.values()].filter((g) => !g.service).map(survivorKey));
+const stale = Object.keys(SURVIVORS).filter((key) => !granted.has(key));
+const usedThisRun = Object.keys(SURVIVORS).filter(
+  (key) => granted.has(key) && !unused.some((g) => survivorKey(g) === key),
+);
+if (full && usedThisRun.length > 0)
   console.log(
-    '\nExplanations for grants that were used or are gone (drop them from survivors.ts):',
+    `\nExplained, and used in this run (a path some runs take): ${usedThisRun.join('; ')}`,
   );
+if (stale.length > 0) {
+  console.log('\nExplanations for grants that no longer exist (drop them from survivors.ts):');
   for (const key of stale) console.log(`  ${key}`);
 }
 const never = [...new Set([...grants.values()].map((g) => g.fn))].filter(

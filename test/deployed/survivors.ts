@@ -22,7 +22,7 @@ const BIG_ROOM = `a room of more than ${LIMITS.inlineFanOutMembers} other member
 const MISSED_MEMBERS =
   "members whose post failed are queued for offline delivery by the send itself (the stream's outbox queues those with no connection)";
 const FAN_OUT =
-  'the big-room fan-out consumer: runs only for rooms over LIMITS.inlineFanOutMembers, which e2e does not build (the source-mode tests cover it)';
+  'the big-room fan-out consumer: runs only for rooms over LIMITS.inlineFanOutMembers, which e2e does not build (test/integration/big-room-consumer.test.ts runs it on the source handlers)';
 const SUSPEND_LIVE =
   "closes the suspended user's open sockets and removes them (connectionGone, then the presence check); e2e suspends through this route only users with no socket open";
 const OWN_SOCKETS =

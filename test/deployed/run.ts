@@ -26,8 +26,11 @@ import { grantLabel, SURVIVORS, survivorKey } from './survivors.ts';
  *
  * It prints the grants no call used: those explained in survivors.ts with
  * their reason, and the unexplained ones. It fails when a test fails, a call
- * was refused or could not be read, a function ran past its timeout or called
- * AWS past it, or (after a whole-suite run) a grant is unused and unexplained.
+ * was refused or could not be read, or a function ran past its timeout or called
+ * AWS past it. An unused, unexplained grant is printed, not failed: whether a
+ * rare path (a 410 during a post, a gap the stream saw first) runs depends on
+ * timing, so one run's unused list is not proof, and a flake here would block
+ * every change; the list is for whoever edits functions/access.ts.
  */
 const started = performance.now();
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -290,7 +293,6 @@ for (const p of passes)
     console.log(`\nvitest (${p.label}) exited with ${p.status} (no failed test in its report)`);
 
 const total = (performance.now() - started) / 1000;
-const unexplainedFails = full && unexplained.length > 0;
 for (const p of passes)
   console.log(
     `test:deployed [${p.label}]: ${p.records.flatMap((r) => r.calls).reduce((n, c) => n + c.count, 0)} calls, ${p.failedTests.length} tests failed, e2e ${p.seconds.toFixed(0)} s`,
@@ -298,8 +300,4 @@ for (const p of passes)
 console.log(
   `\ntest:deployed: ${calls.reduce((n, c) => n + c.count, 0)} calls recorded, ${failedTests.length} tests failed, ${refused.size} refused, ${timeouts.length} past a timeout, ${unused.length} grants unused (${explained.length} explained, ${unexplained.length} unexplained); total ${total.toFixed(0)} s`,
 );
-process.exit(
-  passes.some((p) => p.status !== 0) || refused.size > 0 || timeouts.length > 0 || unexplainedFails
-    ? 1
-    : 0,
-);
+process.exit(passes.some((p) => p.status !== 0) || refused.size > 0 || timeouts.length > 0 ? 1 : 0);

@@ -220,7 +220,8 @@ function openApiDocument(
   return doc;
 }
 
-async function handlerOf<T>(path: string): Promise<T> {
+/** A function's handler, by its route-table path (functions/<path>.ts). */
+export async function handlerOf<T>(path: string): Promise<T> {
   const url = pathToFileURL(resolve(import.meta.dirname, '..', 'functions', `${path}.ts`)).href;
   return (await import(/* @vite-ignore */ url)).handler as T;
 }
@@ -453,7 +454,18 @@ async function asyncApiDocument() {
   pruneSchemas(doc);
   for (const message of Object.values(messages)) {
     message.examples = [
-      { name: 'frame', payload: exampleOf(message.payload as Json, doc.components.schemas) },
+      {
+        name: 'frame',
+        // A client frame shows what it needs (optional fields can rule each other out:
+        // ciphertext needs is_encrypted); a server frame shows every field it carries.
+        payload: exampleOf(
+          message.payload as Json,
+          doc.components.schemas,
+          '',
+          0,
+          String(message.title).endsWith('(server → client)') ? 2 : 0,
+        ),
+      },
     ];
   }
   return doc;
@@ -462,19 +474,26 @@ async function asyncApiDocument() {
 /**
  * An example frame for a message, made from its schema so it cannot drift from
  * it: constants, enums and defaults where the schema has them, a plausible value
- * by type and name elsewhere. Top-level and second-level fields all appear (an
- * app developer sees the optional ones too); deeper objects show their required
- * fields only.
+ * by type and name elsewhere. Optional fields appear down to `optionalDepth`
+ * (an app developer sees what an event may carry), required and defaulted ones
+ * everywhere.
  */
-function exampleOf(schema: Json, schemas: Record<string, Json>, name = '', depth = 0): unknown {
+function exampleOf(
+  schema: Json,
+  schemas: Record<string, Json>,
+  name = '',
+  depth = 0,
+  optionalDepth = 2,
+): unknown {
+  const deeper = (s: Json, key: string, d: number) => exampleOf(s, schemas, key, d, optionalDepth);
   const ref = schema.$ref as string | undefined;
-  if (ref) return exampleOf(schemas[ref.split('/').pop()!] ?? {}, schemas, name, depth);
+  if (ref) return deeper(schemas[ref.split('/').pop()!] ?? {}, name, depth);
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum)) return schema.enum[0];
   const options = (schema.anyOf ?? schema.oneOf) as Json[] | undefined;
   if (options) {
     const chosen = options.find((o) => o.type !== 'null') ?? options[0]!;
-    return exampleOf(chosen, schemas, name, depth);
+    return deeper(chosen, name, depth);
   }
   const type = Array.isArray(schema.type)
     ? (schema.type as string[]).find((t) => t !== 'null')
@@ -486,13 +505,13 @@ function exampleOf(schema: Json, schemas: Record<string, Json>, name = '', depth
     const required = new Set((schema.required as string[] | undefined) ?? []);
     return Object.fromEntries(
       Object.entries(properties)
-        .filter(([key]) => depth < 2 || required.has(key))
-        .map(([key, value]) => [key, exampleOf(value, schemas, key, depth + 1)]),
+        .filter(([key, value]) => depth < optionalDepth || required.has(key) || 'default' in value)
+        .map(([key, value]) => [key, deeper(value, key, depth + 1)]),
     );
   }
   if (type === 'array') {
     const items = (schema.items ?? {}) as Json;
-    return depth < 3 ? [exampleOf(items, schemas, name.replace(/s$/, ''), depth + 1)] : [];
+    return depth < 3 ? [deeper(items, name.replace(/s$/, ''), depth + 1)] : [];
   }
   if (type === 'integer' || type === 'number') return Math.max(1, Number(schema.minimum ?? 1));
   if (type === 'boolean') return false;

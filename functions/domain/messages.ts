@@ -37,9 +37,10 @@ export interface SendResult {
 /**
  * Stores a message, then delivers it. Sequential round trips before the
  * fan-out: (1) the room and the temp_id receipt, in parallel; (2) the room
- * head's `ADD seq 1`, which hands concurrent senders distinct numbers without
- * conflicts or retries; (3) the message with its receipt (one transaction), in
- * parallel with the sender's read marker. No write touches the room item, so a
+ * head's increment of `seq`, which hands concurrent senders distinct numbers
+ * without conflicts or retries (and, in a direct room, moves the sender's read
+ * position); (3) the receipt, then the message (send-store.ts), beside a
+ * group sender's read marker. No write touches the room item, so a
  * send's write units don't grow with the room. Offline members are queued by
  * the table stream from the stored message itself (streams/room-activity.ts),
  * so a stored message always reaches every member or the DLQ.

@@ -107,8 +107,9 @@ export async function acceptOfflineDelivery(
  *
  * One flush per user at a time (store/pending.ts claimFlush): two at once
  * would each post every pending message. A flush that finds another running
- * asks it for one more pass and returns; the one running delivers what this
- * one would have, to the connections it was given.
+ * asks it for one more pass and returns; the one running makes that pass to
+ * the user's connections as they are then (the asker's may be newer than the
+ * ones it was given), whether or not its own pass was blocked.
  */
 export async function flushPending(
   userId: string,
@@ -121,16 +122,16 @@ export async function flushPending(
     if (tries >= 5) throw new Error('Flush lease kept changing hands');
   }
   let delivered = 0;
+  let targets = connectionIds;
   try {
     for (;;) {
-      const { delivered: n, blocked } = await flushPages(userId, connectionIds, owner);
+      const { delivered: n, blocked } = await flushPages(userId, targets, owner);
       delivered += n;
-      if (blocked) {
-        await releaseFlush(userId, owner, true);
-        return { delivered, blocked };
-      }
-      // Another flush asked meanwhile: what it came for may have been stored after the last page.
+      // Another flush asked meanwhile: what it came for may have been stored after the last
+      // page, and for a connection this one was not given.
       if ((await releaseFlush(userId, owner)) !== 'again') return { delivered, blocked };
+      const current = (await getConnections([userId])).get(userId) ?? [];
+      targets = [...new Set([...targets, ...current.map((c) => c.id)])];
     }
   } catch (error) {
     // Let the next flush (a retry of this one, the next connection) start at once.

@@ -130,7 +130,9 @@ export async function deletePending(
  * and a message stored while it flushed is not left behind. Only UpdateItem, so
  * the item stays (empty) until its TTL.
  */
-const FLUSH_SK = 'FLUSHING';
+export const FLUSH_SK = 'FLUSHING';
+/** The lease item outlives its 30 s lease by this much only (it is never deleted: UpdateItem only). */
+const FLUSH_ITEM_TTL_SECONDS = 24 * 3600;
 /** Longer than any flush runs; a holder that crashed is replaced after it. */
 export const FLUSH_LEASE_MS = 30_000;
 const flushKey = (userId: string): Key => ({ pk: userPk(userId), sk: FLUSH_SK });
@@ -152,7 +154,7 @@ export async function claimFlush(userId: string, owner: string, now: number): Pr
       ':owner': owner,
       ':until': now + FLUSH_LEASE_MS,
       ':now': now,
-      ':ttl': Math.floor(now / 1000) + PENDING_TTL_SECONDS,
+      ':ttl': Math.floor(now / 1000) + FLUSH_ITEM_TTL_SECONDS,
     },
   });
   return taken !== undefined;

@@ -8,8 +8,8 @@ import { messageId } from './messages.ts';
 
 /**
  * The room's hot items, apart from the room item and its member map:
- * - head, pk ROOM#<room_id> / sk HEAD: `seq` (taken with `ADD seq 1`, which
- *   never conflicts: concurrent senders each get the next number in one round
+ * - head, pk ROOM#<room_id> / sk HEAD: `seq` (taken with `SET seq =
+ *   if_not_exists(seq, 0) + 1`, an atomic increment that never conflicts: concurrent senders each get the next number in one round
  *   trip), `last_activity` and `last_message`, and in a direct room each
  *   member's newest own seq (`sent#<user_id>`, two at most). It stays under
  *   1 KB, so a send writes 1 unit here whatever the room's size;

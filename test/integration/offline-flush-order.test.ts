@@ -25,6 +25,7 @@ let consumeFlush: Consumer;
 let domain: typeof import('#domain/rooms.ts') & typeof import('#domain/messages.ts');
 
 const PAGE = 4;
+let whileGone: (() => Promise<unknown>) | undefined;
 
 beforeAll(async () => {
   aws = await localAws();
@@ -32,11 +33,17 @@ beforeAll(async () => {
     const connectionId = decodeURIComponent(/@connections\/([^/?]+)/.exec(req.url ?? '')![1]!);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const frame = JSON.parse(Buffer.concat(chunks).toString()) as {
         event: string;
         data: { message?: { id: string } };
       };
+      // A connection named gone-… is gone (410), after what a test wants to happen meanwhile.
+      if (connectionId.startsWith('gone-')) {
+        await whileGone?.();
+        res.writeHead(410).end();
+        return;
+      }
       if (frame.event === 'new-chat-message')
         received.set(connectionId, [...(received.get(connectionId) ?? []), frame.data.message!.id]);
       res.writeHead(200).end();
@@ -274,6 +281,49 @@ describe('offline flush order (issue 24 B9)', () => {
     const got = received.get(connectionId) ?? [];
     expect(got).toHaveLength(16);
     expect(new Set(got).size).toBe(16);
+    expect(await pendingCount(away)).toBe(0);
+  });
+
+  it("hands a flush that stepped aside to the running one: the asker's new connection gets the backlog even when the holder's own connection is gone", async () => {
+    const { addConnection } = await import('#store/connections.ts');
+    const { flushPending } = await import('#domain/offline-delivery.ts');
+    const away = 'fo_handoff';
+    const room = (
+      await domain.createRoom(caller('fo_q'), {
+        type: 'group',
+        name: 'handoff',
+        member_ids: [away],
+      })
+    ).room;
+    const backlog = [];
+    for (let i = 0; i < 6; i++)
+      backlog.push(
+        (
+          await domain.sendMessage(caller('fo_q'), room.id, {
+            content: `h${i}`,
+            message_type: 'text',
+            is_encrypted: false,
+          })
+        ).message,
+      );
+    await queueOffline(away, backlog, 'fo-handoff');
+    const fresh = 'conn-fo-fresh';
+    await addConnection({
+      connection_id: fresh,
+      user_id: away,
+      name: 'AWAY',
+      connected_at: new Date().toISOString(),
+    });
+    // The holder flushes to a stale connection; while its first post is in flight, the
+    // new connection's flush arrives, finds the lease taken, asks for a pass and returns.
+    let asked: { delivered: number } | undefined;
+    whileGone = async () => {
+      whileGone = undefined;
+      asked = await flushPending(away, [fresh]);
+    };
+    await flushPending(away, ['gone-fo-stale']);
+    expect(asked).toEqual({ delivered: 0, blocked: false });
+    expect(received.get(fresh)).toEqual(backlog.map((m) => m.id));
     expect(await pendingCount(away)).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium, requireChromium } from '../support/chromium.ts';
 import { startStack } from '../support/stack.ts';
 
 /**
@@ -14,12 +14,8 @@ import { startStack } from '../support/stack.ts';
  * readably, until unblocked) and the other reports a message (the report id shown). With
  * SAVE_SCREENSHOT=1 it saves docs/playground.png.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-/** CI services set CI=true; CI=false (or 0, or empty) is a developer's machine. */
-const inCi = !['', '0', 'false'].includes((process.env.CI ?? '').toLowerCase());
-const missing = `${CHROMIUM} is missing (install Debian's chromium, as .ci/run does, or set CHROMIUM_PATH)`;
-if (!available && !inCi) console.warn(`playground.test.ts skipped: ${missing}`);
+const available = chromiumAvailable;
+requireChromium('playground.test.ts');
 
 type Env = Awaited<ReturnType<typeof startStack>>;
 let env: Env;
@@ -29,19 +25,12 @@ let page: Page;
 beforeAll(async () => {
   if (!available) return;
   env = await startStack();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium([
+    '--disable-quic',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ]);
   page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
 });
 afterAll(async () => {
@@ -106,11 +95,6 @@ function pictures(pane: Locator) {
       ]),
     );
 }
-
-// In CI a missing browser is a failure, not a skip: the playground would go untested.
-it.runIf(!available && inCi)('has Chromium to drive (CI)', () => {
-  throw new Error(`${missing}: in CI (CI=${process.env.CI}) this test must run`);
-});
 
 describe.skipIf(!available)('playground in headless Chromium', () => {
   it('two users exchange a message; the badge appears, clears on reading, and the sender sees the receipt', async () => {
